@@ -1,0 +1,146 @@
+//! Signatures and finality as separate, verifiable events ("attestations"), never as CRDT
+//! fields someone could overwrite.
+//!
+//! # Canonical serialization
+//! A record's signed content is its [`RecordBody`] rendered as JSON with object keys sorted
+//! by byte order, no insignificant whitespace, absent options as `null`, instants as RFC 3339
+//! UTC with milliseconds, days as `YYYY-MM-DD`, co-edited text as plain strings. The content
+//! hash is the lowercase hex SHA-256 of `fieldnote/content/v1\n` followed by those bytes.
+//!
+//! An attestation names the record, the kind of act, the signer and role, the time, and the
+//! content hash. Its id is the SHA-256 of `fieldnote/attestation/v1\n` followed by the
+//! canonical JSON of every other field, so an attestation cannot be edited without its id
+//! changing. Whether a signature is stale is derived by comparing its content hash with the
+//! current content; it is never stored.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{RecordBody, RecordId, Role, StaffId, Timestamp};
+
+/// What an attestation attests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttestationKind {
+    /// The author finalized a contact note; it never changes afterwards.
+    Finalize,
+    /// Someone signed a plan in a role.
+    Sign,
+}
+
+impl AttestationKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttestationKind::Finalize => "finalize",
+            AttestationKind::Sign => "sign",
+        }
+    }
+}
+
+/// Who is signing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signer {
+    /// The staff member signing, for staff roles; `None` for a member, guardian, youth or PCP.
+    pub staff_id: Option<StaffId>,
+    /// The signer's name as written with the signature.
+    pub name: String,
+    /// The role signed in.
+    pub role: Role,
+    /// The worker on whose device a member, guardian, youth or PCP signed.
+    pub witness: Option<StaffId>,
+}
+
+/// A signature or finalization event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attestation {
+    /// Content address of the event (see the module notes).
+    pub id: String,
+    /// The record signed.
+    pub record_id: RecordId,
+    /// What was attested.
+    pub kind: AttestationKind,
+    /// Who.
+    pub signer: Signer,
+    /// When, by the device's clock.
+    pub signed_at: Timestamp,
+    /// The content hash of the record as signed.
+    pub content_hash: String,
+}
+
+#[derive(Serialize)]
+struct Unsigned<'a> {
+    record_id: &'a RecordId,
+    kind: AttestationKind,
+    signer: &'a Signer,
+    signed_at: &'a Timestamp,
+    content_hash: &'a str,
+}
+
+impl Attestation {
+    /// Creates an attestation of `body` as it is now.
+    pub fn new(
+        record_id: RecordId,
+        kind: AttestationKind,
+        signer: Signer,
+        signed_at: Timestamp,
+        body: &RecordBody,
+    ) -> Self {
+        let content_hash = content_hash(body);
+        let mut a = Attestation {
+            id: String::new(),
+            record_id,
+            kind,
+            signer,
+            signed_at,
+            content_hash,
+        };
+        a.id = a.computed_id();
+        a
+    }
+
+    fn computed_id(&self) -> String {
+        let unsigned = Unsigned {
+            record_id: &self.record_id,
+            kind: self.kind,
+            signer: &self.signer,
+            signed_at: &self.signed_at,
+            content_hash: &self.content_hash,
+        };
+        hash_json(b"fieldnote/attestation/v1\n", &unsigned)
+    }
+
+    /// Whether the event is intact (its id matches its fields).
+    pub fn verify(&self) -> bool {
+        self.id == self.computed_id()
+    }
+
+    /// Whether the signed content differs from `body` (the signature no longer covers it).
+    pub fn is_stale(&self, body: &RecordBody) -> bool {
+        self.content_hash != content_hash(body)
+    }
+}
+
+/// The canonical bytes of a record's content (see the module notes).
+pub fn canonical_bytes(body: &RecordBody) -> Vec<u8> {
+    canonical_json(body)
+}
+
+/// The content hash of a record (see the module notes).
+pub fn content_hash(body: &RecordBody) -> String {
+    hash_json(b"fieldnote/content/v1\n", body)
+}
+
+fn canonical_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // serde_json's Value keeps object keys in a BTreeMap (sorted) unless the
+    // `preserve_order` feature is enabled, which this workspace never does.
+    let v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+fn hash_json<T: Serialize>(domain: &[u8], value: &T) -> String {
+    let mut h = Sha256::new();
+    h.update(domain);
+    h.update(canonical_json(value));
+    hex::encode(h.finalize())
+}

@@ -1,0 +1,105 @@
+//! The core's one error type. Each variant is something a caller can act on: ask for the
+//! key again, show the field errors, tell the worker the disk is full, use an addendum.
+
+use std::path::PathBuf;
+
+use crate::model::{FieldError, RecordId};
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The key does not open this store. Nothing was changed; ask for the key again.
+    #[error("the key does not open this store")]
+    WrongKey,
+    /// The key must be 32 bytes (64 hex characters).
+    #[error("a store key is 32 bytes (64 hex characters): {reason}")]
+    BadKey {
+        /// Why the key was refused.
+        reason: String,
+    },
+    /// The store is locked; unlock it with its key first.
+    #[error("the store is locked")]
+    Locked,
+    /// The database file was damaged. It was moved aside (never deleted) to `quarantined_to`;
+    /// the store was rebuilt from what had not yet left the device.
+    #[error("the database was damaged and has been moved to {quarantined_to}")]
+    Corrupt {
+        /// Where the damaged files now are.
+        quarantined_to: PathBuf,
+    },
+    /// The database was written by a newer version of the app.
+    #[error("the database has schema version {found}; this version understands up to {supported}")]
+    SchemaTooNew {
+        /// The version on disk.
+        found: u32,
+        /// The newest version this code knows.
+        supported: u32,
+    },
+    /// The record was refused; nothing was stored. Each entry names a field and the reason.
+    #[error("invalid {kind}: {}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// The kind of record.
+        kind: &'static str,
+        /// Every problem found.
+        errors: Vec<FieldError>,
+    },
+    /// No record with this id is on the device.
+    #[error("no {kind} with id {id}")]
+    NotFound {
+        /// What was looked for.
+        kind: &'static str,
+        /// The id.
+        id: RecordId,
+    },
+    /// The note is finalized and can never change; write an addendum instead.
+    #[error("note {id} is finalized; corrections are made with an addendum")]
+    Finalized {
+        /// The note.
+        id: RecordId,
+    },
+    /// The signature was refused: wrong role, wrong signer, wrong state.
+    #[error("signature refused: {reason}")]
+    SignatureRefused {
+        /// Why.
+        reason: String,
+    },
+    /// The device storage is full. Nothing was stored and nothing stored was damaged; free
+    /// space and retry.
+    #[error("the device storage is full; nothing was saved")]
+    DiskFull,
+    /// A document's bytes could not be read (damaged, truncated, or over the size limits).
+    #[error("document {id} could not be read: {reason}")]
+    Document {
+        /// The record.
+        id: RecordId,
+        /// Why.
+        reason: String,
+    },
+    /// A file system operation failed.
+    #[error("file system error at {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The embedded database failed in a way not covered above.
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+/// Shorthand for results in the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => Error::DiskFull,
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+                Error::Storage("database file is damaged".into())
+            }
+            _ => Error::Storage(e.to_string()),
+        }
+    }
+}

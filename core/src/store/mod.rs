@@ -1,0 +1,858 @@
+//! The encrypted offline store every phone runs.
+//!
+//! A store is a directory holding:
+//! - `fieldnote.db`: the main SQLCipher database, WAL mode. Documents (as chunks) and their
+//!   SQL projections. Written with `synchronous=NORMAL`: it is always consistent, and
+//!   anything its last commits could lose on power failure is still in the outbox.
+//! - `outbox.db`: a second SQLCipher database holding every local change and attestation not
+//!   yet acknowledged by the server, written with `synchronous=FULL` *before* the main
+//!   database. An operation returns only after this commit is durable; on open, entries the
+//!   main database lacks are replayed (applying a change twice is harmless).
+//! - `keycheck`: tells a wrong key from a damaged file (see [`key`]).
+//! - `quarantine/`: damaged databases, moved aside and never deleted.
+//!
+//! Temporary tables and indices stay in memory, so nothing in plaintext touches the disk.
+
+mod key;
+mod projection;
+pub(crate) mod schema;
+mod search;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+pub use key::StoreKey;
+
+use crate::attest::{Attestation, AttestationKind, Signer};
+use crate::document::Document;
+use crate::error::{Error, Result};
+use crate::model::{
+    ContactNote, FieldError, Plan, PlanStatus, RecordBody, RecordId, RecordKind,
+    Role, Timestamp, new_id,
+};
+
+const MAIN_FILE: &str = "fieldnote.db";
+const OUTBOX_FILE: &str = "outbox.db";
+const KEYCHECK_FILE: &str = "keycheck";
+const QUARANTINE_DIR: &str = "quarantine";
+/// After this many incremental chunks, a document's chunks are compacted into one snapshot.
+const COMPACT_AFTER_CHUNKS: i64 = 16;
+
+/// What happened while a store was opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The schema version found on disk (0 for a new store).
+    pub migrated_from: u32,
+    /// Outbox entries applied to the main database because it lacked them.
+    pub replayed: usize,
+    /// Where a damaged main database was moved, when one was found.
+    pub quarantined: Option<PathBuf>,
+    /// Where a damaged outbox was moved, when one was found.
+    pub outbox_quarantined: Option<PathBuf>,
+}
+
+/// A record read back from the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Its id.
+    pub id: RecordId,
+    /// Its content.
+    pub body: RecordBody,
+    /// Its signatures and finalization, oldest first.
+    pub attestations: Vec<Attestation>,
+}
+
+impl Record {
+    /// Whether the record is a finalized note.
+    pub fn is_finalized(&self) -> bool {
+        self.attestations.iter().any(|a| a.kind == AttestationKind::Finalize)
+    }
+}
+
+/// One member in the caseload list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseloadEntry {
+    /// The member.
+    pub member_id: RecordId,
+    /// Name to show.
+    pub display_name: String,
+    /// Date of birth.
+    pub date_of_birth: String,
+    /// MassHealth ID.
+    pub masshealth_id: String,
+    /// Enrollments as (program code, status).
+    pub enrollments: Vec<(String, String)>,
+    /// The most recent contact note's start.
+    pub last_contact_at: Option<Timestamp>,
+}
+
+/// One entry on a member's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The record.
+    pub record_id: RecordId,
+    /// Its kind.
+    pub kind: String,
+    /// When it sits on the timeline.
+    pub at: Timestamp,
+    /// One-line title.
+    pub title: String,
+    /// For notes: finalized.
+    pub finalized: bool,
+}
+
+/// A note found by search.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The note.
+    pub note_id: RecordId,
+    /// Its member.
+    pub member_id: RecordId,
+    /// When the contact started.
+    pub started_at: Timestamp,
+    /// The matching passage, with matches in `[` `]`.
+    pub snippet: String,
+}
+
+/// The state of one required signature on a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum SignatureState {
+    /// Nobody has signed in this role.
+    Missing,
+    /// Signed, and the content has not changed since.
+    Current {
+        /// The signature.
+        attestation: Attestation,
+    },
+    /// Signed, but the content changed afterwards: the signature no longer covers the plan.
+    Stale {
+        /// The signature.
+        attestation: Attestation,
+    },
+}
+
+/// A plan's signatures by required role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSignatures {
+    /// Each required role and its state.
+    pub roles: Vec<(Role, SignatureState)>,
+}
+
+impl PlanSignatures {
+    /// Whether every required role has a current signature.
+    pub fn complete(&self) -> bool {
+        self.roles.iter().all(|(_, s)| matches!(s, SignatureState::Current { .. }))
+    }
+}
+
+/// An open, unlocked store.
+pub struct Store {
+    dir: PathBuf,
+    key: StoreKey,
+    main: Connection,
+    outbox: Connection,
+    actor: Vec<u8>,
+    report: OpenReport,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+fn is_unreadable(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt))
+}
+
+/// Opens one SQLCipher database with `key`, checks it can be read, and sets the pragmas.
+fn open_db(path: &Path, key: &StoreKey, synchronous: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(key.pragma().as_str())?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
+         PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 5000;"
+    ))?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir` with `key`.
+    ///
+    /// A wrong key fails with [`Error::WrongKey`] and changes nothing. A damaged main
+    /// database is moved to `quarantine/` and rebuilt from the outbox; the report says so.
+    pub fn open(dir: impl AsRef<Path>, key: StoreKey) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+        let keycheck = dir.join(KEYCHECK_FILE);
+        let known = key::keycheck_matches(&keycheck, &key)?;
+        if known == Some(false) {
+            return Err(Error::WrongKey);
+        }
+        let mut report = OpenReport::default();
+
+        let mut outbox = match open_db(&dir.join(OUTBOX_FILE), &key, "FULL") {
+            Ok(c) => c,
+            Err(e) if is_unreadable(&e) && known.is_none() => return Err(Error::WrongKey),
+            Err(e) if is_unreadable(&e) => {
+                report.outbox_quarantined = Some(quarantine(&dir, OUTBOX_FILE)?);
+                open_db(&dir.join(OUTBOX_FILE), &key, "FULL")?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        schema::migrate(&mut outbox, schema::OUTBOX, None)?;
+
+        let main_path = dir.join(MAIN_FILE);
+        let mut main = match open_db(&main_path, &key, "NORMAL") {
+            Ok(c) => c,
+            Err(e) if is_unreadable(&e) && known.is_none() => return Err(Error::WrongKey),
+            Err(e) if is_unreadable(&e) => {
+                report.quarantined = Some(quarantine(&dir, MAIN_FILE)?);
+                open_db(&main_path, &key, "NORMAL")?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let migrated = schema::migrate(&mut main, schema::MAIN, None)?;
+        report.migrated_from = migrated.from;
+        if known.is_none() {
+            key::write_keycheck(&keycheck, &key)?;
+        }
+        let actor = load_actor(&main)?;
+        let mut store = Store { dir, key, main, outbox, actor, report };
+        if migrated.reproject {
+            store.rebuild_projections()?;
+        }
+        store.report.replayed = store.replay_outbox()?;
+        Ok(store)
+    }
+
+    /// What happened while the store was opened.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Locks the store: closes both databases and wipes the key from memory. Everything
+    /// saved, drafts included, stays on disk; open the store again to unlock it.
+    pub fn lock(self) {
+        drop(self);
+    }
+
+    /// Stores a new record and returns its id. Validates first: nothing invalid is stored.
+    pub fn create(&mut self, body: RecordBody) -> Result<RecordId> {
+        let id = new_id();
+        self.create_with_id(id, body)?;
+        Ok(id)
+    }
+
+    /// Stores a new record under a given id (used when the id was shown before saving).
+    pub fn create_with_id(&mut self, id: RecordId, body: RecordBody) -> Result<()> {
+        self.check(&body)?;
+        if let RecordBody::ContactNote(n) = &body
+            && n.addendum_to.is_some()
+        {
+            self.check_addendum(n)?;
+        }
+        if self.exists(id)? {
+            return Err(invalid(&body, "id", "a record with this id already exists"));
+        }
+        let mut doc = Document::create(id, &self.actor, &body)?;
+        let bytes = doc.save();
+        self.commit_change(id, &body, &bytes, &mut doc)
+    }
+
+    /// Reads a record.
+    pub fn get(&self, id: RecordId) -> Result<Record> {
+        let body = self.load(id)?.body()?;
+        Ok(Record { id, body, attestations: self.attestations(id)? })
+    }
+
+    /// Changes a record: `edit` receives the current content and changes it; only what
+    /// differs is recorded. A finalized note is refused with [`Error::Finalized`].
+    pub fn update(&mut self, id: RecordId, edit: impl FnOnce(&mut RecordBody)) -> Result<()> {
+        if self.is_finalized(id)? {
+            return Err(Error::Finalized { id });
+        }
+        let mut doc = self.load(id)?;
+        let before = doc.body()?;
+        let mut body = before.clone();
+        edit(&mut body);
+        if body.kind() != before.kind() {
+            return Err(invalid(&before, "kind", "a record's kind cannot change"));
+        }
+        if body.member_id() != before.member_id() {
+            return Err(invalid(&before, "member_id", "a record cannot move to another member"));
+        }
+        if body == before {
+            return Ok(());
+        }
+        self.check(&body)?;
+        let bytes = doc.update(&body)?;
+        self.commit_change(id, &body, &bytes, &mut doc)
+    }
+
+    /// Finalizes a contact note: its author signs it as worker. Afterwards the note never
+    /// changes; corrections are addenda ([`Store::add_addendum`]).
+    pub fn finalize_note(&mut self, id: RecordId, signer: Signer) -> Result<Attestation> {
+        let record = self.get(id)?;
+        let RecordBody::ContactNote(note) = &record.body else {
+            return Err(Error::NotFound { kind: "contact note", id });
+        };
+        if record.is_finalized() {
+            return Err(Error::Finalized { id });
+        }
+        if signer.role != Role::Worker || signer.staff_id != Some(note.author) {
+            return Err(Error::SignatureRefused {
+                reason: "a note is finalized by its author, signing as worker".into(),
+            });
+        }
+        let errors = note.validate_for_finalize();
+        if !errors.is_empty() {
+            return Err(Error::Invalid { kind: "contact_note", errors });
+        }
+        let att =
+            Attestation::new(id, AttestationKind::Finalize, signer, Timestamp::now(), &record.body);
+        self.commit_attestation(&att)?;
+        Ok(att)
+    }
+
+    /// Adds an addendum to a finalized note. The addendum is itself a note (draft, then
+    /// finalized); it must concern the same member.
+    pub fn add_addendum(&mut self, parent: RecordId, mut note: ContactNote) -> Result<RecordId> {
+        note.addendum_to = Some(parent);
+        self.create(RecordBody::ContactNote(note))
+    }
+
+    /// Signs a completed plan in a role. Who may sign: the roles the plan kind requires
+    /// (and the youth when the plan says so); staff roles need a staff id; a member,
+    /// guardian, youth or PCP signing on the worker's device needs the worker as witness.
+    pub fn sign_plan(&mut self, id: RecordId, signer: Signer) -> Result<Attestation> {
+        let record = self.get(id)?;
+        let RecordBody::Plan(plan) = &record.body else {
+            return Err(Error::NotFound { kind: "plan", id });
+        };
+        if plan.status != PlanStatus::Completed {
+            return Err(Error::SignatureRefused { reason: "only a completed plan is signed".into() });
+        }
+        if !required_roles(plan).contains(&signer.role) {
+            return Err(Error::SignatureRefused {
+                reason: format!("this plan is not signed by the {:?} role", signer.role),
+            });
+        }
+        if signer.role.is_witnessed() {
+            if signer.witness.is_none() {
+                return Err(Error::SignatureRefused {
+                    reason: "a signature collected on the device needs the worker as witness"
+                        .into(),
+                });
+            }
+        } else if signer.staff_id.is_none() {
+            return Err(Error::SignatureRefused { reason: "a staff signature needs a staff id".into() });
+        }
+        if signer.name.trim().is_empty() {
+            return Err(Error::Invalid {
+                kind: "signature",
+                errors: vec![FieldError { field: "name".into(), reason: "is required".into() }],
+            });
+        }
+        let att = Attestation::new(id, AttestationKind::Sign, signer, Timestamp::now(), &record.body);
+        self.commit_attestation(&att)?;
+        Ok(att)
+    }
+
+    /// A plan's signatures by required role, each missing, current or stale. Staleness is
+    /// derived from the plan's current content, never stored.
+    pub fn plan_signatures(&self, id: RecordId) -> Result<PlanSignatures> {
+        let record = self.get(id)?;
+        let RecordBody::Plan(plan) = &record.body else {
+            return Err(Error::NotFound { kind: "plan", id });
+        };
+        let roles = required_roles(plan)
+            .into_iter()
+            .map(|role| {
+                let latest = record
+                    .attestations
+                    .iter()
+                    .filter(|a| a.kind == AttestationKind::Sign && a.signer.role == role)
+                    .filter(|a| a.verify())
+                    .max_by_key(|a| a.signed_at);
+                let state = match latest {
+                    None => SignatureState::Missing,
+                    Some(a) if a.is_stale(&record.body) => {
+                        SignatureState::Stale { attestation: a.clone() }
+                    }
+                    Some(a) => SignatureState::Current { attestation: a.clone() },
+                };
+                (role, state)
+            })
+            .collect();
+        Ok(PlanSignatures { roles })
+    }
+
+    /// The caseload: every member on the device with enrollments and last contact, by name.
+    /// Reads projections only; no document is loaded.
+    pub fn caseload(&self) -> Result<Vec<CaseloadEntry>> {
+        let mut stmt = self.main.prepare_cached(
+            "SELECT m.id, m.display_name, m.date_of_birth, m.masshealth_id,
+                (SELECT group_concat(e.program || ':' || e.status, ',') FROM enrollments e
+                  WHERE e.member_id = m.id),
+                (SELECT max(n.started_at) FROM notes n WHERE n.member_id = m.id)
+             FROM members m ORDER BY m.family_name, m.display_name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let enrollments: Option<String> = r.get(4)?;
+            Ok(CaseloadEntry {
+                member_id: parse_id(r.get::<_, String>(0)?),
+                display_name: r.get(1)?,
+                date_of_birth: r.get(2)?,
+                masshealth_id: r.get(3)?,
+                enrollments: enrollments
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|s| s.split_once(':'))
+                    .map(|(p, s)| (p.to_string(), s.to_string()))
+                    .collect(),
+                last_contact_at: r.get::<_, Option<i64>>(5)?.map(Timestamp::from_millis),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A member's timeline, newest first. Reads projections only.
+    pub fn timeline(&self, member_id: RecordId) -> Result<Vec<TimelineEntry>> {
+        let mut stmt = self.main.prepare_cached(
+            "SELECT r.id, r.kind, r.at, r.title,
+                EXISTS (SELECT 1 FROM attestations a WHERE a.record_id = r.id
+                        AND a.kind = 'finalize')
+             FROM records r WHERE r.member_id = ?1 ORDER BY r.at DESC, r.id DESC",
+        )?;
+        let rows = stmt.query_map([member_id.to_string()], |r| {
+            Ok(TimelineEntry {
+                record_id: parse_id(r.get::<_, String>(0)?),
+                kind: r.get(1)?,
+                at: Timestamp::from_millis(r.get(2)?),
+                title: r.get(3)?,
+                finalized: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Full-text search over note narratives, best match first. The text is searched as
+    /// words; query syntax in it is not interpreted.
+    pub fn search(&self, text: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        let Some(query) = search::fts_query(text) else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.main.prepare_cached(
+            "SELECT n.id, n.member_id, n.started_at,
+                snippet(note_search, 0, '[', ']', '…', 12)
+             FROM note_search JOIN notes n ON n.rowid = note_search.rowid
+             WHERE note_search MATCH ?1 ORDER BY rank LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![query, limit as i64], |r| {
+            Ok(SearchHit {
+                note_id: parse_id(r.get::<_, String>(0)?),
+                member_id: parse_id(r.get::<_, String>(1)?),
+                started_at: Timestamp::from_millis(r.get(2)?),
+                snippet: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Ids of every record of `kind` (for rules evaluation and export).
+    pub fn ids_of_kind(&self, kind: RecordKind) -> Result<Vec<RecordId>> {
+        let mut stmt = self.main.prepare_cached("SELECT id FROM records WHERE kind = ?1")?;
+        let rows = stmt.query_map([kind.as_str()], |r| r.get::<_, String>(0))?;
+        Ok(rows.map(|r| r.map(parse_id)).collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The whole document of a record, for replication.
+    pub fn document_bytes(&self, id: RecordId) -> Result<Vec<u8>> {
+        Ok(self.load(id)?.save())
+    }
+
+    /// Fields of a record where concurrent edits conflict (see [`Document::conflicts`]).
+    pub fn conflicts(&self, id: RecordId) -> Result<Vec<String>> {
+        Ok(self.load(id)?.conflicts())
+    }
+
+    /// Merges document bytes received from elsewhere (another replica, the server) into a
+    /// record, creating it if new. Idempotent and order-independent.
+    pub fn merge_remote(&mut self, id: RecordId, bytes: &[u8]) -> Result<()> {
+        let mut doc = match self.exists(id)? {
+            true => self.load(id)?,
+            false => Document::load(id, &self.actor, std::iter::empty())?,
+        };
+        doc.apply(bytes)?;
+        let body = doc.body()?;
+        let tx = self.main.transaction()?;
+        insert_chunk(&tx, id, bytes, &mut doc)?;
+        projection::project(&tx, id, &body)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores an attestation received from elsewhere, after checking it is intact.
+    pub fn merge_remote_attestation(&mut self, att: &Attestation) -> Result<()> {
+        if !att.verify() {
+            return Err(Error::SignatureRefused { reason: "the attestation was altered".into() });
+        }
+        insert_attestation(&self.main, att)
+    }
+
+    /// Checks the main database page by page. A damaged database is moved to quarantine and
+    /// rebuilt from the outbox; the quarantine path is returned. `Ok(None)`: healthy.
+    pub fn check_integrity(&mut self) -> Result<Option<PathBuf>> {
+        let ok = match self.main.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+        {
+            Ok(s) => s == "ok",
+            Err(e) if is_unreadable(&e) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if ok {
+            return Ok(None);
+        }
+        let placeholder = Connection::open_in_memory()?;
+        drop(std::mem::replace(&mut self.main, placeholder));
+        let moved = quarantine(&self.dir, MAIN_FILE)?;
+        let mut main = open_db(&self.dir.join(MAIN_FILE), &self.key, "NORMAL")?;
+        schema::migrate(&mut main, schema::MAIN, None)?;
+        self.main = main;
+        self.actor = load_actor(&self.main)?;
+        self.replay_outbox()?;
+        Ok(Some(moved))
+    }
+
+    /// Entries in the outbox (not yet acknowledged by a server).
+    pub fn outbox_len(&self) -> Result<usize> {
+        let n: i64 =
+            self.outbox.query_row("SELECT count(*) FROM outbox WHERE sent = 0", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Caps the main database's size in pages. For exercising the disk-full path in tests.
+    #[doc(hidden)]
+    pub fn limit_pages_for_test(&self, pages: u32) -> Result<()> {
+        self.main.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        self.outbox.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The main database's connection, for tests that compare schemas and projections.
+    #[doc(hidden)]
+    pub fn main_connection_for_test(&self) -> &Connection {
+        &self.main
+    }
+
+    // ---- internals ----
+
+    fn check(&self, body: &RecordBody) -> Result<()> {
+        let mut errors = body.validate();
+        if let Some(m) = body.member_id()
+            && !self.is_member(m)?
+        {
+            errors.push(FieldError {
+                field: "member_id".into(),
+                reason: "no such member on this device".into(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid { kind: body.kind().as_str(), errors })
+        }
+    }
+
+    fn check_addendum(&self, note: &ContactNote) -> Result<()> {
+        let Some(parent) = note.addendum_to else { return Ok(()) };
+        let reject = |reason: &str| {
+            Err(Error::Invalid {
+                kind: "contact_note",
+                errors: vec![FieldError { field: "addendum_to".into(), reason: reason.into() }],
+            })
+        };
+        if !self.exists(parent)? {
+            return reject("no such note on this device");
+        }
+        let parent_rec = self.get(parent)?;
+        match &parent_rec.body {
+            RecordBody::ContactNote(p) if p.member_id != note.member_id => {
+                reject("the addendum must concern the same member as the note")
+            }
+            RecordBody::ContactNote(_) if !parent_rec.is_finalized() => {
+                reject("only a finalized note takes addenda; edit the draft instead")
+            }
+            RecordBody::ContactNote(_) => Ok(()),
+            _ => reject("is not a contact note"),
+        }
+    }
+
+    fn exists(&self, id: RecordId) -> Result<bool> {
+        Ok(self
+            .main
+            .prepare_cached("SELECT 1 FROM records WHERE id = ?1")?
+            .exists([id.to_string()])?)
+    }
+
+    fn is_member(&self, id: RecordId) -> Result<bool> {
+        Ok(self
+            .main
+            .prepare_cached("SELECT 1 FROM members WHERE id = ?1")?
+            .exists([id.to_string()])?)
+    }
+
+    fn is_finalized(&self, id: RecordId) -> Result<bool> {
+        Ok(self
+            .main
+            .prepare_cached("SELECT 1 FROM attestations WHERE record_id = ?1 AND kind = 'finalize'")?
+            .exists([id.to_string()])?)
+    }
+
+    fn load(&self, id: RecordId) -> Result<Document> {
+        let mut stmt = self
+            .main
+            .prepare_cached("SELECT bytes FROM doc_chunks WHERE record_id = ?1 ORDER BY seq")?;
+        let chunks: Vec<Vec<u8>> = stmt
+            .query_map([id.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if chunks.is_empty() {
+            return Err(Error::NotFound { kind: "record", id });
+        }
+        Document::load(id, &self.actor, chunks.iter().map(Vec::as_slice))
+    }
+
+    fn attestations(&self, id: RecordId) -> Result<Vec<Attestation>> {
+        let mut stmt = self.main.prepare_cached(
+            "SELECT event FROM attestations WHERE record_id = ?1 ORDER BY signed_at, id",
+        )?;
+        let rows = stmt.query_map([id.to_string()], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let event: Attestation = serde_json::from_str(&row?)
+                .map_err(|e| Error::Storage(format!("attestation unreadable: {e}")))?;
+            out.push(event);
+        }
+        Ok(out)
+    }
+
+    /// Durably records a local change: outbox first (FULL), then the main database.
+    fn commit_change(
+        &mut self,
+        id: RecordId,
+        body: &RecordBody,
+        bytes: &[u8],
+        doc: &mut Document,
+    ) -> Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let seq = outbox_push(&self.outbox, id, "change", bytes)?;
+        let result = (|| {
+            let tx = self.main.transaction()?;
+            insert_chunk(&tx, id, bytes, doc)?;
+            projection::project(&tx, id, body)?;
+            set_outbox_mark(&tx, seq)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        if result.is_err() {
+            // The operation failed as a whole: take the entry back so that it does not
+            // reappear on the next open.
+            let _ = self.outbox.execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
+        }
+        result
+    }
+
+    fn commit_attestation(&mut self, att: &Attestation) -> Result<()> {
+        let payload = serde_json::to_vec(att).map_err(|e| Error::Storage(e.to_string()))?;
+        let seq = outbox_push(&self.outbox, att.record_id, "attestation", &payload)?;
+        let result = (|| {
+            let tx = self.main.transaction()?;
+            insert_attestation(&tx, att)?;
+            set_outbox_mark(&tx, seq)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = self.outbox.execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
+        }
+        result
+    }
+
+    /// Applies outbox entries newer than the main database's mark.
+    fn replay_outbox(&mut self) -> Result<usize> {
+        let mark: i64 = self
+            .main
+            .query_row("SELECT value FROM meta WHERE key = 'outbox_seq'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let entries: Vec<(i64, String, String, Vec<u8>)> = {
+            let mut stmt = self.outbox.prepare(
+                "SELECT seq, record_id, entry_kind, payload FROM outbox WHERE seq > ?1 ORDER BY seq",
+            )?;
+            stmt.query_map([mark], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut applied = 0;
+        for (seq, record_id, kind, payload) in entries {
+            let id = parse_id(record_id);
+            if kind == "change" {
+                self.merge_remote(id, &payload)?;
+            } else {
+                let att: Attestation = serde_json::from_slice(&payload)
+                    .map_err(|e| Error::Storage(format!("outbox attestation unreadable: {e}")))?;
+                insert_attestation(&self.main, &att)?;
+            }
+            let tx = self.main.transaction()?;
+            set_outbox_mark(&tx, seq)?;
+            tx.commit()?;
+            applied += 1;
+        }
+        Ok(applied)
+    }
+
+    /// Recomputes every projection from the documents.
+    fn rebuild_projections(&mut self) -> Result<()> {
+        let ids: Vec<String> = {
+            let mut stmt = self.main.prepare("SELECT DISTINCT record_id FROM doc_chunks")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+        };
+        let mut bodies = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = parse_id(id);
+            bodies.push((id, self.load(id)?.body()?));
+        }
+        // Members first, so that ordering never matters to later projections.
+        bodies.sort_by_key(|(_, b)| b.kind() != RecordKind::Member);
+        let tx = self.main.transaction()?;
+        for table in projection::DERIVED_TABLES {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        for (id, body) in &bodies {
+            projection::project(&tx, *id, body)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn required_roles(plan: &Plan) -> Vec<Role> {
+    let mut roles = plan.kind.required_signers(plan.program);
+    if plan.youth_signs {
+        roles.push(Role::Youth);
+    }
+    roles
+}
+
+fn invalid(body: &RecordBody, field: &str, reason: &str) -> Error {
+    Error::Invalid {
+        kind: body.kind().as_str(),
+        errors: vec![FieldError { field: field.into(), reason: reason.into() }],
+    }
+}
+
+fn parse_id(s: String) -> RecordId {
+    RecordId::parse_str(&s).unwrap_or_default()
+}
+
+fn load_actor(main: &Connection) -> Result<Vec<u8>> {
+    let existing: Option<Vec<u8>> = main
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .optional()?;
+    if let Some(a) = existing {
+        return Ok(a);
+    }
+    let actor = uuid::Uuid::new_v4().as_bytes().to_vec();
+    main.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", [&actor])?;
+    Ok(actor)
+}
+
+fn outbox_push(outbox: &Connection, id: RecordId, kind: &str, payload: &[u8]) -> Result<i64> {
+    Ok(outbox.query_row(
+        "INSERT INTO outbox (record_id, entry_kind, payload, written_at) VALUES (?1, ?2, ?3, ?4)
+         RETURNING seq",
+        params![id.to_string(), kind, payload, Timestamp::now().millis()],
+        |r| r.get(0),
+    )?)
+}
+
+fn set_outbox_mark(tx: &rusqlite::Transaction<'_>, seq: i64) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('outbox_seq', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = max(value, ?1)",
+        [seq],
+    )?;
+    Ok(())
+}
+
+/// Appends a chunk; past [`COMPACT_AFTER_CHUNKS`], replaces the record's chunks with one
+/// snapshot.
+fn insert_chunk(
+    tx: &rusqlite::Transaction<'_>,
+    id: RecordId,
+    bytes: &[u8],
+    doc: &mut Document,
+) -> Result<()> {
+    let id_s = id.to_string();
+    let count: i64 = tx
+        .prepare_cached("SELECT count(*) FROM doc_chunks WHERE record_id = ?1")?
+        .query_row([&id_s], |r| r.get(0))?;
+    if count >= COMPACT_AFTER_CHUNKS {
+        tx.execute("DELETE FROM doc_chunks WHERE record_id = ?1", [&id_s])?;
+        tx.execute(
+            "INSERT INTO doc_chunks (record_id, snapshot, bytes) VALUES (?1, 1, ?2)",
+            params![id_s, doc.save()],
+        )?;
+    } else {
+        tx.prepare_cached("INSERT INTO doc_chunks (record_id, snapshot, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![id_s, count == 0, bytes])?;
+    }
+    Ok(())
+}
+
+fn insert_attestation(conn: &Connection, att: &Attestation) -> Result<()> {
+    let event = serde_json::to_string(att).map_err(|e| Error::Storage(e.to_string()))?;
+    conn.execute(
+        "INSERT OR IGNORE INTO attestations (id, record_id, kind, role, signed_at, content_hash, event)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            att.id,
+            att.record_id.to_string(),
+            att.kind.as_str(),
+            projection::json_name(&att.signer.role),
+            att.signed_at.millis(),
+            att.content_hash,
+            event
+        ],
+    )?;
+    Ok(())
+}
+
+/// Moves a damaged database (and its WAL and shared-memory files) to
+/// `quarantine/<UTC time>/`. Never deletes.
+fn quarantine(dir: &Path, file: &str) -> Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let target = dir.join(QUARANTINE_DIR).join(stamp);
+    fs::create_dir_all(&target).map_err(|e| Error::Io { path: target.clone(), source: e })?;
+    for suffix in ["", "-wal", "-shm"] {
+        let from = dir.join(format!("{file}{suffix}"));
+        if from.exists() {
+            let to = target.join(format!("{file}{suffix}"));
+            fs::rename(&from, &to).map_err(|e| Error::Io { path: from.clone(), source: e })?;
+        }
+    }
+    tracing::warn!(file, "damaged database moved to quarantine");
+    Ok(target)
+}
+

@@ -1,0 +1,120 @@
+//! The SQL projections of records: the columns that lists, timelines, search and the rules
+//! engine query, derived from each document after every change and never edited directly.
+
+use rusqlite::{Transaction, params};
+
+use crate::error::Result;
+use crate::model::{RecordBody, RecordId, Timestamp};
+
+/// Tables that hold only derived data, cleared before a full rebuild.
+pub(crate) const DERIVED_TABLES: &[&str] =
+    &["records", "members", "enrollments", "notes", "note_search", "plans"];
+
+/// Writes every projection of one record.
+pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> Result<()> {
+    let id_s = id.to_string();
+    let member = body.member_id().map(|m| m.to_string());
+    tx.execute(
+        "INSERT INTO records (id, kind, member_id, program, at, title, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET member_id = ?3, program = ?4, at = ?5, title = ?6,
+             updated_at = ?7",
+        params![
+            id_s,
+            body.kind().as_str(),
+            member,
+            body.program().map(|p| p.code()),
+            body.timeline_at().millis(),
+            body.title(),
+            Timestamp::now().millis(),
+        ],
+    )?;
+    match body {
+        RecordBody::Member(m) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO members
+                 (id, display_name, family_name, date_of_birth, masshealth_id, primary_language)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    id_s,
+                    m.display_name(),
+                    m.family_name,
+                    m.date_of_birth.to_string(),
+                    m.masshealth_id,
+                    m.primary_language
+                ],
+            )?;
+        }
+        RecordBody::Enrollment(e) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO enrollments
+                 (id, member_id, program, status, referral_at, assigned_worker, team_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id_s,
+                    e.member_id.to_string(),
+                    e.program.code(),
+                    json_name(&e.status),
+                    e.referral.received_at.millis(),
+                    e.assigned_worker.to_string(),
+                    e.team_id.to_string()
+                ],
+            )?;
+        }
+        RecordBody::ContactNote(n) => {
+            let rowid: i64 = tx.query_row(
+                "INSERT INTO notes (id, member_id, program, author, started_at, duration_minutes,
+                     modality, member_engaged, addendum_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET member_id = ?2, program = ?3, author = ?4,
+                     started_at = ?5, duration_minutes = ?6, modality = ?7,
+                     member_engaged = ?8, addendum_to = ?9
+                 RETURNING rowid",
+                params![
+                    id_s,
+                    n.member_id.to_string(),
+                    n.program.code(),
+                    n.author.to_string(),
+                    n.started_at.millis(),
+                    n.duration_minutes,
+                    json_name(&n.modality),
+                    n.member_engaged,
+                    n.addendum_to.map(|a| a.to_string()),
+                ],
+                |r| r.get(0),
+            )?;
+            tx.execute("DELETE FROM note_search WHERE rowid = ?1", [rowid])?;
+            tx.execute(
+                "INSERT INTO note_search (rowid, narrative) VALUES (?1, ?2)",
+                params![rowid, n.narrative],
+            )?;
+        }
+        RecordBody::Plan(p) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO plans
+                 (id, member_id, program, kind, status, completed_at, next_review_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id_s,
+                    p.member_id.to_string(),
+                    p.program.code(),
+                    json_name(&p.kind),
+                    json_name(&p.status),
+                    p.completed_at.map(|t| t.millis()),
+                    p.next_review_on.map(|d| d.to_string()),
+                ],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The serde name of a unit enum value (`in_person`, `active`...).
+pub(crate) fn json_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
