@@ -11,6 +11,7 @@ pub mod attest;
 pub mod document;
 pub mod error;
 pub mod store;
+pub mod synthetic;
 
 pub use attest::{Attestation, AttestationKind, Signer};
 pub use error::{Error, Result};

@@ -172,6 +172,8 @@ fn is_unreadable(e: &rusqlite::Error) -> bool {
 /// Opens one SQLCipher database with `key`, checks it can be read, and sets the pragmas.
 fn open_db(path: &Path, key: &StoreKey, synchronous: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
+    // SQLCipher logs decryption failures to stderr by default; the caller reports them.
+    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
     conn.execute_batch(key.pragma().as_str())?;
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
     conn.execute_batch(&format!(
@@ -553,6 +555,32 @@ impl Store {
     #[doc(hidden)]
     pub fn main_connection_for_test(&self) -> &Connection {
         &self.main
+    }
+
+    /// Writes a store whose main database stops at schema `version`, holding `records` as
+    /// documents only. For the test that an upgraded database equals a fresh one.
+    #[doc(hidden)]
+    pub fn create_at_version_for_test(
+        dir: impl AsRef<Path>,
+        key: &StoreKey,
+        version: u32,
+        records: &[(RecordId, RecordBody)],
+    ) -> Result<()> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?;
+        let mut main = open_db(&dir.join(MAIN_FILE), key, "FULL")?;
+        schema::migrate(&mut main, schema::MAIN, Some(version))?;
+        let actor = load_actor(&main)?;
+        let tx = main.transaction()?;
+        for (id, body) in records {
+            let mut doc = Document::create(*id, &actor, body)?;
+            let bytes = doc.save();
+            insert_chunk(&tx, *id, &bytes, &mut doc)?;
+        }
+        tx.commit()?;
+        let mut outbox = open_db(&dir.join(OUTBOX_FILE), key, "FULL")?;
+        schema::migrate(&mut outbox, schema::OUTBOX, None)?;
+        key::write_keycheck(&dir.join(KEYCHECK_FILE), key)
     }
 
     // ---- internals ----

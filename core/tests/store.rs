@@ -1,0 +1,296 @@
+//! Behaviour of the encrypted store: records, validation, finality, signatures, search,
+//! keys, damage, disk full.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use fieldnote_core::model::*;
+use fieldnote_core::{AttestationKind, Error, Signer, Store, StoreKey};
+
+#[test]
+fn a_saved_note_reads_back_and_appears_on_the_timeline_and_caseload() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let note = f.note(m, Program::Csp, "Walked to the pharmacy together.");
+    let id = f.store.create(RecordBody::ContactNote(note.clone())).unwrap();
+    let f = f.reopen();
+    assert_eq!(f.store.get(id).unwrap().body, RecordBody::ContactNote(note));
+    let timeline = f.store.timeline(m).unwrap();
+    assert!(timeline.iter().any(|t| t.record_id == id && t.kind == "contact_note"));
+    let caseload = f.store.caseload().unwrap();
+    assert_eq!(caseload.len(), 1);
+    assert_eq!(caseload[0].enrollments, vec![("csp".to_string(), "active".to_string())]);
+    assert!(caseload[0].last_contact_at.is_some());
+}
+
+#[test]
+fn invalid_records_name_each_field_and_store_nothing() {
+    let mut f = Fixture::new();
+    let mut m = fieldnote_core::synthetic::member(&mut rng());
+    m.given_name = "  ".into();
+    m.masshealth_id = "123".into();
+    let err = f.store.create(RecordBody::Member(m)).unwrap_err();
+    assert_eq!(fields(&err), vec!["given_name", "masshealth_id"]);
+    assert!(f.store.caseload().unwrap().is_empty());
+
+    let unknown = new_id();
+    let err = f.store.create(RecordBody::ContactNote(f.note(unknown, Program::Csp, "x"))).unwrap_err();
+    assert_eq!(fields(&err), vec!["member_id"]);
+
+    let m = f.member(Program::Csp);
+    let big = "word ".repeat(MAX_NARRATIVE_BYTES / 5 + 10);
+    let err = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, &big))).unwrap_err();
+    assert_eq!(fields(&err), vec!["narrative"]);
+    assert!(err.to_string().contains("limit is 65536 bytes"), "{err}");
+
+    let consent = Consent {
+        member_id: m,
+        program: Program::Csp,
+        recipient: Contact { name: "Clinic".into(), ..Default::default() },
+        scope: "treatment coordination".into(),
+        purpose: "care coordination".into(),
+        substance_use_part2: false,
+        refused: false,
+        signed_by: "member".into(),
+        signed_at: Timestamp::parse("2026-06-01T12:00:00Z").unwrap(),
+        expires_on: Day::parse("2026-05-01"),
+        revoked_at: None,
+        recorded_by: f.worker,
+    };
+    let err = f.store.create(RecordBody::Consent(consent)).unwrap_err();
+    assert_eq!(fields(&err), vec!["expires_on"]);
+    assert_eq!(f.store.timeline(m).unwrap().len(), 1, "only the enrollment is stored");
+}
+
+#[test]
+fn a_finalized_note_never_changes_and_takes_addenda() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let id = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "Draft text"))).unwrap();
+    f.store
+        .update(id, |b| {
+            if let RecordBody::ContactNote(n) = b {
+                n.narrative = "Edited draft text".into();
+            }
+        })
+        .unwrap();
+
+    let addendum = f.note(m, Program::Csp, "Too early");
+    let err = f.store.add_addendum(id, addendum.clone()).unwrap_err();
+    assert_eq!(fields(&err), vec!["addendum_to"]);
+
+    let mut stranger = f.worker_signer();
+    stranger.staff_id = Some(new_id());
+    assert!(matches!(f.store.finalize_note(id, stranger), Err(Error::SignatureRefused { .. })));
+    let mut supervisor = f.worker_signer();
+    supervisor.role = Role::Supervisor;
+    assert!(matches!(f.store.finalize_note(id, supervisor), Err(Error::SignatureRefused { .. })));
+
+    let att = f.store.finalize_note(id, f.worker_signer()).unwrap();
+    assert!(att.verify());
+    assert_eq!(att.kind, AttestationKind::Finalize);
+    let err = f.store.update(id, |b| {
+        if let RecordBody::ContactNote(n) = b {
+            n.narrative = "tampered".into();
+        }
+    });
+    assert!(matches!(err, Err(Error::Finalized { .. })));
+    assert!(matches!(f.store.finalize_note(id, f.worker_signer()), Err(Error::Finalized { .. })));
+
+    let add = f.store.add_addendum(id, addendum).unwrap();
+    let f = f.reopen();
+    let rec = f.store.get(id).unwrap();
+    assert!(rec.is_finalized());
+    let RecordBody::ContactNote(n) = rec.body else { panic!() };
+    assert_eq!(n.narrative, "Edited draft text");
+    assert!(!rec.attestations[0].is_stale(&RecordBody::ContactNote(n)));
+    let RecordBody::ContactNote(a) = f.store.get(add).unwrap().body else { panic!() };
+    assert_eq!(a.addendum_to, Some(id));
+}
+
+#[test]
+fn finalizing_enforces_program_documentation_duties() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Tm);
+    let mut note = f.note(m, Program::Tm, "Session at the park.");
+    note.planned_activity = None;
+    note.member_response = Some(" ".into());
+    note.modality = Modality::Telehealth;
+    let id = f.store.create(RecordBody::ContactNote(note)).unwrap();
+    let err = f.store.finalize_note(id, f.worker_signer()).unwrap_err();
+    assert_eq!(fields(&err), vec!["telehealth_reason", "planned_activity", "member_response"]);
+    assert!(!f.store.get(id).unwrap().is_finalized());
+}
+
+fn member_signer(f: &Fixture) -> Signer {
+    Signer { staff_id: None, name: "Member Brightwater".into(), role: Role::Member, witness: Some(f.worker) }
+}
+
+#[test]
+fn plan_signatures_go_stale_when_content_changes() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let mut plan = fieldnote_core::synthetic::service_plan(m, Program::Csp, f.worker);
+    plan.status = PlanStatus::Draft;
+    let id = f.store.create(RecordBody::Plan(plan)).unwrap();
+    assert!(matches!(f.store.sign_plan(id, f.worker_signer()), Err(Error::SignatureRefused { .. })));
+    f.store
+        .update(id, |b| {
+            if let RecordBody::Plan(p) = b {
+                p.status = PlanStatus::Completed;
+            }
+        })
+        .unwrap();
+    let pcp = Signer { role: Role::Pcp, ..member_signer(&f) };
+    assert!(matches!(f.store.sign_plan(id, pcp), Err(Error::SignatureRefused { .. })));
+    let unwitnessed = Signer { witness: None, ..member_signer(&f) };
+    assert!(matches!(f.store.sign_plan(id, unwitnessed), Err(Error::SignatureRefused { .. })));
+
+    f.store.sign_plan(id, f.worker_signer()).unwrap();
+    f.store.sign_plan(id, member_signer(&f)).unwrap();
+    let s = f.store.plan_signatures(id).unwrap();
+    assert!(!s.complete());
+    assert!(matches!(s.roles[0].1, fieldnote_core::store::SignatureState::Current { .. }));
+    assert!(matches!(s.roles[2].1, fieldnote_core::store::SignatureState::Missing));
+
+    f.store
+        .update(id, |b| {
+            if let RecordBody::Plan(p) = b {
+                p.goals[0].statement.set("Move into stable housing by spring");
+            }
+        })
+        .unwrap();
+    let s = f.store.plan_signatures(id).unwrap();
+    assert!(matches!(s.roles[0].1, fieldnote_core::store::SignatureState::Stale { .. }));
+    assert!(matches!(s.roles[1].1, fieldnote_core::store::SignatureState::Stale { .. }));
+}
+
+#[test]
+fn search_treats_operators_and_quotes_as_text() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::CspJi);
+    let a = f.store.create(RecordBody::ContactNote(f.note(m, Program::CspJi, "Court date moved; discussed NEAR term housing"))).unwrap();
+    f.store.create(RecordBody::ContactNote(f.note(m, Program::CspJi, "Pharmacy visit"))).unwrap();
+    let hits = f.store.search("court housing", 20).unwrap();
+    assert_eq!(hits.iter().map(|h| h.note_id).collect::<Vec<_>>(), vec![a]);
+    assert!(hits[0].snippet.contains("[Court]"), "{}", hits[0].snippet);
+    for hostile in ["\"", "court\" OR \"x", "NEAR(court", "*", "narrative:court", "a AND", "-court", "'; DROP TABLE notes; --"] {
+        f.store.search(hostile, 20).unwrap_or_else(|e| panic!("{hostile}: {e}"));
+    }
+    assert_eq!(f.store.search("NEAR", 20).unwrap().len(), 1, "NEAR is a word here");
+}
+
+#[test]
+fn a_wrong_key_is_told_apart_and_changes_nothing() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let dir = f.dir.path().to_path_buf();
+    f.store.lock();
+    let wrong = StoreKey::from_hex(&"ab".repeat(32)).unwrap();
+    assert!(matches!(Store::open(&dir, wrong.clone()), Err(Error::WrongKey)));
+    assert!(!dir.join("quarantine").exists());
+    // Without the key-check file, a wrong key is still never taken for damage.
+    std::fs::rename(dir.join("keycheck"), dir.join("keycheck.bak")).unwrap();
+    assert!(matches!(Store::open(&dir, wrong), Err(Error::WrongKey)));
+    std::fs::rename(dir.join("keycheck.bak"), dir.join("keycheck")).unwrap();
+    let store = Store::open(&dir, key()).unwrap();
+    assert_eq!(store.caseload().unwrap()[0].member_id, m);
+    assert!(matches!(StoreKey::from_hex("abc"), Err(Error::BadKey { .. })));
+}
+
+#[test]
+fn a_damaged_database_is_quarantined_and_rebuilt_from_the_outbox() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let note = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "Unsent note"))).unwrap();
+    f.store.finalize_note(note, f.worker_signer()).unwrap();
+    let dir = f.dir.path().to_path_buf();
+    f.store.lock();
+    // Overwrite the start of the file (SQLCipher's salt and first page).
+    let db = dir.join("fieldnote.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let original_len = bytes.len();
+    for b in bytes.iter_mut().take(4096) {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let _ = std::fs::remove_file(dir.join("fieldnote.db-wal"));
+
+    let store = Store::open(&dir, key()).unwrap();
+    let report = store.open_report().clone();
+    let q = report.quarantined.expect("quarantined");
+    assert_eq!(std::fs::metadata(q.join("fieldnote.db")).unwrap().len() as usize, original_len);
+    assert!(report.replayed >= 4);
+    assert!(store.get(note).unwrap().is_finalized());
+    assert_eq!(store.caseload().unwrap()[0].member_id, m);
+}
+
+#[test]
+fn entries_the_main_database_lost_are_replayed_from_the_outbox() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let note = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "Latest"))).unwrap();
+    // Simulate the main database losing its last commit (power loss with synchronous=NORMAL).
+    let conn = f.store.main_connection_for_test();
+    conn.execute_batch(&format!(
+        "DELETE FROM doc_chunks WHERE record_id = '{note}'; DELETE FROM records WHERE id = '{note}';
+         DELETE FROM notes WHERE id = '{note}';
+         UPDATE meta SET value = value - 1 WHERE key = 'outbox_seq';"
+    ))
+    .unwrap();
+    assert!(f.store.get(note).is_err());
+    let f = f.reopen();
+    assert_eq!(f.store.open_report().replayed, 1);
+    assert_eq!(f.store.search("Latest", 5).unwrap().len(), 1);
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_damages_nothing() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let keep = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "kept"))).unwrap();
+    let pages: u32 = f.store.main_connection_for_test().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    f.store.limit_pages_for_test(pages).unwrap();
+    let big = "lorem ipsum ".repeat(5000);
+    let mut saw_full = false;
+    for _ in 0..20 {
+        match f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, &big))) {
+            Err(Error::DiskFull) => {
+                saw_full = true;
+                break;
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+            Ok(_) => {}
+        }
+    }
+    assert!(saw_full);
+    let mut f = f.reopen();
+    assert_eq!(f.store.check_integrity().map(|q| q.is_none()).ok(), Some(true));
+    let RecordBody::ContactNote(n) = f.store.get(keep).unwrap().body else { panic!() };
+    assert_eq!(n.narrative, "kept");
+    let before = f.store.outbox_len().unwrap();
+    f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "after space was freed"))).unwrap();
+    assert_eq!(f.store.outbox_len().unwrap(), before + 1);
+}
+
+#[test]
+fn locking_keeps_drafts() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Cares);
+    let draft = f.store.create(RecordBody::ContactNote(f.note(m, Program::Cares, "half written"))).unwrap();
+    let f = f.reopen();
+    assert!(!f.store.get(draft).unwrap().is_finalized());
+}
+
+#[test]
+fn a_database_from_a_newer_app_is_refused() {
+    let f = Fixture::new();
+    f.store.main_connection_for_test().pragma_update(None, "user_version", 99).unwrap();
+    let dir = f.dir.path().to_path_buf();
+    f.store.lock();
+    match Store::open(&dir, key()) {
+        Err(Error::SchemaTooNew { found: 99, .. }) => {}
+        other => panic!("expected SchemaTooNew, got {other:?}"),
+    }
+}
