@@ -89,61 +89,54 @@ impl Hydrate for Day {
     }
 }
 
-/// Text that several people edit at once (plan goals, plan summaries). It is an automerge Text
-/// object, so concurrent edits of different words both survive. Single-author prose (a note's
-/// narrative) is a plain `String` instead and pays no per-character CRDT cost.
-#[derive(Clone, Debug, Default)]
-pub struct CoText(autosurgeon::Text);
+/// Text that several people edit at once (plan goals, plan summaries). In the document it is
+/// an automerge Text object: writing a new value records the smallest character edit from the
+/// document's current text, so concurrent edits of different words both survive. Single-author
+/// prose (a note's narrative) is a plain `String` instead and pays no per-character CRDT cost.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CoText(String);
 
 impl CoText {
     /// The current text.
     pub fn as_str(&self) -> &str {
-        self.0.as_str()
+        &self.0
     }
 
-    /// Replaces the text; reconciling records the smallest edit that turns the old text into
-    /// the new one, so concurrent edits elsewhere in the text are kept.
-    pub fn set(&mut self, value: impl AsRef<str>) {
-        self.0.update(value);
-    }
-}
-
-impl PartialEq for CoText {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+    /// Replaces the text.
+    pub fn set(&mut self, value: impl Into<String>) {
+        self.0 = value.into();
     }
 }
-
-impl Eq for CoText {}
 
 impl From<&str> for CoText {
     fn from(s: &str) -> Self {
-        CoText(autosurgeon::Text::with_value(s))
+        CoText(s.to_string())
     }
 }
 
 impl From<String> for CoText {
     fn from(s: String) -> Self {
-        CoText(autosurgeon::Text::with_value(s))
+        CoText(s)
     }
 }
 
 impl Serialize for CoText {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        s.serialize_str(&self.0)
     }
 }
 
 impl<'de> Deserialize<'de> for CoText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(CoText::from)
+        String::deserialize(d).map(CoText)
     }
 }
 
 impl Reconcile for CoText {
     type Key<'a> = NoKey;
-    fn reconcile<R: Reconciler>(&self, reconciler: R) -> Result<(), R::Error> {
-        self.0.reconcile(reconciler)
+    fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        use autosurgeon::reconcile::TextReconciler;
+        reconciler.text()?.update(&self.0)
     }
 }
 
@@ -152,6 +145,6 @@ impl Hydrate for CoText {
         doc: &D,
         obj: &automerge::ObjId,
     ) -> Result<Self, HydrateError> {
-        autosurgeon::Text::hydrate_text(doc, obj).map(CoText)
+        Ok(CoText(doc.text(obj)?))
     }
 }
