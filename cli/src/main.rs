@@ -1,1 +1,521 @@
-fn main() {}
+//! `fieldnote`: a command-line device. It opens an encrypted store and does what a phone does
+//! (members, notes, addenda, plans and signatures, search, timelines), so people can script,
+//! demo and benchmark the core without a phone.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use fieldnote_core::model::*;
+use fieldnote_core::{Error, Signer, Store, StoreKey, synthetic};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+
+/// A command-line Fieldnote device.
+#[derive(Parser)]
+#[command(name = "fieldnote", version, about)]
+struct Cli {
+    /// The store directory.
+    #[arg(long, env = "FIELDNOTE_STORE", default_value = "fieldnote-store")]
+    store: PathBuf,
+    /// File holding the store key (64 hex characters). Defaults to `<store>.key` beside the
+    /// store directory. A phone keeps this key in Android Keystore / iOS Keychain instead.
+    #[arg(long, env = "FIELDNOTE_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a store and its key (if absent) and this device's worker id.
+    Init,
+    /// Members and the caseload.
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Contact notes.
+    #[command(subcommand)]
+    Note(NoteCmd),
+    /// Plans and their signatures.
+    #[command(subcommand)]
+    Plan(PlanCmd),
+    /// Search note narratives.
+    Search {
+        /// Words to find (searched as text).
+        text: String,
+        /// At most this many results.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// A member's timeline, newest first.
+    Timeline {
+        /// The member id.
+        member: RecordId,
+    },
+    /// Print any record as JSON with its signatures.
+    Show {
+        /// The record id.
+        id: RecordId,
+    },
+    /// Check the database page by page; quarantine and rebuild it if damaged.
+    Check,
+    /// Fill the store with a synthetic caseload, then show it.
+    Demo {
+        /// Members to create.
+        #[arg(long, default_value_t = 25)]
+        members: usize,
+        /// Notes per member.
+        #[arg(long, default_value_t = 12)]
+        notes_per_member: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCmd {
+    /// Add a member and enroll them in a program.
+    Add {
+        #[arg(long)]
+        given: String,
+        #[arg(long)]
+        family: String,
+        /// Date of birth, YYYY-MM-DD.
+        #[arg(long)]
+        dob: String,
+        #[arg(long)]
+        masshealth_id: String,
+        #[arg(long, default_value = "English")]
+        language: String,
+        /// csp, csp_ji, tm, cares, bh_cp, ltss_cp.
+        #[arg(long)]
+        program: String,
+    },
+    /// The caseload.
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModalityArg {
+    InPerson,
+    Phone,
+    Telehealth,
+    Text,
+    Collateral,
+    CaseRelatedWork,
+}
+
+#[derive(Subcommand)]
+enum NoteCmd {
+    /// Write a draft note.
+    Write {
+        #[arg(long)]
+        member: RecordId,
+        #[arg(long)]
+        program: String,
+        #[arg(long, value_enum, default_value = "in-person")]
+        modality: ModalityArg,
+        /// Minutes.
+        #[arg(long)]
+        minutes: u32,
+        /// The narrative; `-` reads it from standard input.
+        #[arg(long)]
+        narrative: String,
+        /// RFC 3339 start; defaults to now.
+        #[arg(long)]
+        started_at: Option<String>,
+        #[arg(long)]
+        telehealth_reason: Option<String>,
+        #[arg(long)]
+        planned_activity: Option<String>,
+        #[arg(long)]
+        goal: Option<String>,
+        #[arg(long)]
+        response: Option<String>,
+        /// The member was not engaged and responsive.
+        #[arg(long)]
+        not_engaged: bool,
+        /// For an addendum: the finalized note it adds to.
+        #[arg(long)]
+        addendum_to: Option<RecordId>,
+    },
+    /// Finalize a note by signing it as its author.
+    Finalize {
+        id: RecordId,
+        /// The signer's name.
+        #[arg(long, default_value = "Field Worker")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlanCmd {
+    /// Create a completed plan with goals.
+    Create {
+        #[arg(long)]
+        member: RecordId,
+        #[arg(long)]
+        program: String,
+        /// A goal statement; repeat for more goals.
+        #[arg(long = "goal", required = true)]
+        goals: Vec<String>,
+        #[arg(long, default_value = "")]
+        summary: String,
+    },
+    /// Sign a plan in a role.
+    Sign {
+        id: RecordId,
+        /// worker, supervisor, member, guardian, youth, pcp, program_director.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+        /// Staff id for staff roles (defaults to this device's worker for `worker`).
+        #[arg(long)]
+        staff: Option<RecordId>,
+    },
+    /// Show a plan's signature state.
+    Show { id: RecordId },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Invalid { kind, errors }) => {
+            eprintln!("error: invalid {kind}; nothing was saved");
+            for fe in errors {
+                eprintln!("  {}: {}", fe.field, fe.reason);
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn key_path(cli: &Cli) -> PathBuf {
+    cli.key_file.clone().unwrap_or_else(|| {
+        let mut p = cli.store.clone().into_os_string();
+        p.push(".key");
+        PathBuf::from(p)
+    })
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_path_buf(), source }
+}
+
+fn read_key(path: &Path) -> Result<StoreKey, Error> {
+    StoreKey::from_hex(&fs::read_to_string(path).map_err(io_err(path))?)
+}
+
+fn create_key(path: &Path) -> Result<StoreKey, Error> {
+    let key = StoreKey::generate();
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(io_err(path))?;
+    f.write_all(key.to_hex().as_bytes()).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))?;
+    Ok(key)
+}
+
+fn worker_id(store: &Path) -> Result<StaffId, Error> {
+    let path = store.join("worker.id");
+    match fs::read_to_string(&path) {
+        Ok(s) => StaffId::parse_str(s.trim())
+            .map_err(|_| Error::Storage(format!("{} is not a staff id", path.display()))),
+        Err(_) => {
+            let id = new_id();
+            fs::write(&path, id.to_string()).map_err(io_err(&path))?;
+            Ok(id)
+        }
+    }
+}
+
+fn program(code: &str) -> Result<Program, Error> {
+    Program::from_code(code).ok_or_else(|| invalid("program", "use csp, csp_ji, tm, cares, bh_cp or ltss_cp"))
+}
+
+fn invalid(field: &str, reason: &str) -> Error {
+    Error::Invalid {
+        kind: "input",
+        errors: vec![FieldError { field: field.into(), reason: reason.into() }],
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let key_path = key_path(&cli);
+    let key = if matches!(cli.command, Command::Init | Command::Demo { .. }) && !key_path.exists() {
+        create_key(&key_path)?
+    } else {
+        read_key(&key_path)?
+    };
+    let mut store = Store::open(&cli.store, key)?;
+    let report = store.open_report();
+    if let Some(q) = &report.quarantined {
+        eprintln!("warning: the database was damaged; moved to {} and rebuilt", q.display());
+    }
+    let worker = worker_id(&cli.store)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Init => {
+            println!("store {} ready; key in {}", cli.store.display(), key_path.display());
+        }
+        Command::Member(MemberCmd::Add { given, family, dob, masshealth_id, language, program: p }) => {
+            let program = program(&p)?;
+            let date_of_birth =
+                Day::parse(&dob).ok_or_else(|| invalid("dob", "use YYYY-MM-DD"))?;
+            let member = Member {
+                given_name: given,
+                family_name: family,
+                preferred_name: None,
+                date_of_birth,
+                primary_language: language,
+                masshealth_id,
+                pcp: None,
+                guardian: None,
+                phone: None,
+                location: None,
+            };
+            let id = store.create(RecordBody::Member(member))?;
+            let team = new_id();
+            store.create(RecordBody::Enrollment(synthetic::enrollment(
+                id,
+                program,
+                worker,
+                team,
+                Timestamp::now(),
+            )))?;
+            println!("{id}");
+        }
+        Command::Member(MemberCmd::List) => print_caseload(&store, json)?,
+        Command::Note(NoteCmd::Write {
+            member,
+            program: p,
+            modality,
+            minutes,
+            narrative,
+            started_at,
+            telehealth_reason,
+            planned_activity,
+            goal,
+            response,
+            not_engaged,
+            addendum_to,
+        }) => {
+            let narrative = if narrative == "-" {
+                std::io::read_to_string(std::io::stdin()).map_err(io_err(Path::new("stdin")))?
+            } else {
+                narrative
+            };
+            let started_at = match started_at {
+                Some(s) => Timestamp::parse(&s)
+                    .ok_or_else(|| invalid("started_at", "use RFC 3339, e.g. 2026-11-25T14:30:00-05:00"))?,
+                None => Timestamp::now(),
+            };
+            let modality = match modality {
+                ModalityArg::InPerson => Modality::InPerson,
+                ModalityArg::Phone => Modality::Phone,
+                ModalityArg::Telehealth => Modality::Telehealth,
+                ModalityArg::Text => Modality::Text,
+                ModalityArg::Collateral => Modality::Collateral,
+                ModalityArg::CaseRelatedWork => Modality::CaseRelatedWork,
+            };
+            let note = ContactNote {
+                member_id: member,
+                program: program(&p)?,
+                author: worker,
+                started_at,
+                duration_minutes: minutes,
+                modality,
+                telehealth_reason,
+                place: if modality.with_member() && modality != Modality::InPerson {
+                    PlaceOfService::Remote
+                } else {
+                    PlaceOfService::Community
+                },
+                collateral: None,
+                member_engaged: !not_engaged,
+                planned_activity,
+                goal_targeted: goal,
+                member_response: response,
+                narrative,
+                progress: Vec::new(),
+                purposes: Vec::new(),
+                addendum_to: None,
+            };
+            let id = match addendum_to {
+                Some(parent) => store.add_addendum(parent, note)?,
+                None => store.create(RecordBody::ContactNote(note))?,
+            };
+            println!("{id}");
+        }
+        Command::Note(NoteCmd::Finalize { id, name }) => {
+            let att = store.finalize_note(
+                id,
+                Signer { staff_id: Some(worker), name, role: Role::Worker, witness: None },
+            )?;
+            println!("finalized {id}; content hash {}", att.content_hash);
+        }
+        Command::Plan(PlanCmd::Create { member, program: p, goals, summary }) => {
+            let program = program(&p)?;
+            let mut plan = synthetic::service_plan(member, program, worker);
+            plan.summary = summary.into();
+            let template = plan.goals[0].clone();
+            plan.goals = goals
+                .into_iter()
+                .map(|g| Goal { id: new_id(), statement: g.into(), ..template.clone() })
+                .collect();
+            let id = store.create(RecordBody::Plan(plan))?;
+            println!("{id}");
+        }
+        Command::Plan(PlanCmd::Sign { id, role, name, staff }) => {
+            let role: Role = serde_json::from_value(serde_json::Value::String(role))
+                .map_err(|_| invalid("role", "use worker, supervisor, program_director, member, guardian, youth or pcp"))?;
+            let signer = if role.is_witnessed() {
+                Signer { staff_id: None, name, role, witness: Some(worker) }
+            } else {
+                let staff = staff.or((role == Role::Worker).then_some(worker));
+                Signer { staff_id: staff, name, role, witness: None }
+            };
+            store.sign_plan(id, signer)?;
+            print_signatures(&store, id, json)?;
+        }
+        Command::Plan(PlanCmd::Show { id }) => print_signatures(&store, id, json)?,
+        Command::Search { text, limit } => {
+            let hits = store.search(&text, limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hits).unwrap_or_default());
+            } else {
+                for h in hits {
+                    println!("{}  {}  {}", h.started_at, h.note_id, h.snippet);
+                }
+            }
+        }
+        Command::Timeline { member } => {
+            let entries = store.timeline(member)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+            } else {
+                for e in entries {
+                    let lock = if e.finalized { " (final)" } else { "" };
+                    println!("{}  {:<18} {}{lock}  {}", e.at, e.kind, e.title, e.record_id);
+                }
+            }
+        }
+        Command::Show { id } => {
+            let r = store.get(id)?;
+            let v = serde_json::json!({ "id": id, "record": r.body, "attestations": r.attestations,
+                "conflicts": store.conflicts(id)? });
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+        Command::Check => match store.check_integrity()? {
+            None => println!("ok"),
+            Some(q) => println!("damaged; moved to {} and rebuilt from the outbox", q.display()),
+        },
+        Command::Demo { members, notes_per_member } => {
+            demo(&mut store, worker, members, notes_per_member)?;
+            print_caseload(&store, json)?;
+        }
+    }
+    Ok(())
+}
+
+fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Result<(), Error> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let team = new_id();
+    let bar = ProgressBar::new((members * (notes + 3)) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} records ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("seeding");
+    let programs = [Program::Csp, Program::CspJi, Program::Tm, Program::Cares];
+    let now = Timestamp::now().millis();
+    let mut first_member = None;
+    for i in 0..members {
+        let program = programs[i % programs.len()];
+        let m = store.create(RecordBody::Member(synthetic::member(&mut rng)))?;
+        first_member.get_or_insert(m);
+        let referred = Timestamp::from_millis(now - 40 * 86_400_000);
+        store.create(RecordBody::Enrollment(synthetic::enrollment(m, program, worker, team, referred)))?;
+        bar.inc(2);
+        for n in 0..notes {
+            let at = Timestamp::from_millis(now - (n as i64 + 1) * 2 * 86_400_000);
+            let note = synthetic::note(&mut rng, m, program, worker, at, 60);
+            let id = store.create(RecordBody::ContactNote(note))?;
+            if n > 0 {
+                store.finalize_note(
+                    id,
+                    Signer { staff_id: Some(worker), name: "Demo Worker".into(), role: Role::Worker, witness: None },
+                )?;
+            }
+            bar.inc(1);
+        }
+        let plan = store.create(RecordBody::Plan(synthetic::service_plan(m, program, worker)))?;
+        store.sign_plan(
+            plan,
+            Signer { staff_id: Some(worker), name: "Demo Worker".into(), role: Role::Worker, witness: None },
+        )?;
+        bar.inc(1);
+    }
+    bar.finish_with_message("done");
+    if let Some(m) = first_member {
+        eprintln!("\ntimeline of the first member ({m}):");
+        for e in store.timeline(m)?.into_iter().take(5) {
+            eprintln!("  {}  {}", e.at, e.title);
+        }
+        let hits = store.search("housing application", 3)?;
+        eprintln!("search \"housing application\": {} shown", hits.len());
+        for h in hits {
+            eprintln!("  {}", h.snippet);
+        }
+    }
+    Ok(())
+}
+
+fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
+    let caseload = store.caseload()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&caseload).unwrap_or_default());
+        return Ok(());
+    }
+    println!("{} members", caseload.len());
+    for c in caseload {
+        let programs: Vec<String> = c.enrollments.iter().map(|(p, s)| format!("{p} {s}")).collect();
+        let last = c.last_contact_at.map_or("never".to_string(), |t| t.to_string());
+        println!("{:<28} {:<22} last contact {}  {}", c.display_name, programs.join(", "), last, c.member_id);
+    }
+    Ok(())
+}
+
+fn print_signatures(store: &Store, id: RecordId, json: bool) -> Result<(), Error> {
+    let s = store.plan_signatures(id)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        return Ok(());
+    }
+    for (role, state) in &s.roles {
+        let state = match state {
+            fieldnote_core::store::SignatureState::Missing => "missing".to_string(),
+            fieldnote_core::store::SignatureState::Current { attestation } => {
+                format!("signed by {} at {}", attestation.signer.name, attestation.signed_at)
+            }
+            fieldnote_core::store::SignatureState::Stale { attestation } => format!(
+                "STALE: {} signed at {}, content changed since",
+                attestation.signer.name, attestation.signed_at
+            ),
+        };
+        println!("{role:?}: {state}");
+    }
+    println!("complete: {}", s.complete());
+    Ok(())
+}
