@@ -294,3 +294,35 @@ fn a_database_from_a_newer_app_is_refused() {
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }
+
+#[test]
+fn a_batch_with_one_invalid_record_stores_nothing() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let good = f.note(m, Program::Csp, "fine");
+    let mut bad = f.note(m, Program::Csp, "bad");
+    bad.duration_minutes = 2000;
+    let err = f.store.create_batch(vec![RecordBody::ContactNote(good.clone()), RecordBody::ContactNote(bad)]).unwrap_err();
+    assert_eq!(fields(&err), vec!["duration_minutes"]);
+    assert_eq!(f.store.timeline(m).unwrap().len(), 1);
+    let outbox = f.store.outbox_len().unwrap();
+    let ids = f.store.create_batch(vec![RecordBody::ContactNote(good.clone()), RecordBody::ContactNote(good)]).unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(f.store.outbox_len().unwrap(), outbox + 2);
+}
+
+#[test]
+fn lists_timelines_and_search_load_no_document() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    for i in 0..30 {
+        f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, &format!("visit number {i}")))).unwrap();
+    }
+    let f = f.reopen();
+    assert_eq!(f.store.caseload().unwrap().len(), 1);
+    assert_eq!(f.store.timeline(m).unwrap().len(), 31);
+    assert_eq!(f.store.search("visit", 20).unwrap().len(), 20);
+    assert_eq!(f.store.documents_loaded(), 0);
+    f.store.get(m).unwrap();
+    assert_eq!(f.store.documents_loaded(), 1);
+}

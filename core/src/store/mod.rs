@@ -157,6 +157,7 @@ pub struct Store {
     outbox: Connection,
     actor: Vec<u8>,
     report: OpenReport,
+    documents_loaded: std::cell::Cell<u64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -225,7 +226,8 @@ impl Store {
             key::write_keycheck(&keycheck, &key)?;
         }
         let actor = load_actor(&main)?;
-        let mut store = Store { dir, key, main, outbox, actor, report };
+        let mut store =
+            Store { dir, key, main, outbox, actor, report, documents_loaded: Default::default() };
         if migrated.reproject {
             store.rebuild_projections()?;
         }
@@ -236,6 +238,12 @@ impl Store {
     /// What happened while the store was opened.
     pub fn open_report(&self) -> &OpenReport {
         &self.report
+    }
+
+    /// How many documents this handle has loaded since it was opened. Lists, timelines and
+    /// search load none; reading or changing a record loads its document.
+    pub fn documents_loaded(&self) -> u64 {
+        self.documents_loaded.get()
     }
 
     /// The store's directory.
@@ -270,6 +278,65 @@ impl Store {
         let mut doc = Document::create(id, &self.actor, &body)?;
         let bytes = doc.save();
         self.commit_change(id, &body, &bytes, &mut doc)
+    }
+
+    /// Stores many new records at once (an import, a seeded caseload): every record is
+    /// validated first and, if any is invalid, none is stored. One durable commit covers all.
+    /// Records may refer to members created earlier in the same batch.
+    pub fn create_batch(&mut self, bodies: Vec<RecordBody>) -> Result<Vec<RecordId>> {
+        let mut batch_members = std::collections::HashSet::new();
+        let mut prepared = Vec::with_capacity(bodies.len());
+        for body in bodies {
+            let id = new_id();
+            let mut errors = body.validate();
+            if let Some(m) = body.member_id()
+                && !batch_members.contains(&m)
+                && !self.is_member(m)?
+            {
+                errors.push(FieldError {
+                    field: "member_id".into(),
+                    reason: "no such member on this device".into(),
+                });
+            }
+            if let RecordBody::ContactNote(n) = &body
+                && n.addendum_to.is_some()
+            {
+                errors.push(FieldError {
+                    field: "addendum_to".into(),
+                    reason: "addenda are added one at a time".into(),
+                });
+            }
+            if !errors.is_empty() {
+                return Err(Error::Invalid { kind: body.kind().as_str(), errors });
+            }
+            if matches!(body, RecordBody::Member(_)) {
+                batch_members.insert(id);
+            }
+            let mut doc = Document::create(id, &self.actor, &body)?;
+            let bytes = doc.save();
+            prepared.push((id, body, bytes, doc));
+        }
+        let tx = self.outbox.transaction()?;
+        let mut last_seq = 0;
+        for (id, _, bytes, _) in &prepared {
+            last_seq = outbox_push(&tx, *id, "change", bytes)?;
+        }
+        tx.commit()?;
+        let first_seq = last_seq - prepared.len() as i64 + 1;
+        let result = (|| {
+            let tx = self.main.transaction()?;
+            for (id, body, bytes, doc) in &mut prepared {
+                insert_chunk(&tx, *id, bytes, doc)?;
+                projection::project(&tx, *id, body)?;
+            }
+            set_outbox_mark(&tx, last_seq)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = self.outbox.execute("DELETE FROM outbox WHERE seq >= ?1", [first_seq]);
+        }
+        result.map(|()| prepared.into_iter().map(|(id, ..)| id).collect())
     }
 
     /// Reads a record.
@@ -657,6 +724,7 @@ impl Store {
         if chunks.is_empty() {
             return Err(Error::NotFound { kind: "record", id });
         }
+        self.documents_loaded.set(self.documents_loaded.get() + 1);
         Document::load(id, &self.actor, chunks.iter().map(Vec::as_slice))
     }
 
