@@ -14,12 +14,13 @@ pub(crate) const DERIVED_TABLES: &[&str] =
 pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> Result<()> {
     let id_s = id.to_string();
     let member = body.member_id().map(|m| m.to_string());
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO records (id, kind, member_id, program, at, title, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET member_id = ?3, program = ?4, at = ?5, title = ?6,
              updated_at = ?7",
-        params![
+        )?
+        .execute(params![
             id_s,
             body.kind().as_str(),
             member,
@@ -31,11 +32,12 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
     )?;
     match body {
         RecordBody::Member(m) => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR REPLACE INTO members
                  (id, display_name, family_name, date_of_birth, masshealth_id, primary_language)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
+                )?
+                .execute(params![
                     id_s,
                     m.display_name(),
                     m.family_name,
@@ -46,11 +48,12 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
             )?;
         }
         RecordBody::Enrollment(e) => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR REPLACE INTO enrollments
                  (id, member_id, program, status, referral_at, assigned_worker, team_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+                )?
+                .execute(params![
                     id_s,
                     e.member_id.to_string(),
                     e.program.code(),
@@ -62,7 +65,7 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
             )?;
         }
         RecordBody::ContactNote(n) => {
-            let rowid: i64 = tx.query_row(
+            let rowid: i64 = tx.prepare_cached(
                 "INSERT INTO notes (id, member_id, program, author, started_at, duration_minutes,
                      modality, member_engaged, addendum_to)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -70,6 +73,8 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
                      started_at = ?5, duration_minutes = ?6, modality = ?7,
                      member_engaged = ?8, addendum_to = ?9
                  RETURNING rowid",
+            )?
+            .query_row(
                 params![
                     id_s,
                     n.member_id.to_string(),
@@ -83,18 +88,17 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
                 ],
                 |r| r.get(0),
             )?;
-            tx.execute("DELETE FROM note_search WHERE rowid = ?1", [rowid])?;
-            tx.execute(
-                "INSERT INTO note_search (rowid, narrative) VALUES (?1, ?2)",
-                params![rowid, n.narrative],
-            )?;
+            tx.prepare_cached("DELETE FROM note_search WHERE rowid = ?1")?.execute([rowid])?;
+            tx.prepare_cached("INSERT INTO note_search (rowid, narrative) VALUES (?1, ?2)")?
+                .execute(params![rowid, n.narrative])?;
         }
         RecordBody::Plan(p) => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR REPLACE INTO plans
                  (id, member_id, program, kind, status, completed_at, next_review_on)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
+                )?
+                .execute(params![
                     id_s,
                     p.member_id.to_string(),
                     p.program.code(),
