@@ -28,6 +28,30 @@ const ACTIVITIES: &[&str] = &[
     "called the outpatient clinic to reschedule therapy",
     "explored job listings at the career center",
     "talked through the crisis prevention plan and supports",
+    "filled out the fuel assistance form at the library",
+    "met the new landlord and looked at the lease together",
+    "practiced the bus route to the dialysis appointment",
+    "sorted mail and flagged letters that need answers",
+    "called the recovery coach to set up a meeting",
+    "looked for a dentist who takes MassHealth",
+    "picked up a winter coat at the clothing drive",
+    "prepared questions for the psychiatrist visit",
+    "went over the school meeting notes with the family",
+    "reviewed the sleep log and the morning routine",
+];
+const OBSERVATIONS: &[&str] = &[
+    "The apartment was clean and the heat was working",
+    "It was raining so we met in the car",
+    "Spoke about the upcoming holiday and family plans",
+    "Noted a new bruise and asked about it; explanation was consistent",
+    "Phone is out of minutes again",
+    "Mood appeared brighter than last week",
+    "Reported sleeping four hours a night",
+    "Neighbor was present for part of the visit",
+    "Plans to attend the peer group on Thursday",
+    "No safety concerns were identified today",
+    "Asked for help reading a letter from the court",
+    "Cat is doing well and is a source of comfort",
 ];
 const RESPONSES: &[&str] = &[
     "engaged and asked follow-up questions",
@@ -106,11 +130,18 @@ pub fn note(
     words: usize,
 ) -> ContactNote {
     let mut narrative = String::new();
+    narrative.push_str("Met with the member and ");
+    narrative.push_str(pick(rng, ACTIVITIES));
+    narrative.push_str(". Member ");
+    narrative.push_str(pick(rng, RESPONSES));
+    narrative.push_str(". ");
     while narrative.split_whitespace().count() < words {
-        narrative.push_str("Met with the member and ");
-        narrative.push_str(pick(rng, ACTIVITIES));
-        narrative.push_str(". Member ");
-        narrative.push_str(pick(rng, RESPONSES));
+        if rng.random_bool(0.25) {
+            narrative.push_str("We also ");
+            narrative.push_str(pick(rng, ACTIVITIES));
+        } else {
+            narrative.push_str(pick(rng, OBSERVATIONS));
+        }
         narrative.push_str(". ");
     }
     ContactNote {

@@ -6,7 +6,7 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 
 CREATE TABLE doc_chunks (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     record_id TEXT NOT NULL,
     snapshot INTEGER NOT NULL,
     bytes BLOB NOT NULL
