@@ -208,7 +208,10 @@ fn key_path(cli: &Cli) -> PathBuf {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn read_key(path: &Path) -> Result<StoreKey, Error> {
@@ -241,13 +244,17 @@ fn worker_id(store: &Path) -> Result<StaffId, Error> {
 }
 
 fn program(code: &str) -> Result<Program, Error> {
-    Program::from_code(code).ok_or_else(|| invalid("program", "use csp, csp_ji, tm, cares, bh_cp or ltss_cp"))
+    Program::from_code(code)
+        .ok_or_else(|| invalid("program", "use csp, csp_ji, tm, cares, bh_cp or ltss_cp"))
 }
 
 fn invalid(field: &str, reason: &str) -> Error {
     Error::Invalid {
         kind: "input",
-        errors: vec![FieldError { field: field.into(), reason: reason.into() }],
+        errors: vec![FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }],
     }
 }
 
@@ -261,18 +268,31 @@ fn run(cli: Cli) -> Result<(), Error> {
     let mut store = Store::open(&cli.store, key)?;
     let report = store.open_report();
     if let Some(q) = &report.quarantined {
-        eprintln!("warning: the database was damaged; moved to {} and rebuilt", q.display());
+        eprintln!(
+            "warning: the database was damaged; moved to {} and rebuilt",
+            q.display()
+        );
     }
     let worker = worker_id(&cli.store)?;
     let json = cli.json;
     match cli.command {
         Command::Init => {
-            println!("store {} ready; key in {}", cli.store.display(), key_path.display());
+            println!(
+                "store {} ready; key in {}",
+                cli.store.display(),
+                key_path.display()
+            );
         }
-        Command::Member(MemberCmd::Add { given, family, dob, masshealth_id, language, program: p }) => {
+        Command::Member(MemberCmd::Add {
+            given,
+            family,
+            dob,
+            masshealth_id,
+            language,
+            program: p,
+        }) => {
             let program = program(&p)?;
-            let date_of_birth =
-                Day::parse(&dob).ok_or_else(|| invalid("dob", "use YYYY-MM-DD"))?;
+            let date_of_birth = Day::parse(&dob).ok_or_else(|| invalid("dob", "use YYYY-MM-DD"))?;
             let member = Member {
                 given_name: given,
                 family_name: family,
@@ -317,8 +337,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 narrative
             };
             let started_at = match started_at {
-                Some(s) => Timestamp::parse(&s)
-                    .ok_or_else(|| invalid("started_at", "use RFC 3339, e.g. 2026-11-25T14:30:00-05:00"))?,
+                Some(s) => Timestamp::parse(&s).ok_or_else(|| {
+                    invalid("started_at", "use RFC 3339, e.g. 2026-11-25T14:30:00-05:00")
+                })?,
                 None => Timestamp::now(),
             };
             let modality = match modality {
@@ -361,30 +382,64 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Note(NoteCmd::Finalize { id, name }) => {
             let att = store.finalize_note(
                 id,
-                Signer { staff_id: Some(worker), name, role: Role::Worker, witness: None },
+                Signer {
+                    staff_id: Some(worker),
+                    name,
+                    role: Role::Worker,
+                    witness: None,
+                },
             )?;
             println!("finalized {id}; content hash {}", att.content_hash);
         }
-        Command::Plan(PlanCmd::Create { member, program: p, goals, summary }) => {
+        Command::Plan(PlanCmd::Create {
+            member,
+            program: p,
+            goals,
+            summary,
+        }) => {
             let program = program(&p)?;
             let mut plan = synthetic::service_plan(member, program, worker);
             plan.summary = summary.into();
             let template = plan.goals[0].clone();
             plan.goals = goals
                 .into_iter()
-                .map(|g| Goal { id: new_id(), statement: g.into(), ..template.clone() })
+                .map(|g| Goal {
+                    id: new_id(),
+                    statement: g.into(),
+                    ..template.clone()
+                })
                 .collect();
             let id = store.create(RecordBody::Plan(plan))?;
             println!("{id}");
         }
-        Command::Plan(PlanCmd::Sign { id, role, name, staff }) => {
-            let role: Role = serde_json::from_value(serde_json::Value::String(role))
-                .map_err(|_| invalid("role", "use worker, supervisor, program_director, member, guardian, youth or pcp"))?;
+        Command::Plan(PlanCmd::Sign {
+            id,
+            role,
+            name,
+            staff,
+        }) => {
+            let role: Role =
+                serde_json::from_value(serde_json::Value::String(role)).map_err(|_| {
+                    invalid(
+                        "role",
+                        "use worker, supervisor, program_director, member, guardian, youth or pcp",
+                    )
+                })?;
             let signer = if role.is_witnessed() {
-                Signer { staff_id: None, name, role, witness: Some(worker) }
+                Signer {
+                    staff_id: None,
+                    name,
+                    role,
+                    witness: Some(worker),
+                }
             } else {
                 let staff = staff.or((role == Role::Worker).then_some(worker));
-                Signer { staff_id: staff, name, role, witness: None }
+                Signer {
+                    staff_id: staff,
+                    name,
+                    role,
+                    witness: None,
+                }
             };
             store.sign_plan(id, signer)?;
             print_signatures(&store, id, json)?;
@@ -393,7 +448,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Search { text, limit } => {
             let hits = store.search(&text, limit)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&hits).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&hits).unwrap_or_default()
+                );
             } else {
                 for h in hits {
                     println!("{}  {}  {}", h.started_at, h.note_id, h.snippet);
@@ -403,11 +461,17 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Timeline { member } => {
             let entries = store.timeline(member)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&entries).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&entries).unwrap_or_default()
+                );
             } else {
                 for e in entries {
                     let lock = if e.finalized { " (final)" } else { "" };
-                    println!("{}  {:<18} {}{lock}  {}", e.at, e.kind, e.title, e.record_id);
+                    println!(
+                        "{}  {:<18} {}{lock}  {}",
+                        e.at, e.kind, e.title, e.record_id
+                    );
                 }
             }
         }
@@ -419,9 +483,15 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Check => match store.check_integrity()? {
             None => println!("ok"),
-            Some(q) => println!("damaged; moved to {} and rebuilt from the outbox", q.display()),
+            Some(q) => println!(
+                "damaged; moved to {} and rebuilt from the outbox",
+                q.display()
+            ),
         },
-        Command::Demo { members, notes_per_member } => {
+        Command::Demo {
+            members,
+            notes_per_member,
+        } => {
             demo(&mut store, worker, members, notes_per_member)?;
             print_caseload(&store, json)?;
         }
@@ -446,7 +516,9 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
         let m = store.create(RecordBody::Member(synthetic::member(&mut rng)))?;
         first_member.get_or_insert(m);
         let referred = Timestamp::from_millis(now - 40 * 86_400_000);
-        store.create(RecordBody::Enrollment(synthetic::enrollment(m, program, worker, team, referred)))?;
+        store.create(RecordBody::Enrollment(synthetic::enrollment(
+            m, program, worker, team, referred,
+        )))?;
         bar.inc(2);
         for n in 0..notes {
             let at = Timestamp::from_millis(now - (n as i64 + 1) * 2 * 86_400_000);
@@ -455,15 +527,27 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
             if n > 0 {
                 store.finalize_note(
                     id,
-                    Signer { staff_id: Some(worker), name: "Demo Worker".into(), role: Role::Worker, witness: None },
+                    Signer {
+                        staff_id: Some(worker),
+                        name: "Demo Worker".into(),
+                        role: Role::Worker,
+                        witness: None,
+                    },
                 )?;
             }
             bar.inc(1);
         }
-        let plan = store.create(RecordBody::Plan(synthetic::service_plan(m, program, worker)))?;
+        let plan = store.create(RecordBody::Plan(synthetic::service_plan(
+            m, program, worker,
+        )))?;
         store.sign_plan(
             plan,
-            Signer { staff_id: Some(worker), name: "Demo Worker".into(), role: Role::Worker, witness: None },
+            Signer {
+                staff_id: Some(worker),
+                name: "Demo Worker".into(),
+                role: Role::Worker,
+                witness: None,
+            },
         )?;
         bar.inc(1);
     }
@@ -485,14 +569,29 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
 fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
     let caseload = store.caseload()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&caseload).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&caseload).unwrap_or_default()
+        );
         return Ok(());
     }
     println!("{} members", caseload.len());
     for c in caseload {
-        let programs: Vec<String> = c.enrollments.iter().map(|(p, s)| format!("{p} {s}")).collect();
-        let last = c.last_contact_at.map_or("never".to_string(), |t| t.to_string());
-        println!("{:<28} {:<22} last contact {}  {}", c.display_name, programs.join(", "), last, c.member_id);
+        let programs: Vec<String> = c
+            .enrollments
+            .iter()
+            .map(|(p, s)| format!("{p} {s}"))
+            .collect();
+        let last = c
+            .last_contact_at
+            .map_or("never".to_string(), |t| t.to_string());
+        println!(
+            "{:<28} {:<22} last contact {}  {}",
+            c.display_name,
+            programs.join(", "),
+            last,
+            c.member_id
+        );
     }
     Ok(())
 }
@@ -507,7 +606,10 @@ fn print_signatures(store: &Store, id: RecordId, json: bool) -> Result<(), Error
         let state = match state {
             fieldnote_core::store::SignatureState::Missing => "missing".to_string(),
             fieldnote_core::store::SignatureState::Current { attestation } => {
-                format!("signed by {} at {}", attestation.signer.name, attestation.signed_at)
+                format!(
+                    "signed by {} at {}",
+                    attestation.signer.name, attestation.signed_at
+                )
             }
             fieldnote_core::store::SignatureState::Stale { attestation } => format!(
                 "STALE: {} signed at {}, content changed since",

@@ -80,7 +80,9 @@ impl Document {
                 reason: format!("change larger than {MAX_DOCUMENT_BYTES} bytes"),
             });
         }
-        self.doc.load_incremental(bytes).map_err(|e| doc_error(self.id, e))?;
+        self.doc
+            .load_incremental(bytes)
+            .map_err(|e| doc_error(self.id, e))?;
         Ok(())
     }
 
@@ -110,7 +112,11 @@ fn walk_conflicts(doc: &AutoCommit, obj: &automerge::ObjId, path: String, out: &
         Some(ObjType::Map) | Some(ObjType::Table) => {
             for key in doc.keys(obj) {
                 let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
-                let p = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 if all.len() > 1 {
                     out.push(p.clone());
                 }
@@ -136,5 +142,8 @@ fn walk_conflicts(doc: &AutoCommit, obj: &automerge::ObjId, path: String, out: &
 }
 
 fn doc_error(id: RecordId, e: impl std::fmt::Display) -> Error {
-    Error::Document { id, reason: e.to_string() }
+    Error::Document {
+        id,
+        reason: e.to_string(),
+    }
 }

@@ -12,11 +12,34 @@ const GIVEN: &[&str] = &[
     "Kestrel", "Lumen", "Marlo", "Nerys", "Orrin", "Posy", "Quill", "Rowan", "Sable", "Tamsin",
 ];
 const FAMILY: &[&str] = &[
-    "Ambervale", "Brightwater", "Copperfield", "Dunmore", "Elderbrook", "Fernhollow",
-    "Glimmerton", "Hartwell", "Ironwood", "Juniperhill", "Kingsleigh", "Larkspur", "Mossgrove",
-    "Northcott", "Oakhaven", "Pinecrest", "Quarrytown", "Ravensworth", "Stillwater", "Thornbury",
+    "Ambervale",
+    "Brightwater",
+    "Copperfield",
+    "Dunmore",
+    "Elderbrook",
+    "Fernhollow",
+    "Glimmerton",
+    "Hartwell",
+    "Ironwood",
+    "Juniperhill",
+    "Kingsleigh",
+    "Larkspur",
+    "Mossgrove",
+    "Northcott",
+    "Oakhaven",
+    "Pinecrest",
+    "Quarrytown",
+    "Ravensworth",
+    "Stillwater",
+    "Thornbury",
 ];
-const LANGUAGES: &[&str] = &["English", "Spanish", "Portuguese", "Haitian Creole", "Vietnamese"];
+const LANGUAGES: &[&str] = &[
+    "English",
+    "Spanish",
+    "Portuguese",
+    "Haitian Creole",
+    "Vietnamese",
+];
 const ACTIVITIES: &[&str] = &[
     "reviewed the housing application and gathered documents",
     "practiced a phone call to schedule a primary care visit",
@@ -71,7 +94,10 @@ pub fn member(rng: &mut impl Rng) -> Member {
         preferred_name: None,
         date_of_birth: Day(birth),
         primary_language: pick(rng, LANGUAGES).into(),
-        masshealth_id: format!("{:012}", rng.random_range(100_000_000_000u64..999_999_999_999)),
+        masshealth_id: format!(
+            "{:012}",
+            rng.random_range(100_000_000_000u64..999_999_999_999)
+        ),
         pcp: Some(Contact {
             name: format!("Dr. {}", pick(rng, FAMILY)),
             organization: Some("Harborview Community Health".into()),
@@ -211,7 +237,10 @@ pub fn service_plan(member_id: RecordId, program: Program, author: StaffId) -> P
         strengths: "Motivated, connected to a faith community".into(),
         summary: "Focus on housing and primary care linkage".into(),
         goals: vec![
-            goal("Move into stable housing", "Submit two housing applications"),
+            goal(
+                "Move into stable housing",
+                "Submit two housing applications",
+            ),
             goal("See a primary care provider", "Schedule an annual physical"),
         ],
         supervision_conflict_checked: program == Program::CspJi,

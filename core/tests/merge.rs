@@ -73,7 +73,8 @@ fn apply(store: &mut Store, plan: RecordId, e: &Edit) {
 
 fn sync(from: &Store, to: &mut Store, ids: &[RecordId]) {
     for id in ids {
-        to.merge_remote(*id, &from.document_bytes(*id).unwrap()).unwrap();
+        to.merge_remote(*id, &from.document_bytes(*id).unwrap())
+            .unwrap();
         for att in from.get(*id).unwrap().attestations {
             to.merge_remote_attestation(&att).unwrap();
         }
@@ -90,7 +91,11 @@ fn projection(store: &Store, plan: RecordId) -> Vec<String> {
         )
         .unwrap();
     let rec: String = conn
-        .query_row("SELECT kind || at || title FROM records WHERE id = ?1", [plan.to_string()], |r| r.get(0))
+        .query_row(
+            "SELECT kind || at || title FROM records WHERE id = ?1",
+            [plan.to_string()],
+            |r| r.get(0),
+        )
         .unwrap();
     vec![row, rec]
 }
@@ -150,31 +155,67 @@ proptest! {
 fn concurrent_text_edits_in_different_places_both_survive() {
     let mut a = Fixture::new();
     let m = a.member(Program::Tm);
-    let plan = a.store.create(RecordBody::Plan(
-        fieldnote_core::synthetic::service_plan(m, Program::Tm, a.worker))).unwrap();
+    let plan = a
+        .store
+        .create(RecordBody::Plan(fieldnote_core::synthetic::service_plan(
+            m,
+            Program::Tm,
+            a.worker,
+        )))
+        .unwrap();
     let mut b = Fixture::new();
     sync(&a.store, &mut b.store, &[m, plan]);
-    apply(&mut a.store, plan, &Edit::Summary("Focus on housing and primary care linkage this spring".into()));
-    apply(&mut b.store, plan, &Edit::Summary("Weekly: focus on housing and primary care linkage".into()));
+    apply(
+        &mut a.store,
+        plan,
+        &Edit::Summary("Focus on housing and primary care linkage this spring".into()),
+    );
+    apply(
+        &mut b.store,
+        plan,
+        &Edit::Summary("Weekly: focus on housing and primary care linkage".into()),
+    );
     sync(&a.store, &mut b.store, &[plan]);
     sync(&b.store, &mut a.store, &[plan]);
-    let RecordBody::Plan(p) = a.store.get(plan).unwrap().body else { panic!() };
-    assert!(p.summary.as_str().contains("Weekly"), "{}", p.summary.as_str());
-    assert!(p.summary.as_str().contains("this spring"), "{}", p.summary.as_str());
-    assert_eq!(a.store.get(plan).unwrap().body, b.store.get(plan).unwrap().body);
+    let RecordBody::Plan(p) = a.store.get(plan).unwrap().body else {
+        panic!()
+    };
+    assert!(
+        p.summary.as_str().contains("Weekly"),
+        "{}",
+        p.summary.as_str()
+    );
+    assert!(
+        p.summary.as_str().contains("this spring"),
+        "{}",
+        p.summary.as_str()
+    );
+    assert_eq!(
+        a.store.get(plan).unwrap().body,
+        b.store.get(plan).unwrap().body
+    );
 }
 
 #[test]
 fn concurrent_scalar_edits_are_reported_as_conflicts() {
     let mut a = Fixture::new();
     let m = a.member(Program::Csp);
-    let plan = a.store.create(RecordBody::Plan(
-        fieldnote_core::synthetic::service_plan(m, Program::Csp, a.worker))).unwrap();
+    let plan = a
+        .store
+        .create(RecordBody::Plan(fieldnote_core::synthetic::service_plan(
+            m,
+            Program::Csp,
+            a.worker,
+        )))
+        .unwrap();
     let mut b = Fixture::new();
     sync(&a.store, &mut b.store, &[m, plan]);
     apply(&mut a.store, plan, &Edit::NextReview(3));
     apply(&mut b.store, plan, &Edit::NextReview(9));
     sync(&a.store, &mut b.store, &[plan]);
     let conflicts = b.store.conflicts(plan).unwrap();
-    assert!(conflicts.iter().any(|c| c.ends_with("next_review_on")), "{conflicts:?}");
+    assert!(
+        conflicts.iter().any(|c| c.ends_with("next_review_on")),
+        "{conflicts:?}"
+    );
 }

@@ -13,14 +13,24 @@ fn a_saved_note_reads_back_and_appears_on_the_timeline_and_caseload() {
     let mut f = Fixture::new();
     let m = f.member(Program::Csp);
     let note = f.note(m, Program::Csp, "Walked to the pharmacy together.");
-    let id = f.store.create(RecordBody::ContactNote(note.clone())).unwrap();
+    let id = f
+        .store
+        .create(RecordBody::ContactNote(note.clone()))
+        .unwrap();
     let f = f.reopen();
     assert_eq!(f.store.get(id).unwrap().body, RecordBody::ContactNote(note));
     let timeline = f.store.timeline(m).unwrap();
-    assert!(timeline.iter().any(|t| t.record_id == id && t.kind == "contact_note"));
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t.record_id == id && t.kind == "contact_note")
+    );
     let caseload = f.store.caseload().unwrap();
     assert_eq!(caseload.len(), 1);
-    assert_eq!(caseload[0].enrollments, vec![("csp".to_string(), "active".to_string())]);
+    assert_eq!(
+        caseload[0].enrollments,
+        vec![("csp".to_string(), "active".to_string())]
+    );
     assert!(caseload[0].last_contact_at.is_some());
 }
 
@@ -35,19 +45,28 @@ fn invalid_records_name_each_field_and_store_nothing() {
     assert!(f.store.caseload().unwrap().is_empty());
 
     let unknown = new_id();
-    let err = f.store.create(RecordBody::ContactNote(f.note(unknown, Program::Csp, "x"))).unwrap_err();
+    let err = f
+        .store
+        .create(RecordBody::ContactNote(f.note(unknown, Program::Csp, "x")))
+        .unwrap_err();
     assert_eq!(fields(&err), vec!["member_id"]);
 
     let m = f.member(Program::Csp);
     let big = "word ".repeat(MAX_NARRATIVE_BYTES / 5 + 10);
-    let err = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, &big))).unwrap_err();
+    let err = f
+        .store
+        .create(RecordBody::ContactNote(f.note(m, Program::Csp, &big)))
+        .unwrap_err();
     assert_eq!(fields(&err), vec!["narrative"]);
     assert!(err.to_string().contains("limit is 65536 bytes"), "{err}");
 
     let consent = Consent {
         member_id: m,
         program: Program::Csp,
-        recipient: Contact { name: "Clinic".into(), ..Default::default() },
+        recipient: Contact {
+            name: "Clinic".into(),
+            ..Default::default()
+        },
         scope: "treatment coordination".into(),
         purpose: "care coordination".into(),
         substance_use_part2: false,
@@ -60,14 +79,25 @@ fn invalid_records_name_each_field_and_store_nothing() {
     };
     let err = f.store.create(RecordBody::Consent(consent)).unwrap_err();
     assert_eq!(fields(&err), vec!["expires_on"]);
-    assert_eq!(f.store.timeline(m).unwrap().len(), 1, "only the enrollment is stored");
+    assert_eq!(
+        f.store.timeline(m).unwrap().len(),
+        1,
+        "only the enrollment is stored"
+    );
 }
 
 #[test]
 fn a_finalized_note_never_changes_and_takes_addenda() {
     let mut f = Fixture::new();
     let m = f.member(Program::Csp);
-    let id = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "Draft text"))).unwrap();
+    let id = f
+        .store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::Csp,
+            "Draft text",
+        )))
+        .unwrap();
     f.store
         .update(id, |b| {
             if let RecordBody::ContactNote(n) = b {
@@ -82,10 +112,16 @@ fn a_finalized_note_never_changes_and_takes_addenda() {
 
     let mut stranger = f.worker_signer();
     stranger.staff_id = Some(new_id());
-    assert!(matches!(f.store.finalize_note(id, stranger), Err(Error::SignatureRefused { .. })));
+    assert!(matches!(
+        f.store.finalize_note(id, stranger),
+        Err(Error::SignatureRefused { .. })
+    ));
     let mut supervisor = f.worker_signer();
     supervisor.role = Role::Supervisor;
-    assert!(matches!(f.store.finalize_note(id, supervisor), Err(Error::SignatureRefused { .. })));
+    assert!(matches!(
+        f.store.finalize_note(id, supervisor),
+        Err(Error::SignatureRefused { .. })
+    ));
 
     let att = f.store.finalize_note(id, f.worker_signer()).unwrap();
     assert!(att.verify());
@@ -96,16 +132,23 @@ fn a_finalized_note_never_changes_and_takes_addenda() {
         }
     });
     assert!(matches!(err, Err(Error::Finalized { .. })));
-    assert!(matches!(f.store.finalize_note(id, f.worker_signer()), Err(Error::Finalized { .. })));
+    assert!(matches!(
+        f.store.finalize_note(id, f.worker_signer()),
+        Err(Error::Finalized { .. })
+    ));
 
     let add = f.store.add_addendum(id, addendum).unwrap();
     let f = f.reopen();
     let rec = f.store.get(id).unwrap();
     assert!(rec.is_finalized());
-    let RecordBody::ContactNote(n) = rec.body else { panic!() };
+    let RecordBody::ContactNote(n) = rec.body else {
+        panic!()
+    };
     assert_eq!(n.narrative, "Edited draft text");
     assert!(!rec.attestations[0].is_stale(&RecordBody::ContactNote(n)));
-    let RecordBody::ContactNote(a) = f.store.get(add).unwrap().body else { panic!() };
+    let RecordBody::ContactNote(a) = f.store.get(add).unwrap().body else {
+        panic!()
+    };
     assert_eq!(a.addendum_to, Some(id));
 }
 
@@ -119,12 +162,20 @@ fn finalizing_enforces_program_documentation_duties() {
     note.modality = Modality::Telehealth;
     let id = f.store.create(RecordBody::ContactNote(note)).unwrap();
     let err = f.store.finalize_note(id, f.worker_signer()).unwrap_err();
-    assert_eq!(fields(&err), vec!["telehealth_reason", "planned_activity", "member_response"]);
+    assert_eq!(
+        fields(&err),
+        vec!["telehealth_reason", "planned_activity", "member_response"]
+    );
     assert!(!f.store.get(id).unwrap().is_finalized());
 }
 
 fn member_signer(f: &Fixture) -> Signer {
-    Signer { staff_id: None, name: "Member Brightwater".into(), role: Role::Member, witness: Some(f.worker) }
+    Signer {
+        staff_id: None,
+        name: "Member Brightwater".into(),
+        role: Role::Member,
+        witness: Some(f.worker),
+    }
 }
 
 #[test]
@@ -134,7 +185,10 @@ fn plan_signatures_go_stale_when_content_changes() {
     let mut plan = fieldnote_core::synthetic::service_plan(m, Program::Csp, f.worker);
     plan.status = PlanStatus::Draft;
     let id = f.store.create(RecordBody::Plan(plan)).unwrap();
-    assert!(matches!(f.store.sign_plan(id, f.worker_signer()), Err(Error::SignatureRefused { .. })));
+    assert!(matches!(
+        f.store.sign_plan(id, f.worker_signer()),
+        Err(Error::SignatureRefused { .. })
+    ));
     f.store
         .update(id, |b| {
             if let RecordBody::Plan(p) = b {
@@ -142,43 +196,97 @@ fn plan_signatures_go_stale_when_content_changes() {
             }
         })
         .unwrap();
-    let pcp = Signer { role: Role::Pcp, ..member_signer(&f) };
-    assert!(matches!(f.store.sign_plan(id, pcp), Err(Error::SignatureRefused { .. })));
-    let unwitnessed = Signer { witness: None, ..member_signer(&f) };
-    assert!(matches!(f.store.sign_plan(id, unwitnessed), Err(Error::SignatureRefused { .. })));
+    let pcp = Signer {
+        role: Role::Pcp,
+        ..member_signer(&f)
+    };
+    assert!(matches!(
+        f.store.sign_plan(id, pcp),
+        Err(Error::SignatureRefused { .. })
+    ));
+    let unwitnessed = Signer {
+        witness: None,
+        ..member_signer(&f)
+    };
+    assert!(matches!(
+        f.store.sign_plan(id, unwitnessed),
+        Err(Error::SignatureRefused { .. })
+    ));
 
     f.store.sign_plan(id, f.worker_signer()).unwrap();
     f.store.sign_plan(id, member_signer(&f)).unwrap();
     let s = f.store.plan_signatures(id).unwrap();
     assert!(!s.complete());
-    assert!(matches!(s.roles[0].1, fieldnote_core::store::SignatureState::Current { .. }));
-    assert!(matches!(s.roles[2].1, fieldnote_core::store::SignatureState::Missing));
+    assert!(matches!(
+        s.roles[0].1,
+        fieldnote_core::store::SignatureState::Current { .. }
+    ));
+    assert!(matches!(
+        s.roles[2].1,
+        fieldnote_core::store::SignatureState::Missing
+    ));
 
     f.store
         .update(id, |b| {
             if let RecordBody::Plan(p) = b {
-                p.goals[0].statement.set("Move into stable housing by spring");
+                p.goals[0]
+                    .statement
+                    .set("Move into stable housing by spring");
             }
         })
         .unwrap();
     let s = f.store.plan_signatures(id).unwrap();
-    assert!(matches!(s.roles[0].1, fieldnote_core::store::SignatureState::Stale { .. }));
-    assert!(matches!(s.roles[1].1, fieldnote_core::store::SignatureState::Stale { .. }));
+    assert!(matches!(
+        s.roles[0].1,
+        fieldnote_core::store::SignatureState::Stale { .. }
+    ));
+    assert!(matches!(
+        s.roles[1].1,
+        fieldnote_core::store::SignatureState::Stale { .. }
+    ));
 }
 
 #[test]
 fn search_treats_operators_and_quotes_as_text() {
     let mut f = Fixture::new();
     let m = f.member(Program::CspJi);
-    let a = f.store.create(RecordBody::ContactNote(f.note(m, Program::CspJi, "Court date moved; discussed NEAR term housing"))).unwrap();
-    f.store.create(RecordBody::ContactNote(f.note(m, Program::CspJi, "Pharmacy visit"))).unwrap();
+    let a = f
+        .store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::CspJi,
+            "Court date moved; discussed NEAR term housing",
+        )))
+        .unwrap();
+    f.store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::CspJi,
+            "Pharmacy visit",
+        )))
+        .unwrap();
     let hits = f.store.search("court housing", 20).unwrap();
     assert_eq!(hits.iter().map(|h| h.note_id).collect::<Vec<_>>(), vec![a]);
     assert!(hits[0].snippet.contains("[Court]"), "{}", hits[0].snippet);
-    for hostile in ["\"", "court\" OR \"x", "NEAR(court", "*", "narrative:court", "a AND", "-court", "'; DROP TABLE notes; --"] {
-        f.store.search(hostile, 20).unwrap_or_else(|e| panic!("{hostile}: {e}"));
+    for hostile in [
+        "\"",
+        "court\" OR \"x",
+        "NEAR(court",
+        "*",
+        "narrative:court",
+        "a AND",
+        "-court",
+        "'; DROP TABLE notes; --",
+    ] {
+        f.store
+            .search(hostile, 20)
+            .unwrap_or_else(|e| panic!("{hostile}: {e}"));
     }
-    assert_eq!(f.store.search("NEAR", 20).unwrap().len(), 1, "NEAR is a word here");
+    assert_eq!(
+        f.store.search("NEAR", 20).unwrap().len(),
+        1,
+        "NEAR is a word here"
+    );
 }
 
 #[test]
@@ -188,7 +296,10 @@ fn a_wrong_key_is_told_apart_and_changes_nothing() {
     let dir = f.dir.path().to_path_buf();
     f.store.lock();
     let wrong = StoreKey::from_hex(&"ab".repeat(32)).unwrap();
-    assert!(matches!(Store::open(&dir, wrong.clone()), Err(Error::WrongKey)));
+    assert!(matches!(
+        Store::open(&dir, wrong.clone()),
+        Err(Error::WrongKey)
+    ));
     assert!(!dir.join("quarantine").exists());
     // Without the key-check file, a wrong key is still never taken for damage.
     std::fs::rename(dir.join("keycheck"), dir.join("keycheck.bak")).unwrap();
@@ -196,14 +307,24 @@ fn a_wrong_key_is_told_apart_and_changes_nothing() {
     std::fs::rename(dir.join("keycheck.bak"), dir.join("keycheck")).unwrap();
     let store = Store::open(&dir, key()).unwrap();
     assert_eq!(store.caseload().unwrap()[0].member_id, m);
-    assert!(matches!(StoreKey::from_hex("abc"), Err(Error::BadKey { .. })));
+    assert!(matches!(
+        StoreKey::from_hex("abc"),
+        Err(Error::BadKey { .. })
+    ));
 }
 
 #[test]
 fn a_damaged_database_is_quarantined_and_rebuilt_from_the_outbox() {
     let mut f = Fixture::new();
     let m = f.member(Program::Csp);
-    let note = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "Unsent note"))).unwrap();
+    let note = f
+        .store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::Csp,
+            "Unsent note",
+        )))
+        .unwrap();
     f.store.finalize_note(note, f.worker_signer()).unwrap();
     let dir = f.dir.path().to_path_buf();
     f.store.lock();
@@ -220,7 +341,10 @@ fn a_damaged_database_is_quarantined_and_rebuilt_from_the_outbox() {
     let store = Store::open(&dir, key()).unwrap();
     let report = store.open_report().clone();
     let q = report.quarantined.expect("quarantined");
-    assert_eq!(std::fs::metadata(q.join("fieldnote.db")).unwrap().len() as usize, original_len);
+    assert_eq!(
+        std::fs::metadata(q.join("fieldnote.db")).unwrap().len() as usize,
+        original_len
+    );
     assert!(report.replayed >= 4);
     assert!(store.get(note).unwrap().is_finalized());
     assert_eq!(store.caseload().unwrap()[0].member_id, m);
@@ -230,7 +354,10 @@ fn a_damaged_database_is_quarantined_and_rebuilt_from_the_outbox() {
 fn entries_the_main_database_lost_are_replayed_from_the_outbox() {
     let mut f = Fixture::new();
     let m = f.member(Program::Csp);
-    let note = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "Latest"))).unwrap();
+    let note = f
+        .store
+        .create(RecordBody::ContactNote(f.note(m, Program::Csp, "Latest")))
+        .unwrap();
     // Simulate the main database losing its last commit (power loss with synchronous=NORMAL).
     let conn = f.store.main_connection_for_test();
     conn.execute_batch(&format!(
@@ -249,13 +376,23 @@ fn entries_the_main_database_lost_are_replayed_from_the_outbox() {
 fn a_full_disk_is_a_clear_error_and_damages_nothing() {
     let mut f = Fixture::new();
     let m = f.member(Program::Csp);
-    let keep = f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "kept"))).unwrap();
-    let pages: u32 = f.store.main_connection_for_test().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    let keep = f
+        .store
+        .create(RecordBody::ContactNote(f.note(m, Program::Csp, "kept")))
+        .unwrap();
+    let pages: u32 = f
+        .store
+        .main_connection_for_test()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
     f.store.limit_pages_for_test(pages).unwrap();
     let big = "lorem ipsum ".repeat(5000);
     let mut saw_full = false;
     for _ in 0..20 {
-        match f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, &big))) {
+        match f
+            .store
+            .create(RecordBody::ContactNote(f.note(m, Program::Csp, &big)))
+        {
             Err(Error::DiskFull) => {
                 saw_full = true;
                 break;
@@ -266,11 +403,22 @@ fn a_full_disk_is_a_clear_error_and_damages_nothing() {
     }
     assert!(saw_full);
     let mut f = f.reopen();
-    assert_eq!(f.store.check_integrity().map(|q| q.is_none()).ok(), Some(true));
-    let RecordBody::ContactNote(n) = f.store.get(keep).unwrap().body else { panic!() };
+    assert_eq!(
+        f.store.check_integrity().map(|q| q.is_none()).ok(),
+        Some(true)
+    );
+    let RecordBody::ContactNote(n) = f.store.get(keep).unwrap().body else {
+        panic!()
+    };
     assert_eq!(n.narrative, "kept");
     let before = f.store.outbox_len().unwrap();
-    f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, "after space was freed"))).unwrap();
+    f.store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::Csp,
+            "after space was freed",
+        )))
+        .unwrap();
     assert_eq!(f.store.outbox_len().unwrap(), before + 1);
 }
 
@@ -278,7 +426,14 @@ fn a_full_disk_is_a_clear_error_and_damages_nothing() {
 fn locking_keeps_drafts() {
     let mut f = Fixture::new();
     let m = f.member(Program::Cares);
-    let draft = f.store.create(RecordBody::ContactNote(f.note(m, Program::Cares, "half written"))).unwrap();
+    let draft = f
+        .store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::Cares,
+            "half written",
+        )))
+        .unwrap();
     let f = f.reopen();
     assert!(!f.store.get(draft).unwrap().is_finalized());
 }
@@ -286,7 +441,10 @@ fn locking_keeps_drafts() {
 #[test]
 fn a_database_from_a_newer_app_is_refused() {
     let f = Fixture::new();
-    f.store.main_connection_for_test().pragma_update(None, "user_version", 99).unwrap();
+    f.store
+        .main_connection_for_test()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
     let dir = f.dir.path().to_path_buf();
     f.store.lock();
     match Store::open(&dir, key()) {
@@ -302,11 +460,23 @@ fn a_batch_with_one_invalid_record_stores_nothing() {
     let good = f.note(m, Program::Csp, "fine");
     let mut bad = f.note(m, Program::Csp, "bad");
     bad.duration_minutes = 2000;
-    let err = f.store.create_batch(vec![RecordBody::ContactNote(good.clone()), RecordBody::ContactNote(bad)]).unwrap_err();
+    let err = f
+        .store
+        .create_batch(vec![
+            RecordBody::ContactNote(good.clone()),
+            RecordBody::ContactNote(bad),
+        ])
+        .unwrap_err();
     assert_eq!(fields(&err), vec!["duration_minutes"]);
     assert_eq!(f.store.timeline(m).unwrap().len(), 1);
     let outbox = f.store.outbox_len().unwrap();
-    let ids = f.store.create_batch(vec![RecordBody::ContactNote(good.clone()), RecordBody::ContactNote(good)]).unwrap();
+    let ids = f
+        .store
+        .create_batch(vec![
+            RecordBody::ContactNote(good.clone()),
+            RecordBody::ContactNote(good),
+        ])
+        .unwrap();
     assert_eq!(ids.len(), 2);
     assert_eq!(f.store.outbox_len().unwrap(), outbox + 2);
 }
@@ -316,7 +486,13 @@ fn lists_timelines_and_search_load_no_document() {
     let mut f = Fixture::new();
     let m = f.member(Program::Csp);
     for i in 0..30 {
-        f.store.create(RecordBody::ContactNote(f.note(m, Program::Csp, &format!("visit number {i}")))).unwrap();
+        f.store
+            .create(RecordBody::ContactNote(f.note(
+                m,
+                Program::Csp,
+                &format!("visit number {i}"),
+            )))
+            .unwrap();
     }
     let f = f.reopen();
     assert_eq!(f.store.caseload().unwrap().len(), 1);

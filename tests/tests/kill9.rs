@@ -22,7 +22,10 @@ struct Acked {
 
 #[test]
 fn every_acknowledged_note_survives_kill_9() {
-    let rounds: u64 = std::env::var("KILL9_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
+    let rounds: u64 = std::env::var("KILL9_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(32);
     let dir = tempfile::tempdir().unwrap();
     let key = StoreKey::generate();
     let key_hex = key.to_hex().to_string();
@@ -39,14 +42,24 @@ fn every_acknowledged_note_survives_kill_9() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>()
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
         });
         // Sometimes during open and replay, mostly mid-stream.
-        let wait = if round % 4 == 0 { rng.random_range(0..15) } else { rng.random_range(15..250) };
+        let wait = if round % 4 == 0 {
+            rng.random_range(0..15)
+        } else {
+            rng.random_range(15..250)
+        };
         std::thread::sleep(Duration::from_millis(wait));
         child.kill().unwrap();
         let status = child.wait().unwrap();
-        assert!(!status.success(), "round {round}: the writer must have been killed");
+        assert!(
+            !status.success(),
+            "round {round}: the writer must have been killed"
+        );
         for line in reader.join().unwrap() {
             let parts: Vec<&str> = line.split(' ').collect();
             if parts.len() == 6 && parts[0] == ACK && parts[5] == "END" {
@@ -61,21 +74,51 @@ fn every_acknowledged_note_survives_kill_9() {
 
         let store = Store::open(dir.path(), key.clone()).unwrap();
         let conn = store.main_connection_for_test();
-        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(check, "ok", "round {round}");
         for a in &acked {
-            let record = store.get(a.id).unwrap_or_else(|e| panic!("round {round}: acked note {} lost: {e}", a.id));
-            let RecordBody::ContactNote(note) = &record.body else { panic!("wrong kind") };
-            assert!(note.narrative.starts_with(&format!("round {} note {} ", a.round, a.n)));
-            assert_eq!(note.narrative.ends_with(" amended"), a.amended, "round {round}: amendment of {}", a.id);
-            assert_eq!(record.is_finalized(), a.n % 3 == 2, "round {round}: finalization of {}", a.id);
+            let record = store
+                .get(a.id)
+                .unwrap_or_else(|e| panic!("round {round}: acked note {} lost: {e}", a.id));
+            let RecordBody::ContactNote(note) = &record.body else {
+                panic!("wrong kind")
+            };
+            assert!(
+                note.narrative
+                    .starts_with(&format!("round {} note {} ", a.round, a.n))
+            );
+            assert_eq!(
+                note.narrative.ends_with(" amended"),
+                a.amended,
+                "round {round}: amendment of {}",
+                a.id
+            );
+            assert_eq!(
+                record.is_finalized(),
+                a.n % 3 == 2,
+                "round {round}: finalization of {}",
+                a.id
+            );
         }
         drop(store);
         let outbox = rusqlite::Connection::open(dir.path().join("outbox.db")).unwrap();
-        outbox.execute_batch(&format!("PRAGMA key = \"x'{key_hex}'\";")).unwrap();
-        let check: String = outbox.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        outbox
+            .execute_batch(&format!("PRAGMA key = \"x'{key_hex}'\";"))
+            .unwrap();
+        let check: String = outbox
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(check, "ok", "round {round}: outbox");
     }
-    assert!(acked.len() as u64 >= rounds, "the writer acknowledged {} notes in {rounds} rounds", acked.len());
-    eprintln!("{} acknowledged notes across {rounds} kills, all present", acked.len());
+    assert!(
+        acked.len() as u64 >= rounds,
+        "the writer acknowledged {} notes in {rounds} rounds",
+        acked.len()
+    );
+    eprintln!(
+        "{} acknowledged notes across {rounds} kills, all present",
+        acked.len()
+    );
 }

@@ -17,7 +17,18 @@ pub fn new_id() -> RecordId {
 
 /// The MassHealth programs the product serves, each with its own performance specification.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Reconcile, Hydrate,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Reconcile,
+    Hydrate,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Program {
@@ -67,7 +78,18 @@ impl Program {
 
 /// The role in which someone signs, reviews or is responsible for a record.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Reconcile, Hydrate,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Reconcile,
+    Hydrate,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -93,7 +115,10 @@ impl Role {
     /// Whether this role signs as a person present with the worker, on the worker's device
     /// (such signatures carry the worker as witness).
     pub fn is_witnessed(self) -> bool {
-        matches!(self, Role::Member | Role::Guardian | Role::Youth | Role::Pcp)
+        matches!(
+            self,
+            Role::Member | Role::Guardian | Role::Youth | Role::Pcp
+        )
     }
 }
 
@@ -111,9 +136,7 @@ pub struct Contact {
 }
 
 /// How a message, letter or document travels.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Reconcile, Hydrate,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Reconcile, Hydrate)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Handed over or spoken in person.

@@ -143,7 +143,10 @@ pub(crate) struct Checker {
 
 impl Checker {
     pub(crate) fn fail(&mut self, field: impl Into<String>, reason: impl Into<String>) {
-        self.errors.push(FieldError { field: field.into(), reason: reason.into() });
+        self.errors.push(FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        });
     }
 
     fn required(&mut self, field: &str, value: &str) {
@@ -155,7 +158,10 @@ impl Checker {
 
     fn size(&mut self, field: &str, value: &str, limit: usize) {
         if value.len() > limit {
-            self.fail(field, format!("is {} bytes; the limit is {limit} bytes", value.len()));
+            self.fail(
+                field,
+                format!("is {} bytes; the limit is {limit} bytes", value.len()),
+            );
         }
     }
 
@@ -167,7 +173,10 @@ impl Checker {
 
     fn list<T>(&mut self, field: &str, items: &[T]) {
         if items.len() > MAX_LIST_ITEMS {
-            self.fail(field, format!("has {} items; the limit is {MAX_LIST_ITEMS}", items.len()));
+            self.fail(
+                field,
+                format!("has {} items; the limit is {MAX_LIST_ITEMS}", items.len()),
+            );
         }
     }
 
@@ -271,7 +280,8 @@ impl RecordBody {
             RecordBody::Supervision(r) => r.held_at,
             RecordBody::Consultation(r) => r.requested_at,
             RecordBody::Training(r) => Timestamp::from_millis(
-                r.completed_on.map_or_else(|| day_ms(r.employment_started_on), day_ms),
+                r.completed_on
+                    .map_or_else(|| day_ms(r.employment_started_on), day_ms),
             ),
         }
     }
@@ -280,7 +290,9 @@ impl RecordBody {
     pub fn title(&self) -> String {
         match self {
             RecordBody::Member(m) => m.display_name(),
-            RecordBody::Enrollment(e) => format!("{} enrollment ({:?})", e.program.code(), e.status),
+            RecordBody::Enrollment(e) => {
+                format!("{} enrollment ({:?})", e.program.code(), e.status)
+            }
             RecordBody::ContactNote(n) if n.addendum_to.is_some() => "Addendum".to_string(),
             RecordBody::ContactNote(n) => {
                 format!("{:?} contact, {} min", n.modality, n.duration_minutes)
@@ -332,11 +344,22 @@ impl RecordBody {
                 c.optional("referral.facility", &e.referral.facility);
                 c.optional("referral.reason", &e.referral.reason);
                 if e.referral.source == ReferralSource::CorrectionalFacility
-                    && e.referral.facility.as_deref().is_none_or(|f| f.trim().is_empty())
+                    && e.referral
+                        .facility
+                        .as_deref()
+                        .is_none_or(|f| f.trim().is_empty())
                 {
-                    c.fail("referral.facility", "is required for a correctional facility referral");
+                    c.fail(
+                        "referral.facility",
+                        "is required for a correctional facility referral",
+                    );
                 }
-                c.order("intake_at", e.referral.received_at, e.intake_at, "the referral");
+                c.order(
+                    "intake_at",
+                    e.referral.received_at,
+                    e.intake_at,
+                    "the referral",
+                );
                 c.list("status_history", &e.status_history);
                 for (i, s) in e.status_history.iter().enumerate() {
                     c.required(&format!("status_history[{i}].reason"), &s.reason);
@@ -383,14 +406,24 @@ impl RecordBody {
                 }
                 if a.program == Program::CspJi
                     && a.completed_at.is_some()
-                    && matches!(a.kind, AssessmentKind::Comprehensive | AssessmentKind::Update)
+                    && matches!(
+                        a.kind,
+                        AssessmentKind::Comprehensive | AssessmentKind::Update
+                    )
                     && a.criminogenic_needs.is_empty()
                 {
-                    c.fail("criminogenic_needs", "a completed CSP-JI assessment must determine them");
+                    c.fail(
+                        "criminogenic_needs",
+                        "a completed CSP-JI assessment must determine them",
+                    );
                 }
             }
             RecordBody::Plan(p) => {
-                c.size("problems_and_needs", p.problems_and_needs.as_str(), MAX_NARRATIVE_BYTES);
+                c.size(
+                    "problems_and_needs",
+                    p.problems_and_needs.as_str(),
+                    MAX_NARRATIVE_BYTES,
+                );
                 c.size("strengths", p.strengths.as_str(), MAX_NARRATIVE_BYTES);
                 c.size("summary", p.summary.as_str(), MAX_NARRATIVE_BYTES);
                 c.list("goals", &p.goals);
@@ -401,8 +434,14 @@ impl RecordBody {
                         c.required(&format!("goals[{i}].objectives[{j}].measure"), &o.measure);
                     }
                     for (j, t) in g.tasks.iter().enumerate() {
-                        c.required(&format!("goals[{i}].tasks[{j}].description"), &t.description);
-                        c.required(&format!("goals[{i}].tasks[{j}].responsible"), &t.responsible);
+                        c.required(
+                            &format!("goals[{i}].tasks[{j}].description"),
+                            &t.description,
+                        );
+                        c.required(
+                            &format!("goals[{i}].tasks[{j}].responsible"),
+                            &t.responsible,
+                        );
                     }
                 }
                 if p.status == PlanStatus::Completed && p.goals.is_empty() {
@@ -425,14 +464,24 @@ impl RecordBody {
                 c.contact("provider", &r.provider);
                 c.list("follow_ups", &r.follow_ups);
                 for (i, f) in r.follow_ups.iter().enumerate() {
-                    c.order(&format!("follow_ups[{i}].at"), r.referred_at, Some(f.at), "the referral");
+                    c.order(
+                        &format!("follow_ups[{i}].at"),
+                        r.referred_at,
+                        Some(f.at),
+                        "the referral",
+                    );
                     c.required(&format!("follow_ups[{i}].outcome"), &f.outcome);
                 }
             }
             RecordBody::Incident(i) => {
                 c.required("location", &i.location);
                 c.required("description", &i.description);
-                c.order("reported_to_plan_at", i.occurred_at, i.reported_to_plan_at, "the incident");
+                c.order(
+                    "reported_to_plan_at",
+                    i.occurred_at,
+                    i.reported_to_plan_at,
+                    "the incident",
+                );
                 c.order(
                     "reported_to_masshealth_at",
                     i.occurred_at,
@@ -443,7 +492,12 @@ impl RecordBody {
             RecordBody::CrisisPlan(p) => {
                 c.list("warning_signs", &p.warning_signs);
                 c.list("coping_strategies", &p.coping_strategies);
-                c.order("given_to_member_at", p.written_at, p.given_to_member_at, "writing");
+                c.order(
+                    "given_to_member_at",
+                    p.written_at,
+                    p.given_to_member_at,
+                    "writing",
+                );
             }
             RecordBody::DischargePlan(p) => {
                 c.required("aftercare", &p.aftercare);
@@ -454,7 +508,12 @@ impl RecordBody {
                 }
             }
             RecordBody::Consultation(k) => {
-                c.order("responded_at", k.requested_at, k.responded_at, "the request");
+                c.order(
+                    "responded_at",
+                    k.requested_at,
+                    k.responded_at,
+                    "the request",
+                );
             }
             RecordBody::Training(t) => {
                 c.required("course", &t.course);
@@ -500,11 +559,18 @@ impl ContactNote {
             c.fail("duration_minutes", "must be more than 0 to finalize a note");
         }
         if self.modality == Modality::Telehealth
-            && self.telehealth_reason.as_deref().is_none_or(|r| r.trim().is_empty())
+            && self
+                .telehealth_reason
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
         {
-            c.fail("telehealth_reason", "is required for a telehealth contact (TM-7)");
+            c.fail(
+                "telehealth_reason",
+                "is required for a telehealth contact (TM-7)",
+            );
         }
-        if self.program == Program::Tm && self.modality.with_member() && self.addendum_to.is_none() {
+        if self.program == Program::Tm && self.modality.with_member() && self.addendum_to.is_none()
+        {
             for (field, value) in [
                 ("planned_activity", &self.planned_activity),
                 ("goal_targeted", &self.goal_targeted),
@@ -520,5 +586,6 @@ impl ContactNote {
 }
 
 fn day_ms(d: Day) -> i64 {
-    d.0.and_hms_opt(12, 0, 0).map_or(0, |t| t.and_utc().timestamp_millis())
+    d.0.and_hms_opt(12, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp_millis())
 }

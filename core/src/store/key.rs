@@ -33,11 +33,14 @@ impl StoreKey {
     pub fn from_hex(hex_key: &str) -> Result<Self> {
         let hex_key = hex_key.trim();
         if hex_key.len() != 64 {
-            return Err(Error::BadKey { reason: format!("got {} characters", hex_key.len()) });
+            return Err(Error::BadKey {
+                reason: format!("got {} characters", hex_key.len()),
+            });
         }
         let mut bytes = Zeroizing::new([0u8; 32]);
-        hex::decode_to_slice(hex_key, bytes.as_mut())
-            .map_err(|_| Error::BadKey { reason: "not hexadecimal".into() })?;
+        hex::decode_to_slice(hex_key, bytes.as_mut()).map_err(|_| Error::BadKey {
+            reason: "not hexadecimal".into(),
+        })?;
         Ok(StoreKey(bytes))
     }
 
@@ -77,13 +80,19 @@ pub(crate) fn keycheck_matches(path: &Path, key: &StoreKey) -> Result<Option<boo
     match fs::read_to_string(path) {
         Ok(s) => Ok(Some(s.trim() == key.check_value())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::Io { path: path.to_path_buf(), source: e }),
+        Err(e) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
     }
 }
 
 /// Records `key`'s check value at `path`, durably (write, sync, rename).
 pub(crate) fn write_keycheck(path: &Path, key: &StoreKey) -> Result<()> {
-    let io = |e| Error::Io { path: path.to_path_buf(), source: e };
+    let io = |e| Error::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).map_err(io)?;
     f.write_all(key.check_value().as_bytes()).map_err(io)?;

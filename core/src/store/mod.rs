@@ -30,8 +30,8 @@ use crate::attest::{Attestation, AttestationKind, Signer};
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::model::{
-    ContactNote, FieldError, Plan, PlanStatus, RecordBody, RecordId, RecordKind,
-    Role, Timestamp, new_id,
+    ContactNote, FieldError, Plan, PlanStatus, RecordBody, RecordId, RecordKind, Role, Timestamp,
+    new_id,
 };
 
 const MAIN_FILE: &str = "fieldnote.db";
@@ -68,7 +68,9 @@ pub struct Record {
 impl Record {
     /// Whether the record is a finalized note.
     pub fn is_finalized(&self) -> bool {
-        self.attestations.iter().any(|a| a.kind == AttestationKind::Finalize)
+        self.attestations
+            .iter()
+            .any(|a| a.kind == AttestationKind::Finalize)
     }
 }
 
@@ -145,7 +147,9 @@ pub struct PlanSignatures {
 impl PlanSignatures {
     /// Whether every required role has a current signature.
     pub fn complete(&self) -> bool {
-        self.roles.iter().all(|(_, s)| matches!(s, SignatureState::Current { .. }))
+        self.roles
+            .iter()
+            .all(|(_, s)| matches!(s, SignatureState::Current { .. }))
     }
 }
 
@@ -162,12 +166,17 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
 fn is_unreadable(e: &rusqlite::Error) -> bool {
-    matches!(e.sqlite_error_code(), Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt))
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
 }
 
 /// Opens one SQLCipher database with `key`, checks it can be read, and sets the pragmas.
@@ -179,7 +188,9 @@ fn open_db(path: &Path, key: &StoreKey, synchronous: &str) -> rusqlite::Result<C
     // Smaller pages than the default 4096: a note commit dirties a dozen b-tree pages, and
     // every page written is encrypted and authenticated (see BENCHMARKS.md).
     conn.execute_batch("PRAGMA cipher_page_size = 2048;")?;
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
          PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 4000;"
@@ -194,7 +205,10 @@ impl Store {
     /// database is moved to `quarantine/` and rebuilt from the outbox; the report says so.
     pub fn open(dir: impl AsRef<Path>, key: StoreKey) -> Result<Store> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+        fs::create_dir_all(&dir).map_err(|e| Error::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
         let keycheck = dir.join(KEYCHECK_FILE);
         let known = key::keycheck_matches(&keycheck, &key)?;
         if known == Some(false) {
@@ -229,8 +243,15 @@ impl Store {
             key::write_keycheck(&keycheck, &key)?;
         }
         let actor = load_actor(&main)?;
-        let mut store =
-            Store { dir, key, main, outbox, actor, report, documents_loaded: Default::default() };
+        let mut store = Store {
+            dir,
+            key,
+            main,
+            outbox,
+            actor,
+            report,
+            documents_loaded: Default::default(),
+        };
         if migrated.reproject {
             store.rebuild_projections()?;
         }
@@ -310,7 +331,10 @@ impl Store {
                 });
             }
             if !errors.is_empty() {
-                return Err(Error::Invalid { kind: body.kind().as_str(), errors });
+                return Err(Error::Invalid {
+                    kind: body.kind().as_str(),
+                    errors,
+                });
             }
             if matches!(body, RecordBody::Member(_)) {
                 batch_members.insert(id);
@@ -337,7 +361,9 @@ impl Store {
             Ok(())
         })();
         if result.is_err() {
-            let _ = self.outbox.execute("DELETE FROM outbox WHERE seq >= ?1", [first_seq]);
+            let _ = self
+                .outbox
+                .execute("DELETE FROM outbox WHERE seq >= ?1", [first_seq]);
         }
         result.map(|()| prepared.into_iter().map(|(id, ..)| id).collect())
     }
@@ -345,7 +371,11 @@ impl Store {
     /// Reads a record.
     pub fn get(&self, id: RecordId) -> Result<Record> {
         let body = self.load(id)?.body()?;
-        Ok(Record { id, body, attestations: self.attestations(id)? })
+        Ok(Record {
+            id,
+            body,
+            attestations: self.attestations(id)?,
+        })
     }
 
     /// Changes a record: `edit` receives the current content and changes it; only what
@@ -362,7 +392,11 @@ impl Store {
             return Err(invalid(&before, "kind", "a record's kind cannot change"));
         }
         if body.member_id() != before.member_id() {
-            return Err(invalid(&before, "member_id", "a record cannot move to another member"));
+            return Err(invalid(
+                &before,
+                "member_id",
+                "a record cannot move to another member",
+            ));
         }
         if body == before {
             return Ok(());
@@ -377,7 +411,10 @@ impl Store {
     pub fn finalize_note(&mut self, id: RecordId, signer: Signer) -> Result<Attestation> {
         let record = self.get(id)?;
         let RecordBody::ContactNote(note) = &record.body else {
-            return Err(Error::NotFound { kind: "contact note", id });
+            return Err(Error::NotFound {
+                kind: "contact note",
+                id,
+            });
         };
         if record.is_finalized() {
             return Err(Error::Finalized { id });
@@ -389,10 +426,18 @@ impl Store {
         }
         let errors = note.validate_for_finalize();
         if !errors.is_empty() {
-            return Err(Error::Invalid { kind: "contact_note", errors });
+            return Err(Error::Invalid {
+                kind: "contact_note",
+                errors,
+            });
         }
-        let att =
-            Attestation::new(id, AttestationKind::Finalize, signer, Timestamp::now(), &record.body);
+        let att = Attestation::new(
+            id,
+            AttestationKind::Finalize,
+            signer,
+            Timestamp::now(),
+            &record.body,
+        );
         self.commit_attestation(&att)?;
         Ok(att)
     }
@@ -413,7 +458,9 @@ impl Store {
             return Err(Error::NotFound { kind: "plan", id });
         };
         if plan.status != PlanStatus::Completed {
-            return Err(Error::SignatureRefused { reason: "only a completed plan is signed".into() });
+            return Err(Error::SignatureRefused {
+                reason: "only a completed plan is signed".into(),
+            });
         }
         if !required_roles(plan).contains(&signer.role) {
             return Err(Error::SignatureRefused {
@@ -428,15 +475,26 @@ impl Store {
                 });
             }
         } else if signer.staff_id.is_none() {
-            return Err(Error::SignatureRefused { reason: "a staff signature needs a staff id".into() });
+            return Err(Error::SignatureRefused {
+                reason: "a staff signature needs a staff id".into(),
+            });
         }
         if signer.name.trim().is_empty() {
             return Err(Error::Invalid {
                 kind: "signature",
-                errors: vec![FieldError { field: "name".into(), reason: "is required".into() }],
+                errors: vec![FieldError {
+                    field: "name".into(),
+                    reason: "is required".into(),
+                }],
             });
         }
-        let att = Attestation::new(id, AttestationKind::Sign, signer, Timestamp::now(), &record.body);
+        let att = Attestation::new(
+            id,
+            AttestationKind::Sign,
+            signer,
+            Timestamp::now(),
+            &record.body,
+        );
         self.commit_attestation(&att)?;
         Ok(att)
     }
@@ -459,10 +517,12 @@ impl Store {
                     .max_by_key(|a| a.signed_at);
                 let state = match latest {
                     None => SignatureState::Missing,
-                    Some(a) if a.is_stale(&record.body) => {
-                        SignatureState::Stale { attestation: a.clone() }
-                    }
-                    Some(a) => SignatureState::Current { attestation: a.clone() },
+                    Some(a) if a.is_stale(&record.body) => SignatureState::Stale {
+                        attestation: a.clone(),
+                    },
+                    Some(a) => SignatureState::Current {
+                        attestation: a.clone(),
+                    },
                 };
                 (role, state)
             })
@@ -544,9 +604,13 @@ impl Store {
 
     /// Ids of every record of `kind` (for rules evaluation and export).
     pub fn ids_of_kind(&self, kind: RecordKind) -> Result<Vec<RecordId>> {
-        let mut stmt = self.main.prepare_cached("SELECT id FROM records WHERE kind = ?1")?;
+        let mut stmt = self
+            .main
+            .prepare_cached("SELECT id FROM records WHERE kind = ?1")?;
         let rows = stmt.query_map([kind.as_str()], |r| r.get::<_, String>(0))?;
-        Ok(rows.map(|r| r.map(parse_id)).collect::<rusqlite::Result<_>>()?)
+        Ok(rows
+            .map(|r| r.map(parse_id))
+            .collect::<rusqlite::Result<_>>()?)
     }
 
     /// The whole document of a record, for replication.
@@ -578,7 +642,9 @@ impl Store {
     /// Stores an attestation received from elsewhere, after checking it is intact.
     pub fn merge_remote_attestation(&mut self, att: &Attestation) -> Result<()> {
         if !att.verify() {
-            return Err(Error::SignatureRefused { reason: "the attestation was altered".into() });
+            return Err(Error::SignatureRefused {
+                reason: "the attestation was altered".into(),
+            });
         }
         insert_attestation(&self.main, att)
     }
@@ -586,7 +652,9 @@ impl Store {
     /// Checks the main database page by page. A damaged database is moved to quarantine and
     /// rebuilt from the outbox; the quarantine path is returned. `Ok(None)`: healthy.
     pub fn check_integrity(&mut self) -> Result<Option<PathBuf>> {
-        let ok = match self.main.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+        let ok = match self
+            .main
+            .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
         {
             Ok(s) => s == "ok",
             Err(e) if is_unreadable(&e) => false,
@@ -610,23 +678,30 @@ impl Store {
     /// once the log passes 4,000 pages; a shell calls this when the app goes idle or to the
     /// background so that the cost never lands on a write a person is waiting for.
     pub fn checkpoint(&self) -> Result<()> {
-        self.main.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-        self.outbox.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.main
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.outbox
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 
     /// Entries in the outbox (not yet acknowledged by a server).
     pub fn outbox_len(&self) -> Result<usize> {
         let n: i64 =
-            self.outbox.query_row("SELECT count(*) FROM outbox WHERE sent = 0", [], |r| r.get(0))?;
+            self.outbox
+                .query_row("SELECT count(*) FROM outbox WHERE sent = 0", [], |r| {
+                    r.get(0)
+                })?;
         Ok(n as usize)
     }
 
     /// Caps the main database's size in pages. For exercising the disk-full path in tests.
     #[doc(hidden)]
     pub fn limit_pages_for_test(&self, pages: u32) -> Result<()> {
-        self.main.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
-        self.outbox.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        self.main
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        self.outbox
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
         Ok(())
     }
 
@@ -646,7 +721,10 @@ impl Store {
         records: &[(RecordId, RecordBody)],
     ) -> Result<()> {
         let dir = dir.as_ref();
-        fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.to_path_buf(), source: e })?;
+        fs::create_dir_all(dir).map_err(|e| Error::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
         let mut main = open_db(&dir.join(MAIN_FILE), key, "FULL")?;
         schema::migrate(&mut main, schema::MAIN, Some(version))?;
         let actor = load_actor(&main)?;
@@ -677,16 +755,24 @@ impl Store {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(Error::Invalid { kind: body.kind().as_str(), errors })
+            Err(Error::Invalid {
+                kind: body.kind().as_str(),
+                errors,
+            })
         }
     }
 
     fn check_addendum(&self, note: &ContactNote) -> Result<()> {
-        let Some(parent) = note.addendum_to else { return Ok(()) };
+        let Some(parent) = note.addendum_to else {
+            return Ok(());
+        };
         let reject = |reason: &str| {
             Err(Error::Invalid {
                 kind: "contact_note",
-                errors: vec![FieldError { field: "addendum_to".into(), reason: reason.into() }],
+                errors: vec![FieldError {
+                    field: "addendum_to".into(),
+                    reason: reason.into(),
+                }],
             })
         };
         if !self.exists(parent)? {
@@ -722,7 +808,9 @@ impl Store {
     fn is_finalized(&self, id: RecordId) -> Result<bool> {
         Ok(self
             .main
-            .prepare_cached("SELECT 1 FROM attestations WHERE record_id = ?1 AND kind = 'finalize'")?
+            .prepare_cached(
+                "SELECT 1 FROM attestations WHERE record_id = ?1 AND kind = 'finalize'",
+            )?
             .exists([id.to_string()])?)
     }
 
@@ -777,7 +865,9 @@ impl Store {
         if result.is_err() {
             // The operation failed as a whole: take the entry back so that it does not
             // reappear on the next open.
-            let _ = self.outbox.execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
+            let _ = self
+                .outbox
+                .execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
         }
         result
     }
@@ -793,7 +883,9 @@ impl Store {
             Ok(())
         })();
         if result.is_err() {
-            let _ = self.outbox.execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
+            let _ = self
+                .outbox
+                .execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
         }
         result
     }
@@ -802,7 +894,9 @@ impl Store {
     fn replay_outbox(&mut self) -> Result<usize> {
         let mark: i64 = self
             .main
-            .query_row("SELECT value FROM meta WHERE key = 'outbox_seq'", [], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = 'outbox_seq'", [], |r| {
+                r.get(0)
+            })
             .optional()?
             .unwrap_or(0);
         let entries: Vec<(i64, String, String, Vec<u8>)> = {
@@ -833,8 +927,11 @@ impl Store {
     /// Recomputes every projection from the documents.
     fn rebuild_projections(&mut self) -> Result<()> {
         let ids: Vec<String> = {
-            let mut stmt = self.main.prepare("SELECT DISTINCT record_id FROM doc_chunks")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+            let mut stmt = self
+                .main
+                .prepare("SELECT DISTINCT record_id FROM doc_chunks")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
         };
         let mut bodies = Vec::with_capacity(ids.len());
         for id in ids {
@@ -866,7 +963,10 @@ fn required_roles(plan: &Plan) -> Vec<Role> {
 fn invalid(body: &RecordBody, field: &str, reason: &str) -> Error {
     Error::Invalid {
         kind: body.kind().as_str(),
-        errors: vec![FieldError { field: field.into(), reason: reason.into() }],
+        errors: vec![FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }],
     }
 }
 
@@ -876,13 +976,18 @@ fn parse_id(s: String) -> RecordId {
 
 fn load_actor(main: &Connection) -> Result<Vec<u8>> {
     let existing: Option<Vec<u8>> = main
-        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'actor'", [], |r| {
+            r.get(0)
+        })
         .optional()?;
     if let Some(a) = existing {
         return Ok(a);
     }
     let actor = uuid::Uuid::new_v4().as_bytes().to_vec();
-    main.execute("INSERT INTO meta (key, value) VALUES ('actor', ?1)", [&actor])?;
+    main.execute(
+        "INSERT INTO meta (key, value) VALUES ('actor', ?1)",
+        [&actor],
+    )?;
     Ok(actor)
 }
 
@@ -892,9 +997,10 @@ fn outbox_push(outbox: &Connection, id: RecordId, kind: &str, payload: &[u8]) ->
             "INSERT INTO outbox (record_id, entry_kind, payload, written_at)
              VALUES (?1, ?2, ?3, ?4) RETURNING seq",
         )?
-        .query_row(params![id.to_string(), kind, payload, Timestamp::now().millis()], |r| {
-            r.get(0)
-        })?)
+        .query_row(
+            params![id.to_string(), kind, payload, Timestamp::now().millis()],
+            |r| r.get(0),
+        )?)
 }
 
 fn set_outbox_mark(tx: &rusqlite::Transaction<'_>, seq: i64) -> Result<()> {
@@ -925,8 +1031,10 @@ fn insert_chunk(
             params![id_s, doc.save()],
         )?;
     } else {
-        tx.prepare_cached("INSERT INTO doc_chunks (record_id, snapshot, bytes) VALUES (?1, ?2, ?3)")?
-            .execute(params![id_s, count == 0, bytes])?;
+        tx.prepare_cached(
+            "INSERT INTO doc_chunks (record_id, snapshot, bytes) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![id_s, count == 0, bytes])?;
     }
     Ok(())
 }
@@ -954,15 +1062,20 @@ fn insert_attestation(conn: &Connection, att: &Attestation) -> Result<()> {
 fn quarantine(dir: &Path, file: &str) -> Result<PathBuf> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
     let target = dir.join(QUARANTINE_DIR).join(stamp);
-    fs::create_dir_all(&target).map_err(|e| Error::Io { path: target.clone(), source: e })?;
+    fs::create_dir_all(&target).map_err(|e| Error::Io {
+        path: target.clone(),
+        source: e,
+    })?;
     for suffix in ["", "-wal", "-shm"] {
         let from = dir.join(format!("{file}{suffix}"));
         if from.exists() {
             let to = target.join(format!("{file}{suffix}"));
-            fs::rename(&from, &to).map_err(|e| Error::Io { path: from.clone(), source: e })?;
+            fs::rename(&from, &to).map_err(|e| Error::Io {
+                path: from.clone(),
+                source: e,
+            })?;
         }
     }
     tracing::warn!(file, "damaged database moved to quarantine");
     Ok(target)
 }
-

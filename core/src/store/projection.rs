@@ -7,8 +7,14 @@ use crate::error::Result;
 use crate::model::{RecordBody, RecordId, Timestamp};
 
 /// Tables that hold only derived data, cleared before a full rebuild.
-pub(crate) const DERIVED_TABLES: &[&str] =
-    &["records", "members", "enrollments", "notes", "note_search", "plans"];
+pub(crate) const DERIVED_TABLES: &[&str] = &[
+    "records",
+    "members",
+    "enrollments",
+    "notes",
+    "note_search",
+    "plans",
+];
 
 /// Writes every projection of one record.
 pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> Result<()> {
@@ -19,50 +25,47 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET member_id = ?3, program = ?4, at = ?5, title = ?6,
              updated_at = ?7",
-        )?
-        .execute(params![
-            id_s,
-            body.kind().as_str(),
-            member,
-            body.program().map(|p| p.code()),
-            body.timeline_at().millis(),
-            body.title(),
-            Timestamp::now().millis(),
-        ],
-    )?;
+    )?
+    .execute(params![
+        id_s,
+        body.kind().as_str(),
+        member,
+        body.program().map(|p| p.code()),
+        body.timeline_at().millis(),
+        body.title(),
+        Timestamp::now().millis(),
+    ])?;
     match body {
         RecordBody::Member(m) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO members
                  (id, display_name, family_name, date_of_birth, masshealth_id, primary_language)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![
-                    id_s,
-                    m.display_name(),
-                    m.family_name,
-                    m.date_of_birth.to_string(),
-                    m.masshealth_id,
-                    m.primary_language
-                ],
-            )?;
+            )?
+            .execute(params![
+                id_s,
+                m.display_name(),
+                m.family_name,
+                m.date_of_birth.to_string(),
+                m.masshealth_id,
+                m.primary_language
+            ])?;
         }
         RecordBody::Enrollment(e) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO enrollments
                  (id, member_id, program, status, referral_at, assigned_worker, team_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    id_s,
-                    e.member_id.to_string(),
-                    e.program.code(),
-                    json_name(&e.status),
-                    e.referral.received_at.millis(),
-                    e.assigned_worker.to_string(),
-                    e.team_id.to_string()
-                ],
-            )?;
+            )?
+            .execute(params![
+                id_s,
+                e.member_id.to_string(),
+                e.program.code(),
+                json_name(&e.status),
+                e.referral.received_at.millis(),
+                e.assigned_worker.to_string(),
+                e.team_id.to_string()
+            ])?;
         }
         RecordBody::ContactNote(n) => {
             let rowid: i64 = tx.prepare_cached(
@@ -88,7 +91,8 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
                 ],
                 |r| r.get(0),
             )?;
-            tx.prepare_cached("DELETE FROM note_search WHERE rowid = ?1")?.execute([rowid])?;
+            tx.prepare_cached("DELETE FROM note_search WHERE rowid = ?1")?
+                .execute([rowid])?;
             tx.prepare_cached("INSERT INTO note_search (rowid, narrative) VALUES (?1, ?2)")?
                 .execute(params![rowid, n.narrative])?;
         }
@@ -97,17 +101,16 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
                 "INSERT OR REPLACE INTO plans
                  (id, member_id, program, kind, status, completed_at, next_review_on)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(params![
-                    id_s,
-                    p.member_id.to_string(),
-                    p.program.code(),
-                    json_name(&p.kind),
-                    json_name(&p.status),
-                    p.completed_at.map(|t| t.millis()),
-                    p.next_review_on.map(|d| d.to_string()),
-                ],
-            )?;
+            )?
+            .execute(params![
+                id_s,
+                p.member_id.to_string(),
+                p.program.code(),
+                json_name(&p.kind),
+                json_name(&p.status),
+                p.completed_at.map(|t| t.millis()),
+                p.next_review_on.map(|d| d.to_string()),
+            ])?;
         }
         _ => {}
     }

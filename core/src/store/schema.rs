@@ -23,13 +23,21 @@ impl Migration {
 
 /// Migrations of the main database.
 pub(crate) const MAIN: &[Migration] = &[
-    Migration { version: 1, sql: include_str!("../../migrations/main/001_records.sql") },
-    Migration { version: 2, sql: include_str!("../../migrations/main/002_search_and_plans.sql") },
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/main/001_records.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/main/002_search_and_plans.sql"),
+    },
 ];
 
 /// Migrations of the outbox database.
-pub(crate) const OUTBOX: &[Migration] =
-    &[Migration { version: 1, sql: include_str!("../../migrations/outbox/001_outbox.sql") }];
+pub(crate) const OUTBOX: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../../migrations/outbox/001_outbox.sql"),
+}];
 
 /// What a migration run did.
 #[derive(Debug, Default)]
@@ -55,8 +63,14 @@ pub(crate) fn migrate(
         return Err(Error::SchemaTooNew { found, supported });
     }
     let target = target.unwrap_or(supported);
-    let mut out = Migrated { from: found, reproject: false };
-    for m in set.iter().filter(|m| m.version > found && m.version <= target) {
+    let mut out = Migrated {
+        from: found,
+        reproject: false,
+    };
+    for m in set
+        .iter()
+        .filter(|m| m.version > found && m.version <= target)
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(m.sql)?;
         tx.pragma_update(None, "user_version", m.version)?;

@@ -10,7 +10,11 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
         .filter(|w| w.chars().any(char::is_alphanumeric))
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();
-    if words.is_empty() { None } else { Some(words.join(" ")) }
+    if words.is_empty() {
+        None
+    } else {
+        Some(words.join(" "))
+    }
 }
 
 #[cfg(test)]
@@ -19,7 +23,10 @@ mod tests {
 
     #[test]
     fn operators_and_quotes_become_phrases() {
-        assert_eq!(fts_query("housing AND court").as_deref(), Some("\"housing\" \"AND\" \"court\""));
+        assert_eq!(
+            fts_query("housing AND court").as_deref(),
+            Some("\"housing\" \"AND\" \"court\"")
+        );
         assert_eq!(fts_query("say \"hi").as_deref(), Some("\"say\" \"\"\"hi\""));
         assert_eq!(fts_query("  \" * - ").as_deref(), None);
     }

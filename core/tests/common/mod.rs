@@ -28,14 +28,29 @@ impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), key()).unwrap();
-        Fixture { dir, store, worker: new_id(), team: new_id() }
+        Fixture {
+            dir,
+            store,
+            worker: new_id(),
+            team: new_id(),
+        }
     }
 
     pub fn reopen(self) -> Self {
-        let Fixture { dir, store, worker, team } = self;
+        let Fixture {
+            dir,
+            store,
+            worker,
+            team,
+        } = self;
         store.lock();
         let store = Store::open(dir.path(), key()).unwrap();
-        Fixture { dir, store, worker, team }
+        Fixture {
+            dir,
+            store,
+            worker,
+            team,
+        }
     }
 
     pub fn member(&mut self, program: Program) -> RecordId {
@@ -47,19 +62,33 @@ impl Fixture {
     }
 
     pub fn note(&self, member: RecordId, program: Program, narrative: &str) -> ContactNote {
-        let mut n = synthetic::note(&mut rng(), member, program, self.worker, Timestamp::now(), 5);
+        let mut n = synthetic::note(
+            &mut rng(),
+            member,
+            program,
+            self.worker,
+            Timestamp::now(),
+            5,
+        );
         n.narrative = narrative.to_string();
         n
     }
 
     pub fn worker_signer(&self) -> Signer {
-        Signer { staff_id: Some(self.worker), name: "Worker Ambervale".into(), role: Role::Worker, witness: None }
+        Signer {
+            staff_id: Some(self.worker),
+            name: "Worker Ambervale".into(),
+            role: Role::Worker,
+            witness: None,
+        }
     }
 }
 
 pub fn fields(err: &fieldnote_core::Error) -> Vec<String> {
     match err {
-        fieldnote_core::Error::Invalid { errors, .. } => errors.iter().map(|e| e.field.clone()).collect(),
+        fieldnote_core::Error::Invalid { errors, .. } => {
+            errors.iter().map(|e| e.field.clone()).collect()
+        }
         other => panic!("expected a validation error, got {other:?}"),
     }
 }

@@ -31,8 +31,21 @@ struct Args {
 
 const MEMBERS: usize = 40;
 const WORDS: &[&str] = &[
-    "housing", "pharmacy", "court", "probation", "budget", "pantry", "clinic", "therapy",
-    "career", "crisis", "application", "benefits", "transportation", "medication", "coping",
+    "housing",
+    "pharmacy",
+    "court",
+    "probation",
+    "budget",
+    "pantry",
+    "clinic",
+    "therapy",
+    "career",
+    "crisis",
+    "application",
+    "benefits",
+    "transportation",
+    "medication",
+    "coping",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,12 +66,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (o, b) = (pct(&ours, q), pct(&base, q));
         report.push(format!(
             "| W1 note write {label} ({writes} writes) | {} | {} | {:.2}x | at most 2x |",
-            ms(o), ms(b), ratio(o, b)
+            ms(o),
+            ms(b),
+            ratio(o, b)
         ));
     }
 
     // W2 and W8 on stores of growing size.
-    let sizes: &[usize] = if args.quick { &[1_000, 10_000] } else { &[1_000, 10_000, 100_000] };
+    let sizes: &[usize] = if args.quick {
+        &[1_000, 10_000]
+    } else {
+        &[1_000, 10_000, 100_000]
+    };
     for &notes in sizes {
         let store_dir = args.dir.join(format!("store-{notes}"));
         let plain = args.dir.join(format!("plain-{notes}.db"));
@@ -81,7 +100,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
     }
     report.push(String::new());
-    report.push(format!("Peak resident memory of the bench process: {} MiB.", peak_rss_mib()));
+    report.push(format!(
+        "Peak resident memory of the bench process: {} MiB.",
+        peak_rss_mib()
+    ));
     let text = report.join("\n");
     println!("{text}");
     std::fs::write(&args.out, text + "\n")?;
@@ -106,13 +128,22 @@ fn member_ids(n: usize) -> Vec<RecordId> {
     (0..n).map(|_| new_id()).collect()
 }
 
-fn note_json(rng: &mut impl Rng, member: RecordId, worker: StaffId, at: Timestamp) -> (RecordId, ContactNote, String) {
+fn note_json(
+    rng: &mut impl Rng,
+    member: RecordId,
+    worker: StaffId,
+    at: Timestamp,
+) -> (RecordId, ContactNote, String) {
     let note = synthetic::note(rng, member, Program::Csp, worker, at, 120);
     let json = serde_json::to_string(&note).unwrap_or_default();
     (new_id(), note, json)
 }
 
-fn w1_ours(dir: &Path, key: &StoreKey, writes: usize) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
+fn w1_ours(
+    dir: &Path,
+    key: &StoreKey,
+    writes: usize,
+) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
     let mut store = Store::open(dir, key.clone())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let member = store.create(RecordBody::Member(synthetic::member(&mut rng)))?;
@@ -138,7 +169,11 @@ fn plain_open(path: &Path, key: &StoreKey) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-fn w1_baseline(path: &Path, key: &StoreKey, writes: usize) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
+fn w1_baseline(
+    path: &Path,
+    key: &StoreKey,
+    writes: usize,
+) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
     let mut conn = plain_open(path, key)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let member = new_id();
@@ -148,7 +183,10 @@ fn w1_baseline(path: &Path, key: &StoreKey, writes: usize) -> Result<Vec<Duratio
         let (id, _, json) = note_json(&mut rng, member, worker, Timestamp::now());
         let t = Instant::now();
         let tx = conn.transaction()?;
-        tx.execute("INSERT INTO notes VALUES (?1, ?2, ?3)", params![id.to_string(), member.to_string(), json])?;
+        tx.execute(
+            "INSERT INTO notes VALUES (?1, ?2, ?3)",
+            params![id.to_string(), member.to_string(), json],
+        )?;
         tx.commit()?;
         out.push(t.elapsed());
     }
@@ -160,11 +198,21 @@ fn seed(dir: &Path, key: &StoreKey, notes: usize) -> Result<(), Box<dyn std::err
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     let worker = new_id();
     let team = new_id();
-    let members: Vec<RecordBody> = (0..MEMBERS).map(|_| RecordBody::Member(synthetic::member(&mut rng))).collect();
+    let members: Vec<RecordBody> = (0..MEMBERS)
+        .map(|_| RecordBody::Member(synthetic::member(&mut rng)))
+        .collect();
     let ids = store.create_batch(members)?;
     let enrollments = ids
         .iter()
-        .map(|m| RecordBody::Enrollment(synthetic::enrollment(*m, Program::Csp, worker, team, Timestamp::now())))
+        .map(|m| {
+            RecordBody::Enrollment(synthetic::enrollment(
+                *m,
+                Program::Csp,
+                worker,
+                team,
+                Timestamp::now(),
+            ))
+        })
         .collect();
     store.create_batch(enrollments)?;
     let start = Timestamp::now().millis() - notes as i64 * 60_000;
@@ -173,7 +221,12 @@ fn seed(dir: &Path, key: &StoreKey, notes: usize) -> Result<(), Box<dyn std::err
         let batch: Vec<RecordBody> = (written..(written + 1000).min(notes))
             .map(|i| {
                 let m = ids[i % ids.len()];
-                let (_, n, _) = note_json(&mut rng, m, worker, Timestamp::from_millis(start + i as i64 * 60_000));
+                let (_, n, _) = note_json(
+                    &mut rng,
+                    m,
+                    worker,
+                    Timestamp::from_millis(start + i as i64 * 60_000),
+                );
                 RecordBody::ContactNote(n)
             })
             .collect();
@@ -183,7 +236,11 @@ fn seed(dir: &Path, key: &StoreKey, notes: usize) -> Result<(), Box<dyn std::err
     Ok(())
 }
 
-fn seed_baseline(path: &Path, key: &StoreKey, notes: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn seed_baseline(
+    path: &Path,
+    key: &StoreKey,
+    notes: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = plain_open(path, key)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(2);
     let members = member_ids(MEMBERS);
@@ -191,8 +248,16 @@ fn seed_baseline(path: &Path, key: &StoreKey, notes: usize) -> Result<(), Box<dy
     let tx = conn.transaction()?;
     for i in 0..notes {
         let m = members[i % members.len()];
-        let (id, _, json) = note_json(&mut rng, m, worker, Timestamp::from_millis(i as i64 * 60_000));
-        tx.execute("INSERT INTO notes VALUES (?1, ?2, ?3)", params![id.to_string(), m.to_string(), json])?;
+        let (id, _, json) = note_json(
+            &mut rng,
+            m,
+            worker,
+            Timestamp::from_millis(i as i64 * 60_000),
+        );
+        tx.execute(
+            "INSERT INTO notes VALUES (?1, ?2, ?3)",
+            params![id.to_string(), m.to_string(), json],
+        )?;
     }
     tx.commit()?;
     Ok(())
@@ -227,7 +292,12 @@ fn w2_baseline(path: &Path, key: &StoreKey) -> Result<Duration, Box<dyn std::err
     Ok(pct(&times, 0.5))
 }
 
-fn w8(dir: &Path, plain: &Path, key: &StoreKey, queries: usize) -> Result<(Vec<Duration>, Vec<Duration>), Box<dyn std::error::Error>> {
+fn w8(
+    dir: &Path,
+    plain: &Path,
+    key: &StoreKey,
+    queries: usize,
+) -> Result<(Vec<Duration>, Vec<Duration>), Box<dyn std::error::Error>> {
     let store = Store::open(dir, key.clone())?;
     let conn = plain_open(plain, key)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
@@ -235,7 +305,11 @@ fn w8(dir: &Path, plain: &Path, key: &StoreKey, queries: usize) -> Result<(Vec<D
     for i in 0..queries {
         let a = *WORDS.choose(&mut rng).unwrap_or(&"housing");
         let b = *WORDS.choose(&mut rng).unwrap_or(&"court");
-        let text = if i % 2 == 0 { a.to_string() } else { format!("{a} {b}") };
+        let text = if i % 2 == 0 {
+            a.to_string()
+        } else {
+            format!("{a} {b}")
+        };
         let t = Instant::now();
         let hits = store.search(&text, 20)?;
         ours.push(t.elapsed());
@@ -255,7 +329,15 @@ fn w8(dir: &Path, plain: &Path, key: &StoreKey, queries: usize) -> Result<(Vec<D
 fn peak_rss_mib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |kb| kb / 1024)
 }

@@ -12,7 +12,10 @@ use rand::SeedableRng;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("usage: crash-writer DIR ROUND")?;
-    let round: u64 = args.next().ok_or("usage: crash-writer DIR ROUND")?.parse()?;
+    let round: u64 = args
+        .next()
+        .ok_or("usage: crash-writer DIR ROUND")?
+        .parse()?;
     let key = StoreKey::from_hex(&std::env::var(KEY_ENV)?)?;
     let mut store = Store::open(&dir, key)?;
     let worker = uuid::Uuid::from_u128(7);
@@ -26,7 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(round);
     let out = std::io::stdout();
     for n in 0.. {
-        let mut note = synthetic::note(&mut rng, member, Program::Csp, worker, Timestamp::now(), 40);
+        let mut note =
+            synthetic::note(&mut rng, member, Program::Csp, worker, Timestamp::now(), 40);
         note.narrative = format!("round {round} note {n} {}", note.narrative);
         let id = store.create(RecordBody::ContactNote(note))?;
         if n % 5 == 4 {
@@ -37,7 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?;
         }
         if n % 3 == 2 {
-            let signer = Signer { staff_id: Some(worker), name: "Crash Worker".into(), role: Role::Worker, witness: None };
+            let signer = Signer {
+                staff_id: Some(worker),
+                name: "Crash Worker".into(),
+                role: Role::Worker,
+                witness: None,
+            };
             store.finalize_note(id, signer)?;
         }
         let mut lock = out.lock();
