@@ -102,12 +102,8 @@ fn every_acknowledged_note_survives_kill_9() {
                 a.id
             );
         }
-        drop(store);
-        let outbox = rusqlite::Connection::open(dir.path().join("outbox.db")).unwrap();
-        outbox
-            .execute_batch(&format!("PRAGMA key = \"x'{key_hex}'\";"))
-            .unwrap();
-        let check: String = outbox
+        let check: String = store
+            .outbox_connection_for_test()
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok", "round {round}: outbox");

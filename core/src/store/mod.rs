@@ -740,6 +740,12 @@ impl Store {
         key::write_keycheck(&dir.join(KEYCHECK_FILE), key)
     }
 
+    /// The outbox database's connection, for tests that check its integrity.
+    #[doc(hidden)]
+    pub fn outbox_connection_for_test(&self) -> &Connection {
+        &self.outbox
+    }
+
     // ---- internals ----
 
     fn check(&self, body: &RecordBody) -> Result<()> {
