@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use fieldnote_core::model::*;
 use fieldnote_core::{Error, Signer, Store, StoreKey, synthetic};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -79,15 +79,19 @@ enum Command {
 enum MemberCmd {
     /// Add a member and enroll them in a program.
     Add {
+        /// Given name.
         #[arg(long)]
         given: String,
+        /// Family name.
         #[arg(long)]
         family: String,
         /// Date of birth, YYYY-MM-DD.
         #[arg(long)]
         dob: String,
+        /// MassHealth member ID (12 letters or digits).
         #[arg(long)]
         masshealth_id: String,
+        /// Primary language.
         #[arg(long, default_value = "English")]
         language: String,
         /// csp, csp_ji, tm, cares, bh_cp, ltss_cp.
@@ -98,26 +102,20 @@ enum MemberCmd {
     List,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ModalityArg {
-    InPerson,
-    Phone,
-    Telehealth,
-    Text,
-    Collateral,
-    CaseRelatedWork,
-}
-
 #[derive(Subcommand)]
 enum NoteCmd {
     /// Write a draft note.
     Write {
+        /// The member id.
         #[arg(long)]
         member: RecordId,
+        /// The program the contact was delivered under.
         #[arg(long)]
         program: String,
-        #[arg(long, value_enum, default_value = "in-person")]
-        modality: ModalityArg,
+        /// How the contact happened: in_person, phone, telehealth, text, collateral or
+        /// case_related_work.
+        #[arg(long, default_value = "in_person")]
+        modality: String,
         /// Minutes.
         #[arg(long)]
         minutes: u32,
@@ -127,12 +125,16 @@ enum NoteCmd {
         /// RFC 3339 start; defaults to now.
         #[arg(long)]
         started_at: Option<String>,
+        /// Why telehealth was used (required to finalize a telehealth note).
         #[arg(long)]
         telehealth_reason: Option<String>,
+        /// Planned activity (required on TM session notes).
         #[arg(long)]
         planned_activity: Option<String>,
+        /// Goal targeted (required on TM session notes).
         #[arg(long)]
         goal: Option<String>,
+        /// The member's response (required on TM session notes).
         #[arg(long)]
         response: Option<String>,
         /// The member was not engaged and responsive.
@@ -144,6 +146,7 @@ enum NoteCmd {
     },
     /// Finalize a note by signing it as its author.
     Finalize {
+        /// The note id.
         id: RecordId,
         /// The signer's name.
         #[arg(long, default_value = "Field Worker")]
@@ -155,22 +158,27 @@ enum NoteCmd {
 enum PlanCmd {
     /// Create a completed plan with goals.
     Create {
+        /// The member id.
         #[arg(long)]
         member: RecordId,
+        /// The program.
         #[arg(long)]
         program: String,
         /// A goal statement; repeat for more goals.
         #[arg(long = "goal", required = true)]
         goals: Vec<String>,
+        /// A summary worker and supervisor may both edit.
         #[arg(long, default_value = "")]
         summary: String,
     },
     /// Sign a plan in a role.
     Sign {
+        /// The plan id.
         id: RecordId,
         /// worker, supervisor, member, guardian, youth, pcp, program_director.
         #[arg(long)]
         role: String,
+        /// The signer's name.
         #[arg(long)]
         name: String,
         /// Staff id for staff roles (defaults to this device's worker for `worker`).
@@ -178,7 +186,10 @@ enum PlanCmd {
         staff: Option<RecordId>,
     },
     /// Show a plan's signature state.
-    Show { id: RecordId },
+    Show {
+        /// The plan id.
+        id: RecordId,
+    },
 }
 
 fn main() -> ExitCode {
@@ -246,6 +257,11 @@ fn worker_id(store: &Path) -> Result<StaffId, Error> {
 fn program(code: &str) -> Result<Program, Error> {
     Program::from_code(code)
         .ok_or_else(|| invalid("program", "use csp, csp_ji, tm, cares, bh_cp or ltss_cp"))
+}
+
+/// Parses a word of the model's vocabulary (`in_person`, `supervisor`...).
+fn vocabulary<T: serde::de::DeserializeOwned>(word: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(word.replace('-', "_"))).ok()
 }
 
 fn invalid(field: &str, reason: &str) -> Error {
@@ -342,14 +358,12 @@ fn run(cli: Cli) -> Result<(), Error> {
                 })?,
                 None => Timestamp::now(),
             };
-            let modality = match modality {
-                ModalityArg::InPerson => Modality::InPerson,
-                ModalityArg::Phone => Modality::Phone,
-                ModalityArg::Telehealth => Modality::Telehealth,
-                ModalityArg::Text => Modality::Text,
-                ModalityArg::Collateral => Modality::Collateral,
-                ModalityArg::CaseRelatedWork => Modality::CaseRelatedWork,
-            };
+            let modality: Modality = vocabulary(&modality).ok_or_else(|| {
+                invalid(
+                    "modality",
+                    "use in_person, phone, telehealth, text, collateral or case_related_work",
+                )
+            })?;
             let note = ContactNote {
                 member_id: member,
                 program: program(&p)?,

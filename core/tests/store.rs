@@ -502,3 +502,46 @@ fn lists_timelines_and_search_load_no_document() {
     f.store.get(m).unwrap();
     assert_eq!(f.store.documents_loaded(), 1);
 }
+
+#[test]
+fn a_remote_change_to_a_finalized_note_is_visible_as_tampering() {
+    let mut a = Fixture::new();
+    let m = a.member(Program::Csp);
+    let id = a
+        .store
+        .create(RecordBody::ContactNote(a.note(
+            m,
+            Program::Csp,
+            "Signed words",
+        )))
+        .unwrap();
+    let mut b = Fixture::new();
+    for rid in [m, id] {
+        b.store
+            .merge_remote(rid, &a.store.document_bytes(rid).unwrap())
+            .unwrap();
+    }
+    // Device B edits the draft while A finalizes it; A then receives B's edit.
+    b.store
+        .update(id, |body| {
+            if let RecordBody::ContactNote(n) = body {
+                n.narrative = "Changed words".into();
+            }
+        })
+        .unwrap();
+    a.store.finalize_note(id, a.worker_signer()).unwrap();
+    assert!(a.store.get(id).unwrap().finalized_content_intact());
+    a.store
+        .merge_remote(id, &b.store.document_bytes(id).unwrap())
+        .unwrap();
+    let rec = a.store.get(id).unwrap();
+    assert!(rec.is_finalized());
+    assert!(!rec.finalized_content_intact());
+    let mut forged = rec.attestations[0].clone();
+    forged.signer.name = "Someone Else".into();
+    assert!(!forged.verify());
+    assert!(matches!(
+        a.store.merge_remote_attestation(&forged),
+        Err(Error::SignatureRefused { .. })
+    ));
+}

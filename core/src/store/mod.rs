@@ -72,6 +72,17 @@ impl Record {
             .iter()
             .any(|a| a.kind == AttestationKind::Finalize)
     }
+
+    /// For a finalized note: whether its content is still exactly what its author signed and
+    /// the finalization event is intact. `false` means the note was altered after
+    /// finalization (for example by a change merged from another device) and must be shown
+    /// as such; the store itself never lets a finalized note change.
+    pub fn finalized_content_intact(&self) -> bool {
+        self.attestations
+            .iter()
+            .filter(|a| a.kind == AttestationKind::Finalize)
+            .any(|a| a.verify() && !a.is_stale(&self.body))
+    }
 }
 
 /// One member in the caseload list.
@@ -859,31 +870,34 @@ impl Store {
         if bytes.is_empty() {
             return Ok(());
         }
-        let seq = outbox_push(&self.outbox, id, "change", bytes)?;
-        let result = (|| {
-            let tx = self.main.transaction()?;
-            insert_chunk(&tx, id, bytes, doc)?;
-            projection::project(&tx, id, body)?;
-            set_outbox_mark(&tx, seq)?;
-            tx.commit()?;
-            Ok(())
-        })();
-        if result.is_err() {
-            // The operation failed as a whole: take the entry back so that it does not
-            // reappear on the next open.
-            let _ = self
-                .outbox
-                .execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
-        }
-        result
+        self.commit_local(id, "change", bytes, |tx| {
+            insert_chunk(tx, id, bytes, doc)?;
+            projection::project(tx, id, body)
+        })
     }
 
     fn commit_attestation(&mut self, att: &Attestation) -> Result<()> {
         let payload = serde_json::to_vec(att).map_err(|e| Error::Storage(e.to_string()))?;
-        let seq = outbox_push(&self.outbox, att.record_id, "attestation", &payload)?;
+        self.commit_local(att.record_id, "attestation", &payload, |tx| {
+            insert_attestation(tx, att)
+        })
+    }
+
+    /// The one write path for local work: the entry is committed to the outbox with
+    /// `synchronous=FULL` (the moment of durability), then `apply` runs in one main-database
+    /// transaction that also records the outbox position. If that transaction fails, the
+    /// outbox entry is withdrawn so the failed operation never reappears.
+    fn commit_local(
+        &mut self,
+        id: RecordId,
+        entry_kind: &str,
+        payload: &[u8],
+        apply: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let seq = outbox_push(&self.outbox, id, entry_kind, payload)?;
         let result = (|| {
             let tx = self.main.transaction()?;
-            insert_attestation(&tx, att)?;
+            apply(&tx)?;
             set_outbox_mark(&tx, seq)?;
             tx.commit()?;
             Ok(())

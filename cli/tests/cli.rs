@@ -1,0 +1,191 @@
+//! The command-line device end to end: a scripted session on a real encrypted store.
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+fn run(store: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fieldnote"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(store: &std::path::Path, args: &[&str]) -> String {
+    let out = run(store, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn a_scripted_session_writes_finalizes_signs_and_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    ok(&store, &["init"]);
+    assert!(
+        dir.path().join("device.key").exists(),
+        "the key lives beside, not inside, the store"
+    );
+    let m = ok(
+        &store,
+        &[
+            "member",
+            "add",
+            "--given",
+            "Arlo",
+            "--family",
+            "Testvale",
+            "--dob",
+            "1990-02-03",
+            "--masshealth-id",
+            "100200300400",
+            "--program",
+            "csp_ji",
+        ],
+    );
+    let n = ok(
+        &store,
+        &[
+            "note",
+            "write",
+            "--member",
+            &m,
+            "--program",
+            "csp_ji",
+            "--minutes",
+            "30",
+            "--narrative",
+            "Met at the courthouse about the housing application",
+        ],
+    );
+    assert!(ok(&store, &["note", "finalize", &n]).contains("content hash"));
+    ok(
+        &store,
+        &[
+            "note",
+            "write",
+            "--member",
+            &m,
+            "--program",
+            "csp_ji",
+            "--minutes",
+            "5",
+            "--narrative",
+            "Hearing moved to Tuesday",
+            "--addendum-to",
+            &n,
+        ],
+    );
+    let p = ok(
+        &store,
+        &[
+            "plan",
+            "create",
+            "--member",
+            &m,
+            "--program",
+            "csp_ji",
+            "--goal",
+            "Stable housing",
+        ],
+    );
+    let sig = ok(
+        &store,
+        &[
+            "plan",
+            "sign",
+            &p,
+            "--role",
+            "worker",
+            "--name",
+            "W. Ambervale",
+        ],
+    );
+    assert!(sig.contains("Worker: signed by W. Ambervale"), "{sig}");
+    assert!(sig.contains("complete: false"));
+
+    let hits = ok(&store, &["--json", "search", "housing \"court"]);
+    let hits: serde_json::Value = serde_json::from_str(&hits).unwrap();
+    assert_eq!(
+        hits.as_array().unwrap().len(),
+        0,
+        "every word must match; \"court is not courthouse"
+    );
+    let hits: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["--json", "search", "housing courthouse"])).unwrap();
+    assert_eq!(hits[0]["note_id"], n.as_str());
+
+    let timeline = ok(&store, &["timeline", &m]);
+    assert!(
+        timeline.contains("(final)") && timeline.contains("Addendum"),
+        "{timeline}"
+    );
+    assert_eq!(ok(&store, &["check"]), "ok");
+}
+
+#[test]
+fn bad_input_names_the_field_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    ok(&store, &["init"]);
+    let out = run(
+        &store,
+        &[
+            "member",
+            "add",
+            "--given",
+            "",
+            "--family",
+            "X",
+            "--dob",
+            "1990-01-01",
+            "--masshealth-id",
+            "12",
+            "--program",
+            "csp",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("given_name: is required") && err.contains("masshealth_id"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was saved"));
+    let out = run(
+        &store,
+        &[
+            "member",
+            "add",
+            "--given",
+            "A",
+            "--family",
+            "X",
+            "--dob",
+            "1990-13-01",
+            "--masshealth-id",
+            "100200300400",
+            "--program",
+            "csp",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dob: use YYYY-MM-DD"));
+    assert_eq!(ok(&store, &["member", "list"]), "0 members");
+
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, "ab".repeat(32)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldnote"))
+        .args(["--store"])
+        .arg(&store)
+        .arg("--key-file")
+        .arg(&wrong)
+        .args(["member", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the key does not open this store"));
+}
