@@ -545,3 +545,43 @@ fn a_remote_change_to_a_finalized_note_is_visible_as_tampering() {
         Err(Error::SignatureRefused { .. })
     ));
 }
+
+#[test]
+fn a_damaged_page_found_by_the_integrity_check_is_quarantined_and_rebuilt() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let mut notes = Vec::new();
+    for i in 0..60 {
+        let n = f.note(
+            m,
+            Program::Csp,
+            &format!("visit {i} {}", "details ".repeat(60)),
+        );
+        notes.push(f.store.create(RecordBody::ContactNote(n)).unwrap());
+    }
+    let dir = f.dir.path().to_path_buf();
+    f.store.lock();
+    let db = dir.join("fieldnote.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 40 * 2048);
+    for b in &mut bytes[20 * 2048 + 100..20 * 2048 + 300] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+
+    let mut store = Store::open(&dir, key()).unwrap();
+    let moved = store.check_integrity().unwrap().expect("damage found");
+    assert!(
+        moved.join("fieldnote.db").exists(),
+        "the damaged file is kept"
+    );
+    assert_eq!(store.check_integrity().unwrap(), None);
+    for id in notes {
+        assert!(store.get(id).is_ok(), "note {id} rebuilt from the outbox");
+    }
+    assert_eq!(
+        store.ids_of_kind(RecordKind::ContactNote).unwrap().len(),
+        60
+    );
+    assert_eq!(store.search("visit", 100).unwrap().len(), 60);
+}
