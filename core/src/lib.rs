@@ -10,6 +10,7 @@ pub use model::*;
 pub mod attest;
 pub mod document;
 pub mod error;
+pub mod rules;
 pub mod store;
 pub mod synthetic;
 
