@@ -57,6 +57,13 @@ enum Command {
         /// The member id.
         member: RecordId,
     },
+    /// The caseload ordered by urgency, with each member's open obligations.
+    Today,
+    /// Every program obligation of one member, with status, due date and citation.
+    Obligations {
+        /// The member id.
+        member: RecordId,
+    },
     /// Print any record as JSON with its signatures.
     Show {
         /// The record id.
@@ -489,6 +496,36 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
         }
+        Command::Today => {
+            let today = fieldnote_core::rules::today(&store, Timestamp::now())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&today).unwrap_or_default()
+                );
+            } else {
+                for entry in today {
+                    println!("{}  ({} open)", entry.display_name, entry.open.len());
+                    for o in entry.open.iter().take(3) {
+                        println!("    {}", describe(o));
+                    }
+                }
+            }
+        }
+        Command::Obligations { member } => {
+            let records = fieldnote_core::rules::MemberRecords::load(&store, member)?;
+            let obligations = fieldnote_core::rules::evaluate_member(&records, Timestamp::now());
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&obligations).unwrap_or_default()
+                );
+            } else {
+                for o in obligations {
+                    println!("{}  [{}]", describe(&o), o.citation);
+                }
+            }
+        }
         Command::Show { id } => {
             let r = store.get(id)?;
             let v = serde_json::json!({ "id": id, "record": r.body, "attestations": r.attestations,
@@ -578,6 +615,28 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
         }
     }
     Ok(())
+}
+
+fn describe(o: &fieldnote_core::rules::Obligation) -> String {
+    use fieldnote_core::rules::Status;
+    let status = match &o.status {
+        Status::Extended { reason, .. } => format!("extended ({reason})"),
+        Status::Waived { reason, .. } => format!("waived ({reason})"),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v["status"].as_str().map(str::to_string))
+            .unwrap_or_default()
+            .replace('_', " "),
+    };
+    let due = o.due.map_or(String::new(), |d| format!(", due {d}"));
+    let detail = o
+        .detail
+        .as_ref()
+        .map_or(String::new(), |d| format!(" — {d}"));
+    format!(
+        "{:<8} {:<13} {}{due}{detail}",
+        o.rule_id, status, o.obligation
+    )
 }
 
 fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {

@@ -35,6 +35,12 @@ pub enum Error {
         /// The newest version this code knows.
         supported: u32,
     },
+    /// The store was written in a format this version does not read. Nothing was changed.
+    #[error("the store was written in another format ({found:?}); nothing was changed")]
+    UnsupportedFormat {
+        /// The format line found.
+        found: String,
+    },
     /// The record was refused; nothing was stored. Each entry names a field and the reason.
     #[error("invalid {kind}: {}", errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid {

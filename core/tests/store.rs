@@ -585,3 +585,23 @@ fn a_damaged_page_found_by_the_integrity_check_is_quarantined_and_rebuilt() {
     );
     assert_eq!(store.search("visit", 100).unwrap().len(), 60);
 }
+
+#[test]
+fn a_store_in_another_format_is_refused_not_taken_for_damage() {
+    let mut f = Fixture::new();
+    f.member(Program::Csp);
+    let dir = f.dir.path().to_path_buf();
+    f.store.lock();
+    let check = std::fs::read_to_string(dir.join("keycheck")).unwrap();
+    let mac = check.lines().nth(1).unwrap().to_string();
+    std::fs::write(
+        dir.join("keycheck"),
+        format!("fieldnote-store-format 0\n{mac}\n"),
+    )
+    .unwrap();
+    assert!(matches!(
+        Store::open(&dir, key()),
+        Err(Error::UnsupportedFormat { .. })
+    ));
+    assert!(!dir.join("quarantine").exists());
+}

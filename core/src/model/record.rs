@@ -49,6 +49,8 @@ pub enum RecordBody {
     Consultation(ConsultationRecord),
     /// A training record (staff obligation).
     Training(TrainingRecord),
+    /// An extension or waiver of a program obligation.
+    Override(ObligationOverride),
 }
 
 /// The kind of a record, as stored in projections (`member`, `contact_note`...).
@@ -71,11 +73,12 @@ pub enum RecordKind {
     Supervision,
     Consultation,
     Training,
+    Override,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 16] = [
         RecordKind::Member,
         RecordKind::Enrollment,
         RecordKind::ContactNote,
@@ -91,6 +94,7 @@ impl RecordKind {
         RecordKind::Supervision,
         RecordKind::Consultation,
         RecordKind::Training,
+        RecordKind::Override,
     ];
 
     /// The stored name.
@@ -111,6 +115,7 @@ impl RecordKind {
             RecordKind::Supervision => "supervision",
             RecordKind::Consultation => "consultation",
             RecordKind::Training => "training",
+            RecordKind::Override => "override",
         }
     }
 
@@ -215,6 +220,7 @@ impl RecordBody {
             RecordBody::Supervision(_) => RecordKind::Supervision,
             RecordBody::Consultation(_) => RecordKind::Consultation,
             RecordBody::Training(_) => RecordKind::Training,
+            RecordBody::Override(_) => RecordKind::Override,
         }
     }
 
@@ -233,6 +239,7 @@ impl RecordBody {
             RecordBody::Incident(r) => r.member_id,
             RecordBody::CrisisPlan(r) => Some(r.member_id),
             RecordBody::DischargePlan(r) => Some(r.member_id),
+            RecordBody::Override(r) => Some(r.member_id),
             RecordBody::Supervision(_) | RecordBody::Consultation(_) | RecordBody::Training(_) => {
                 None
             }
@@ -257,6 +264,7 @@ impl RecordBody {
             RecordBody::Supervision(r) => Some(r.program),
             RecordBody::Consultation(r) => Some(r.program),
             RecordBody::Training(r) => Some(r.program),
+            RecordBody::Override(r) => Some(r.program),
         }
     }
 
@@ -279,6 +287,7 @@ impl RecordBody {
             RecordBody::DischargePlan(r) => r.written_at,
             RecordBody::Supervision(r) => r.held_at,
             RecordBody::Consultation(r) => r.requested_at,
+            RecordBody::Override(r) => r.recorded_at,
             RecordBody::Training(r) => Timestamp::from_millis(
                 r.completed_on
                     .map_or_else(|| day_ms(r.employment_started_on), day_ms),
@@ -311,6 +320,7 @@ impl RecordBody {
             RecordBody::Supervision(_) => "Supervision".to_string(),
             RecordBody::Consultation(c) => format!("Consultation: {:?}", c.consultant_kind),
             RecordBody::Training(t) => format!("Training: {}", t.course),
+            RecordBody::Override(o) => format!("{:?} of {}", o.kind, o.rule_id),
         }
     }
 
@@ -517,6 +527,13 @@ impl RecordBody {
             }
             RecordBody::Training(t) => {
                 c.required("course", &t.course);
+            }
+            RecordBody::Override(o) => {
+                c.required("rule_id", &o.rule_id);
+                c.required("reason", &o.reason);
+                if o.kind == OverrideKind::Extension && o.until.is_none() {
+                    c.fail("until", "an extension needs a new last day");
+                }
             }
         }
         c.errors

@@ -19,6 +19,24 @@ use crate::error::{Error, Result};
 
 const KEYCHECK_LABEL: &[u8] = b"fieldnote/keycheck/v1";
 
+/// The on-disk format of a store: SQLCipher 4 defaults but for 2,048-byte pages. It is written
+/// on the first line of the key-check file, so that a store in another format is refused
+/// with a clear error instead of being taken for a damaged file.
+pub(crate) const STORE_FORMAT: &str = "fieldnote-store-format 1 (sqlcipher 4, page 2048)";
+
+/// What the key-check file says about a key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum KeyCheck {
+    /// No key-check file: a new store (or one whose file was lost).
+    Missing,
+    /// The key opens this store.
+    Matches,
+    /// The key does not open this store.
+    Mismatch,
+    /// The store was written in another format.
+    OtherFormat(String),
+}
+
 /// A 256-bit store key. Its bytes are wiped from memory when it is dropped.
 #[derive(Clone)]
 pub struct StoreKey(Zeroizing<[u8; 32]>);
@@ -75,11 +93,23 @@ impl std::fmt::Debug for StoreKey {
     }
 }
 
-/// Whether `key` is the key recorded in `path`: `None` when no key check exists yet.
-pub(crate) fn keycheck_matches(path: &Path, key: &StoreKey) -> Result<Option<bool>> {
+/// What the key-check file at `path` says about `key`.
+pub(crate) fn keycheck(path: &Path, key: &StoreKey) -> Result<KeyCheck> {
     match fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s.trim() == key.check_value())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Ok(s) => {
+            let mut lines = s.lines();
+            let format = lines.next().unwrap_or_default();
+            if format != STORE_FORMAT {
+                return Ok(KeyCheck::OtherFormat(format.to_string()));
+            }
+            let mac = lines.next().unwrap_or_default();
+            Ok(if mac.trim() == key.check_value() {
+                KeyCheck::Matches
+            } else {
+                KeyCheck::Mismatch
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(KeyCheck::Missing),
         Err(e) => Err(Error::Io {
             path: path.to_path_buf(),
             source: e,
@@ -95,7 +125,8 @@ pub(crate) fn write_keycheck(path: &Path, key: &StoreKey) -> Result<()> {
     };
     let tmp = path.with_extension("tmp");
     let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(key.check_value().as_bytes()).map_err(io)?;
+    f.write_all(format!("{STORE_FORMAT}\n{}\n", key.check_value()).as_bytes())
+        .map_err(io)?;
     f.sync_all().map_err(io)?;
     fs::rename(&tmp, path).map_err(io)?;
     if let Some(dir) = path.parent()

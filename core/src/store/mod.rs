@@ -221,10 +221,12 @@ impl Store {
             source: e,
         })?;
         let keycheck = dir.join(KEYCHECK_FILE);
-        let known = key::keycheck_matches(&keycheck, &key)?;
-        if known == Some(false) {
-            return Err(Error::WrongKey);
-        }
+        let known = match key::keycheck(&keycheck, &key)? {
+            key::KeyCheck::Mismatch => return Err(Error::WrongKey),
+            key::KeyCheck::OtherFormat(found) => return Err(Error::UnsupportedFormat { found }),
+            key::KeyCheck::Matches => Some(true),
+            key::KeyCheck::Missing => None,
+        };
         let mut report = OpenReport::default();
 
         let mut outbox = match open_db(&dir.join(OUTBOX_FILE), &key, "FULL") {

@@ -1,0 +1,98 @@
+//! Everything the rules read about one member, gathered from the store once per evaluation.
+
+use crate::attest::{Attestation, AttestationKind};
+use crate::error::Result;
+use crate::model::*;
+use crate::store::Store;
+
+/// One member's records, grouped by kind, each with its id (and, for notes and plans, its
+/// attestations).
+#[derive(Clone, Debug, Default)]
+pub struct MemberRecords {
+    /// The member.
+    pub member: Option<(RecordId, Member)>,
+    /// Enrollments.
+    pub enrollments: Vec<(RecordId, Enrollment)>,
+    /// Contact notes, with whether each is finalized.
+    pub notes: Vec<(RecordId, ContactNote, bool)>,
+    /// Engagement attempts.
+    pub attempts: Vec<EngagementAttempt>,
+    /// Document deliveries.
+    pub deliveries: Vec<DocumentDelivery>,
+    /// Needs assessments.
+    pub assessments: Vec<NeedsAssessment>,
+    /// Plans with their attestations.
+    pub plans: Vec<(RecordId, Plan, Vec<Attestation>)>,
+    /// Consents.
+    pub consents: Vec<(RecordId, Consent)>,
+    /// Service referrals.
+    pub referrals: Vec<ServiceReferral>,
+    /// Incidents.
+    pub incidents: Vec<(RecordId, Incident)>,
+    /// Crisis prevention plans.
+    pub crisis_plans: Vec<CrisisPlan>,
+    /// Discharge plans.
+    pub discharge_plans: Vec<DischargePlan>,
+    /// Extensions and waivers.
+    pub overrides: Vec<ObligationOverride>,
+}
+
+impl MemberRecords {
+    /// Loads every record of `member_id` from the store.
+    pub fn load(store: &Store, member_id: RecordId) -> Result<MemberRecords> {
+        let mut out = MemberRecords::default();
+        let member = store.get(member_id)?;
+        if let RecordBody::Member(m) = member.body {
+            out.member = Some((member_id, m));
+        }
+        for entry in store.timeline(member_id)? {
+            let r = store.get(entry.record_id)?;
+            let finalized = r.is_finalized();
+            match r.body {
+                RecordBody::Enrollment(e) => out.enrollments.push((r.id, e)),
+                RecordBody::ContactNote(n) => out.notes.push((r.id, n, finalized)),
+                RecordBody::EngagementAttempt(a) => out.attempts.push(a),
+                RecordBody::DocumentDelivery(d) => out.deliveries.push(d),
+                RecordBody::NeedsAssessment(a) => out.assessments.push(a),
+                RecordBody::Plan(p) => out.plans.push((r.id, p, r.attestations)),
+                RecordBody::Consent(c) => out.consents.push((r.id, c)),
+                RecordBody::ServiceReferral(s) => out.referrals.push(s),
+                RecordBody::Incident(i) => out.incidents.push((r.id, i)),
+                RecordBody::CrisisPlan(c) => out.crisis_plans.push(c),
+                RecordBody::DischargePlan(d) => out.discharge_plans.push(d),
+                RecordBody::Override(o) => out.overrides.push(o),
+                _ => {}
+            }
+        }
+        out.notes.sort_by_key(|(_, n, _)| n.started_at);
+        Ok(out)
+    }
+
+    /// Notes of one program (addenda excluded), oldest first.
+    pub(crate) fn notes_of(&self, program: Program) -> impl Iterator<Item = &ContactNote> {
+        self.notes
+            .iter()
+            .map(|(_, n, _)| n)
+            .filter(move |n| n.program == program && n.addendum_to.is_none())
+    }
+
+    /// The time the last of `roles` signed `plan` with a current signature, if all have.
+    pub(crate) fn fully_signed_at(
+        plan: &Plan,
+        atts: &[Attestation],
+        roles: &[Role],
+    ) -> Option<Timestamp> {
+        let body = RecordBody::Plan(plan.clone());
+        let mut last = None;
+        for role in roles {
+            let signed = atts
+                .iter()
+                .filter(|a| a.kind == AttestationKind::Sign && a.signer.role == *role)
+                .filter(|a| a.verify() && !a.is_stale(&body))
+                .map(|a| a.signed_at)
+                .min()?;
+            last = last.max(Some(signed));
+        }
+        last
+    }
+}

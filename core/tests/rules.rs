@@ -1,0 +1,479 @@
+//! Program rules evaluated from a real store: clocks, replacements, the CSP-JI case rate,
+//! extensions and waivers, signatures, incidents over holidays, staff obligations, the today
+//! view.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::*;
+use fieldnote_core::model::*;
+use fieldnote_core::rules::{self, MemberRecords, Obligation, Status, catalog, staff};
+use fieldnote_core::{Signer, synthetic};
+
+fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+fn enroll(f: &mut Fixture, program: Program, referred: &str) -> RecordId {
+    let m = f
+        .store
+        .create(RecordBody::Member(synthetic::member(&mut rng())))
+        .unwrap();
+    let e = synthetic::enrollment(m, program, f.worker, f.team, t(referred));
+    f.store.create(RecordBody::Enrollment(e)).unwrap();
+    m
+}
+
+fn note(
+    f: &mut Fixture,
+    m: RecordId,
+    program: Program,
+    at: &str,
+    modality: Modality,
+    engaged: bool,
+    purposes: Vec<ContactPurpose>,
+) -> RecordId {
+    let mut n = f.note(m, program, "Met and worked on goals.");
+    n.started_at = t(at);
+    n.modality = modality;
+    n.member_engaged = engaged;
+    n.purposes = purposes;
+    if modality == Modality::Collateral {
+        n.collateral = Some(Contact {
+            name: "Outpatient clinician".into(),
+            ..Default::default()
+        });
+    }
+    f.store.create(RecordBody::ContactNote(n)).unwrap()
+}
+
+fn eval(f: &Fixture, m: RecordId, now: &str) -> Vec<Obligation> {
+    rules::evaluate_member(&MemberRecords::load(&f.store, m).unwrap(), t(now))
+}
+
+fn find<'a>(obs: &'a [Obligation], id: &str) -> &'a Obligation {
+    obs.iter().find(|o| o.rule_id == id).unwrap_or_else(|| {
+        panic!(
+            "{id} missing from {:?}",
+            obs.iter().map(|o| &o.rule_id).collect::<Vec<_>>()
+        )
+    })
+}
+
+#[test]
+fn every_rule_in_rules_md_is_evaluated() {
+    let text = include_str!("data/RULES.md");
+    let ids: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .filter(|id| id.contains('-') && id.chars().last().is_some_and(|c| c.is_ascii_digit()))
+        .map(str::to_string)
+        .collect();
+    let mut covered: BTreeSet<String> = catalog::RULES.iter().map(|r| r.id.to_string()).collect();
+    covered.extend(staff::STAFF_RULES.iter().map(|r| r.0.to_string()));
+    covered.insert("JI-8".into()); // a product feature: the distress signal, not a record clock
+    assert_eq!(ids, covered);
+}
+
+#[test]
+fn first_contact_clock_runs_in_hours_and_marks_late_work() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Csp, "2026-11-02T09:00:00-05:00");
+    assert_eq!(
+        find(&eval(&f, m, "2026-11-02T10:00:00-05:00"), "CSP-1").status,
+        Status::Due
+    );
+    assert_eq!(
+        find(&eval(&f, m, "2026-11-03T01:00:00-05:00"), "CSP-1").status,
+        Status::AtRisk
+    );
+    assert_eq!(
+        find(&eval(&f, m, "2026-11-03T09:00:01-05:00"), "CSP-1").status,
+        Status::Overdue
+    );
+    note(
+        &mut f,
+        m,
+        Program::Csp,
+        "2026-11-03T15:00:00-05:00",
+        Modality::Phone,
+        true,
+        vec![],
+    );
+    let obs = eval(&f, m, "2026-11-04T09:00:00-05:00");
+    assert_eq!(find(&obs, "CSP-1").status, Status::SatisfiedLate);
+    assert_eq!(
+        find(&obs, "CSP-1").due,
+        Some(t("2026-11-03T09:00:00-05:00"))
+    );
+    assert_eq!(
+        find(&obs, "CSP-1").citation,
+        "CSP Process Specifications, Assessment item 2"
+    );
+}
+
+#[test]
+fn csp_ji_rows_replace_the_csp_rows_they_name() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::CspJi, "2026-11-02T09:00:00-05:00");
+    let ids: BTreeSet<String> = eval(&f, m, "2026-11-03T09:00:00-05:00")
+        .into_iter()
+        .map(|o| o.rule_id)
+        .collect();
+    for replaced in ["CSP-4", "CSP-5", "CSP-8"] {
+        assert!(!ids.contains(replaced), "{replaced} applies to CSP-JI");
+    }
+    for kept in ["CSP-1", "CSP-2", "JI-1", "JI-2", "JI-6"] {
+        assert!(ids.contains(kept), "{kept} missing");
+    }
+}
+
+#[test]
+fn the_case_rate_counts_engaged_connections_and_case_work() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::CspJi, "2026-09-01T09:00:00-04:00");
+    note(
+        &mut f,
+        m,
+        Program::CspJi,
+        "2026-11-03T10:00:00-05:00",
+        Modality::InPerson,
+        true,
+        vec![],
+    );
+    note(
+        &mut f,
+        m,
+        Program::CspJi,
+        "2026-11-10T10:00:00-05:00",
+        Modality::Text,
+        false,
+        vec![],
+    );
+    note(
+        &mut f,
+        m,
+        Program::CspJi,
+        "2026-11-12T10:00:00-05:00",
+        Modality::CaseRelatedWork,
+        false,
+        vec![],
+    );
+    note(
+        &mut f,
+        m,
+        Program::CspJi,
+        "2026-10-01T10:00:00-04:00",
+        Modality::InPerson,
+        true,
+        vec![],
+    );
+    let records = MemberRecords::load(&f.store, m).unwrap();
+    let rate = rules::case_rate(&records, t("2026-11-20T12:00:00-05:00"));
+    assert_eq!(
+        (rate.connections, rate.case_work, rate.needed),
+        (1, 1, 2),
+        "an unresponsive text and an old visit do not count"
+    );
+    assert!(!rate.met());
+    assert_eq!(rate.oldest_expires, Some(t("2026-12-03T10:00:00-05:00")));
+    assert_eq!(
+        find(&eval(&f, m, "2026-11-20T12:00:00-05:00"), "JI-1").status,
+        Status::Overdue
+    );
+    note(
+        &mut f,
+        m,
+        Program::CspJi,
+        "2026-11-18T10:00:00-05:00",
+        Modality::Collateral,
+        false,
+        vec![],
+    );
+    note(
+        &mut f,
+        m,
+        Program::CspJi,
+        "2026-11-19T10:00:00-05:00",
+        Modality::Phone,
+        true,
+        vec![],
+    );
+    let obs = eval(&f, m, "2026-11-20T12:00:00-05:00");
+    assert_eq!(find(&obs, "JI-1").status, Status::Satisfied);
+    assert!(
+        find(&obs, "JI-1")
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("2 connection(s), 2 case-related work")
+    );
+}
+
+#[test]
+fn unsuccessful_engagement_extends_the_ji_assessment_and_a_waiver_records_who() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::CspJi, "2026-10-01T09:00:00-04:00");
+    note(
+        &mut f,
+        m,
+        Program::CspJi,
+        "2026-10-02T09:00:00-04:00",
+        Modality::InPerson,
+        true,
+        vec![ContactPurpose::FirstAppointment],
+    );
+    assert_eq!(
+        find(&eval(&f, m, "2026-10-20T09:00:00-04:00"), "JI-2").status,
+        Status::Overdue
+    );
+    let attempt = EngagementAttempt {
+        member_id: m,
+        program: Program::CspJi,
+        by: f.worker,
+        at: t("2026-10-14T09:00:00-04:00"),
+        channel: Channel::Phone,
+        outcome: AttemptOutcome::NoAnswer,
+        purpose: "complete the assessment".into(),
+        note: None,
+    };
+    f.store
+        .create(RecordBody::EngagementAttempt(attempt))
+        .unwrap();
+    match &find(&eval(&f, m, "2026-10-20T09:00:00-04:00"), "JI-2").status {
+        Status::Extended { reason, next_check } => {
+            assert!(reason.contains("1 unsuccessful engagement effort"));
+            assert_eq!(*next_check, t("2026-10-21T23:59:59.999-04:00"));
+        }
+        other => panic!("expected extended, got {other:?}"),
+    }
+    let supervisor = new_id();
+    f.store
+        .create(RecordBody::Override(ObligationOverride {
+            member_id: m,
+            program: Program::CspJi,
+            rule_id: "JI-6".into(),
+            kind: OverrideKind::Waiver,
+            until: None,
+            by: supervisor,
+            reason: "no in-reach provider was involved".into(),
+            recorded_at: t("2026-10-03T09:00:00-04:00"),
+        }))
+        .unwrap();
+    assert_eq!(
+        find(&eval(&f, m, "2026-10-20T09:00:00-04:00"), "JI-6").status,
+        Status::Waived {
+            by: supervisor,
+            reason: "no in-reach provider was involved".into()
+        }
+    );
+}
+
+#[test]
+fn incidents_are_due_one_business_day_later_skipping_holidays() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::CspJi, "2026-10-01T09:00:00-04:00");
+    let incident = Incident {
+        member_id: Some(m),
+        program: Program::CspJi,
+        occurred_at: t("2026-11-25T15:00:00-05:00"),
+        location: "member's apartment".into(),
+        category: IncidentCategory::StaffSafety,
+        description: "threat".into(),
+        actions_taken: "left".into(),
+        reported_to_plan_at: None,
+        reported_to_masshealth_at: None,
+        alarm_id: None,
+        reporter: f.worker,
+    };
+    let id = f.store.create(RecordBody::Incident(incident)).unwrap();
+    let o = find(&eval(&f, m, "2026-11-26T12:00:00-05:00"), "JI-7").clone();
+    assert_eq!(
+        o.due,
+        Some(t("2026-11-27T23:59:59.999-05:00")),
+        "Thanksgiving is skipped"
+    );
+    f.store
+        .update(id, |b| {
+            if let RecordBody::Incident(i) = b {
+                i.reported_to_plan_at = Some(t("2026-11-27T10:00:00-05:00"));
+                i.reported_to_masshealth_at = Some(t("2026-11-27T11:00:00-05:00"));
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        find(&eval(&f, m, "2026-11-30T12:00:00-05:00"), "JI-7").status,
+        Status::Satisfied
+    );
+}
+
+#[test]
+fn an_action_plan_counts_only_while_its_signatures_are_current() {
+    let mut f = Fixture::new();
+    // Signatures carry the device clock, so this scenario runs around the real today.
+    let day = 86_400_000;
+    let now = Timestamp::now().millis();
+    let at = |ms: i64| Timestamp::from_millis(ms).to_string();
+    let m = enroll(&mut f, Program::Tm, &at(now - 6 * day));
+    note(
+        &mut f,
+        m,
+        Program::Tm,
+        &at(now - 5 * day),
+        Modality::InPerson,
+        true,
+        vec![ContactPurpose::ServiceInitiation],
+    );
+    let later = at(now + 3_600_000);
+    let plan = f
+        .store
+        .create(RecordBody::Plan(synthetic::service_plan(
+            m,
+            Program::Tm,
+            f.worker,
+        )))
+        .unwrap();
+    let staff = |role| Signer {
+        staff_id: Some(new_id()),
+        name: "Staff".into(),
+        role,
+        witness: None,
+    };
+    f.store.sign_plan(plan, f.worker_signer()).unwrap();
+    f.store.sign_plan(plan, staff(Role::Supervisor)).unwrap();
+    assert_ne!(find(&eval(&f, m, &later), "TM-3").status, Status::Satisfied);
+    f.store
+        .sign_plan(
+            plan,
+            Signer {
+                staff_id: None,
+                name: "Parent".into(),
+                role: Role::Guardian,
+                witness: Some(f.worker),
+            },
+        )
+        .unwrap();
+    assert_eq!(find(&eval(&f, m, &later), "TM-3").status, Status::Satisfied);
+    f.store
+        .update(plan, |b| {
+            if let RecordBody::Plan(p) = b {
+                p.summary.set("changed after signing")
+            }
+        })
+        .unwrap();
+    assert_eq!(find(&eval(&f, m, &later), "TM-3").status, Status::Due);
+}
+
+#[test]
+fn cares_plan_copies_need_both_languages_on_paper_and_electronically() {
+    let mut f = Fixture::new();
+    let mut member = synthetic::member(&mut rng());
+    member.primary_language = "Spanish".into();
+    let m = f.store.create(RecordBody::Member(member)).unwrap();
+    f.store
+        .create(RecordBody::Enrollment(synthetic::enrollment(
+            m,
+            Program::Cares,
+            f.worker,
+            f.team,
+            t("2026-10-01T09:00:00-04:00"),
+        )))
+        .unwrap();
+    let deliver = |f: &mut Fixture, language: &str, paper: bool| {
+        let d = DocumentDelivery {
+            member_id: m,
+            program: Program::Cares,
+            document: DocumentKind::PlanCopy,
+            document_record_id: None,
+            recipient_kind: RecipientKind::Guardian,
+            recipient: Contact {
+                name: "Guardian".into(),
+                ..Default::default()
+            },
+            channel: if paper { Channel::Mail } else { Channel::Email },
+            paper,
+            electronic: !paper,
+            language: language.into(),
+            delivered_at: t("2026-10-20T09:00:00-04:00"),
+            consent_id: None,
+            by: f.worker,
+        };
+        f.store.create(RecordBody::DocumentDelivery(d)).unwrap();
+    };
+    deliver(&mut f, "English", true);
+    deliver(&mut f, "English", false);
+    deliver(&mut f, "Spanish", true);
+    assert_eq!(
+        find(&eval(&f, m, "2026-10-25T09:00:00-04:00"), "CARES-2").status,
+        Status::Due
+    );
+    deliver(&mut f, "Spanish", false);
+    assert_eq!(
+        find(&eval(&f, m, "2026-10-25T09:00:00-04:00"), "CARES-2").status,
+        Status::Satisfied
+    );
+}
+
+#[test]
+fn staff_obligations_are_evaluated_per_staff_member() {
+    let mut f = Fixture::new();
+    let mentor = f.worker;
+    f.store
+        .create(RecordBody::Consultation(ConsultationRecord {
+            requested_by: mentor,
+            program: Program::Tm,
+            requested_at: t("2026-11-23T10:00:00-05:00"),
+            consultant_kind: ConsultantKind::SeniorClinician,
+            consultant: Some(new_id()),
+            responded_at: Some(t("2026-11-23T12:00:00-05:00")),
+            topic: "risk".into(),
+        }))
+        .unwrap();
+    f.store
+        .create(RecordBody::Supervision(SupervisionRecord {
+            staff_id: mentor,
+            supervisor_id: new_id(),
+            program: Program::Tm,
+            individual: true,
+            held_at: t("2026-11-24T10:00:00-05:00"),
+            duration_minutes: 60,
+            topics: "caseload".into(),
+        }))
+        .unwrap();
+    let obs = staff::evaluate_staff(
+        &f.store,
+        mentor,
+        &[Program::Tm],
+        t("2026-11-25T10:00:00-05:00"),
+    )
+    .unwrap();
+    assert_eq!(
+        find(&obs, "TM-11").status,
+        Status::SatisfiedLate,
+        "answered after 2 hours"
+    );
+    assert_eq!(find(&obs, "TM-10").status, Status::Satisfied);
+    let next_week = staff::evaluate_staff(
+        &f.store,
+        mentor,
+        &[Program::Tm],
+        t("2026-11-30T10:00:00-05:00"),
+    )
+    .unwrap();
+    assert_eq!(find(&next_week, "TM-10").status, Status::Due);
+}
+
+#[test]
+fn the_today_view_puts_the_most_urgent_member_first() {
+    let mut f = Fixture::new();
+    let calm = enroll(&mut f, Program::Csp, "2026-11-25T08:00:00-05:00");
+    let late = enroll(&mut f, Program::Csp, "2026-11-20T08:00:00-05:00");
+    let today = rules::today(&f.store, t("2026-11-25T09:00:00-05:00")).unwrap();
+    assert_eq!(today[0].member_id, late);
+    assert_eq!(today[0].open[0].status, Status::Overdue);
+    assert_eq!(today[1].member_id, calm);
+    assert!(today[1].open.iter().all(|o| o.status != Status::Overdue));
+}
