@@ -13,6 +13,17 @@ use fieldnote_core::{Error, Signer, Store, StoreKey, synthetic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 
+/// Writes a line to standard output; a closed pipe (`fieldnote today | head`) ends the
+/// program quietly instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 /// A command-line Fieldnote device.
 #[derive(Parser)]
 #[command(name = "fieldnote", version, about)]
@@ -300,7 +311,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     let json = cli.json;
     match cli.command {
         Command::Init => {
-            println!(
+            out!(
                 "store {} ready; key in {}",
                 cli.store.display(),
                 key_path.display()
@@ -337,7 +348,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 team,
                 Timestamp::now(),
             )))?;
-            println!("{id}");
+            out!("{id}");
         }
         Command::Member(MemberCmd::List) => print_caseload(&store, json)?,
         Command::Note(NoteCmd::Write {
@@ -398,7 +409,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 Some(parent) => store.add_addendum(parent, note)?,
                 None => store.create(RecordBody::ContactNote(note))?,
             };
-            println!("{id}");
+            out!("{id}");
         }
         Command::Note(NoteCmd::Finalize { id, name }) => {
             let att = store.finalize_note(
@@ -410,7 +421,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     witness: None,
                 },
             )?;
-            println!("finalized {id}; content hash {}", att.content_hash);
+            out!("finalized {id}; content hash {}", att.content_hash);
         }
         Command::Plan(PlanCmd::Create {
             member,
@@ -431,7 +442,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 })
                 .collect();
             let id = store.create(RecordBody::Plan(plan))?;
-            println!("{id}");
+            out!("{id}");
         }
         Command::Plan(PlanCmd::Sign {
             id,
@@ -469,29 +480,32 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Search { text, limit } => {
             let hits = store.search(&text, limit)?;
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&hits).unwrap_or_default()
                 );
             } else {
                 for h in hits {
-                    println!("{}  {}  {}", h.started_at, h.note_id, h.snippet);
+                    out!("{}  {}  {}", h.started_at, h.note_id, h.snippet);
                 }
             }
         }
         Command::Timeline { member } => {
             let entries = store.timeline(member)?;
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&entries).unwrap_or_default()
                 );
             } else {
                 for e in entries {
                     let lock = if e.finalized { " (final)" } else { "" };
-                    println!(
+                    out!(
                         "{}  {:<18} {}{lock}  {}",
-                        e.at, e.kind, e.title, e.record_id
+                        e.at,
+                        e.kind,
+                        e.title,
+                        e.record_id
                     );
                 }
             }
@@ -499,15 +513,15 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Today => {
             let today = fieldnote_core::rules::today(&store, Timestamp::now())?;
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&today).unwrap_or_default()
                 );
             } else {
                 for entry in today {
-                    println!("{}  ({} open)", entry.display_name, entry.open.len());
+                    out!("{}  ({} open)", entry.display_name, entry.open.len());
                     for o in entry.open.iter().take(3) {
-                        println!("    {}", describe(o));
+                        out!("    {}", describe(o));
                     }
                 }
             }
@@ -516,13 +530,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             let records = fieldnote_core::rules::MemberRecords::load(&store, member)?;
             let obligations = fieldnote_core::rules::evaluate_member(&records, Timestamp::now());
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&obligations).unwrap_or_default()
                 );
             } else {
                 for o in obligations {
-                    println!("{}  [{}]", describe(&o), o.citation);
+                    out!("{}  [{}]", describe(&o), o.citation);
                 }
             }
         }
@@ -530,11 +544,11 @@ fn run(cli: Cli) -> Result<(), Error> {
             let r = store.get(id)?;
             let v = serde_json::json!({ "id": id, "record": r.body, "attestations": r.attestations,
                 "conflicts": store.conflicts(id)? });
-            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Command::Check => match store.check_integrity()? {
-            None => println!("ok"),
-            Some(q) => println!(
+            None => out!("ok"),
+            Some(q) => out!(
                 "damaged; moved to {} and rebuilt from the outbox",
                 q.display()
             ),
@@ -628,7 +642,12 @@ fn describe(o: &fieldnote_core::rules::Obligation) -> String {
             .unwrap_or_default()
             .replace('_', " "),
     };
-    let due = o.due.map_or(String::new(), |d| format!(", due {d}"));
+    let due = o.due.map_or(String::new(), |d| {
+        format!(
+            ", due {}",
+            fieldnote_core::rules::calendar::local_display(d)
+        )
+    });
     let detail = o
         .detail
         .as_ref()
@@ -642,13 +661,13 @@ fn describe(o: &fieldnote_core::rules::Obligation) -> String {
 fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
     let caseload = store.caseload()?;
     if json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&caseload).unwrap_or_default()
         );
         return Ok(());
     }
-    println!("{} members", caseload.len());
+    out!("{} members", caseload.len());
     for c in caseload {
         let programs: Vec<String> = c
             .enrollments
@@ -658,7 +677,7 @@ fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
         let last = c
             .last_contact_at
             .map_or("never".to_string(), |t| t.to_string());
-        println!(
+        out!(
             "{:<28} {:<22} last contact {}  {}",
             c.display_name,
             programs.join(", "),
@@ -672,7 +691,7 @@ fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
 fn print_signatures(store: &Store, id: RecordId, json: bool) -> Result<(), Error> {
     let s = store.plan_signatures(id)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        out!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
         return Ok(());
     }
     for (role, state) in &s.roles {
@@ -689,8 +708,8 @@ fn print_signatures(store: &Store, id: RecordId, json: bool) -> Result<(), Error
                 attestation.signer.name, attestation.signed_at
             ),
         };
-        println!("{role:?}: {state}");
+        out!("{role:?}: {state}");
     }
-    println!("complete: {}", s.complete());
+    out!("complete: {}", s.complete());
     Ok(())
 }

@@ -30,6 +30,13 @@ pub fn end_of_day(day: NaiveDate) -> Timestamp {
     Timestamp::from_millis(start_of_next.timestamp_millis() - 1)
 }
 
+/// An instant as Massachusetts wall-clock time, for people (`2026-11-25 17:00 EST`).
+pub fn local_display(at: Timestamp) -> String {
+    at.0.with_timezone(&New_York)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
 /// The first instant of a Massachusetts calendar day.
 pub fn start_of_day(day: NaiveDate) -> Timestamp {
     let prev = day.checked_sub_days(Days::new(1)).unwrap_or(day);
@@ -174,5 +181,6 @@ mod tests {
         let late_evening =
             Timestamp::parse("2026-11-25T23:30:00-05:00").unwrap_or_else(Timestamp::now);
         assert_eq!(local_day(late_evening), d("2026-11-25"));
+        assert_eq!(local_display(late_evening), "2026-11-25 23:30 EST");
     }
 }
