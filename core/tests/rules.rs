@@ -477,3 +477,72 @@ fn the_today_view_puts_the_most_urgent_member_first() {
     assert_eq!(today[1].member_id, calm);
     assert!(today[1].open.iter().all(|o| o.status != Status::Overdue));
 }
+
+#[test]
+fn initial_cares_training_is_due_three_months_after_starting_but_not_before_2024() {
+    let mut f = Fixture::new();
+    let coordinator = f.worker;
+    for started in ["2023-05-01", "2026-06-15"] {
+        f.store
+            .create(RecordBody::Training(TrainingRecord {
+                staff_id: coordinator,
+                program: Program::Cares,
+                employment_started_on: Day::parse(started).unwrap(),
+                course: format!("orientation {started}"),
+                required_initial: true,
+                completed_on: None,
+            }))
+            .unwrap();
+    }
+    let obs = staff::evaluate_staff(
+        &f.store,
+        coordinator,
+        &[Program::Cares],
+        t("2026-11-25T10:00:00-05:00"),
+    )
+    .unwrap();
+    let mut dues: Vec<String> = obs
+        .iter()
+        .filter(|o| o.rule_id == "CARES-12")
+        .map(|o| o.due.unwrap().to_string())
+        .collect();
+    dues.sort();
+    assert_eq!(dues, vec!["2024-01-01T04:59:59Z", "2026-09-16T03:59:59Z"]);
+    assert!(
+        obs.iter()
+            .filter(|o| o.rule_id == "CARES-12")
+            .all(|o| o.status == Status::Overdue)
+    );
+}
+
+#[test]
+fn the_supervisor_signature_is_due_at_the_earlier_of_one_week_after_completion_and_three_weeks_after_the_first_appointment()
+ {
+    let mut f = Fixture::new();
+    let day = 86_400_000;
+    let now = Timestamp::now().millis();
+    let at = |ms: i64| Timestamp::from_millis(ms).to_string();
+    let m = enroll(&mut f, Program::Csp, &at(now - 20 * day));
+    note(
+        &mut f,
+        m,
+        Program::Csp,
+        &at(now - 19 * day),
+        Modality::InPerson,
+        true,
+        vec![],
+    );
+    f.store
+        .create(RecordBody::Plan(synthetic::service_plan(
+            m,
+            Program::Csp,
+            f.worker,
+        )))
+        .unwrap();
+    let o = find(&eval(&f, m, &at(now + 60_000)), "CSP-7").clone();
+    let first_appointment = Timestamp::from_millis(now - 19 * day);
+    assert_eq!(
+        o.due,
+        Some(rules::Clock::Days(21).deadline(first_appointment))
+    );
+}

@@ -313,14 +313,20 @@ pub static RULES: &[Rule] = &[
         satisfied_by: "supervisor signature",
         citation: "CSP Process Specifications, item 6",
         eval: |c| {
+            // Within one week of the plan's completion, "i.e., within three weeks of the first
+            // appointment": whichever comes first.
+            let signed = signed_plan(c, &[PlanKind::ServicePlan], &[Role::Supervisor]);
             let completed = plans(c, &[PlanKind::ServicePlan])
                 .filter_map(|(_, p, _)| p.completed_at)
                 .min();
-            window(
-                completed,
-                signed_plan(c, &[PlanKind::ServicePlan], &[Role::Supervisor]),
-                Clock::Days(7),
-            )
+            match (completed, face_to_face(c)) {
+                (Some(done), Some(first))
+                    if Clock::Days(21).deadline(first) < Clock::Days(7).deadline(done) =>
+                {
+                    window(Some(first), signed, Clock::Days(21))
+                }
+                (completed, _) => window(completed, signed, Clock::Days(7)),
+            }
         },
     },
     Rule {

@@ -139,14 +139,19 @@ pub fn evaluate_staff(
                     .iter()
                     .filter(|t| t.required_initial && t.program == *program)
                 {
+                    // "by December 31, 2023, or within three months of employment, whichever
+                    // comes later".
                     let start = start_of_day(t.employment_started_on.0);
-                    out.push(obligation(
-                        id,
-                        Some(start),
-                        t.completed_on.map(|d| start_of_day(d.0)),
-                        Clock::Months(3),
-                        now,
-                    ));
+                    let done = t.completed_on.map(|d| start_of_day(d.0));
+                    let floor = chrono::NaiveDate::from_ymd_opt(2023, 12, 31).map(start_of_day);
+                    match floor {
+                        Some(f)
+                            if Clock::Months(3).deadline(start) < Clock::Days(0).deadline(f) =>
+                        {
+                            out.push(obligation(id, Some(f), done, Clock::Days(0), now))
+                        }
+                        _ => out.push(obligation(id, Some(start), done, Clock::Months(3), now)),
+                    }
                 }
             }
         }
