@@ -546,3 +546,44 @@ fn the_supervisor_signature_is_due_at_the_earlier_of_one_week_after_completion_a
         Some(rules::Clock::Days(21).deadline(first_appointment))
     );
 }
+
+#[test]
+fn session_documentation_duties_are_read_from_projected_note_facts() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Tm, "2026-10-01T09:00:00-04:00");
+    let id = note(
+        &mut f,
+        m,
+        Program::Tm,
+        "2026-10-02T16:00:00-04:00",
+        Modality::Telehealth,
+        true,
+        vec![],
+    );
+    let obs = eval(&f, m, "2026-10-03T09:00:00-04:00");
+    assert_eq!(
+        find(&obs, "TM-7").status,
+        Status::Overdue,
+        "a telehealth draft without its reason"
+    );
+    assert_eq!(find(&obs, "TM-5").status, Status::Satisfied);
+    f.store
+        .update(id, |b| {
+            if let RecordBody::ContactNote(n) = b {
+                n.telehealth_reason = Some("youth had a fever".into());
+                n.member_response = None;
+            }
+        })
+        .unwrap();
+    let obs = eval(&f, m, "2026-10-03T09:00:00-04:00");
+    assert_eq!(find(&obs, "TM-7").status, Status::Satisfied);
+    assert_eq!(find(&obs, "TM-5").status, Status::Overdue);
+    let before = f.store.documents_loaded();
+    let records = MemberRecords::load(&f.store, m).unwrap();
+    assert_eq!(
+        f.store.documents_loaded() - before,
+        2,
+        "the member and the enrollment; no note"
+    );
+    assert_eq!(records.notes.len(), 1);
+}

@@ -69,7 +69,7 @@ fn dump(conn: &Connection) -> Vec<String> {
         "SELECT id || kind || coalesce(member_id,'') || coalesce(program,'') || at || title FROM records ORDER BY id",
         "SELECT id || display_name || date_of_birth || masshealth_id FROM members ORDER BY id",
         "SELECT id || member_id || program || status FROM enrollments ORDER BY id",
-        "SELECT id || member_id || started_at || modality || member_engaged FROM notes ORDER BY id",
+        "SELECT id || member_id || started_at || modality || member_engaged || purposes || session_fields_complete || telehealth_reason_given FROM notes ORDER BY id",
         "SELECT id || kind || status FROM plans ORDER BY id",
         "SELECT n.id FROM note_search JOIN notes n ON n.rowid = note_search.rowid WHERE note_search MATCH '\"upgrade\" \"marker\"' ORDER BY n.id",
     ] {
@@ -98,12 +98,12 @@ fn upgraded_database_equals_fresh() {
         "search finds notes"
     );
 
-    for version in 1..=2 {
+    for version in 1..=3 {
         let old_dir = tempfile::tempdir().unwrap();
         Store::create_at_version_for_test(old_dir.path(), &key(), version, &records).unwrap();
         let upgraded = Store::open(old_dir.path(), key()).unwrap();
         assert_eq!(upgraded.open_report().migrated_from, version);
-        if version < 2 {
+        if version < 3 {
             assert_eq!(
                 dump(upgraded.main_connection_for_test()),
                 expected,

@@ -563,6 +563,28 @@ fn validate_note(c: &mut Checker, n: &ContactNote) {
 }
 
 impl ContactNote {
+    fn session_fields(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("planned_activity", self.planned_activity.as_deref()),
+            ("goal_targeted", self.goal_targeted.as_deref()),
+            ("member_response", self.member_response.as_deref()),
+        ]
+    }
+
+    /// Whether the note records planned activity, goal targeted and member response (TM-5).
+    pub fn session_fields_complete(&self) -> bool {
+        self.session_fields()
+            .iter()
+            .all(|(_, v)| v.is_some_and(|v| !v.trim().is_empty()))
+    }
+
+    /// Whether a reason for telehealth is written (TM-7).
+    pub fn telehealth_reason_given(&self) -> bool {
+        self.telehealth_reason
+            .as_deref()
+            .is_some_and(|r| !r.trim().is_empty())
+    }
+
     /// Checks what finalizing requires beyond storing a draft: a narrative, a duration, and
     /// the program's documentation duties (TM-5 planned activity, goal and response; TM-7 and
     /// every program: the reason for telehealth).
@@ -575,12 +597,7 @@ impl ContactNote {
         if self.duration_minutes == 0 {
             c.fail("duration_minutes", "must be more than 0 to finalize a note");
         }
-        if self.modality == Modality::Telehealth
-            && self
-                .telehealth_reason
-                .as_deref()
-                .is_none_or(|r| r.trim().is_empty())
-        {
+        if self.modality == Modality::Telehealth && !self.telehealth_reason_given() {
             c.fail(
                 "telehealth_reason",
                 "is required for a telehealth contact (TM-7)",
@@ -588,12 +605,8 @@ impl ContactNote {
         }
         if self.program == Program::Tm && self.modality.with_member() && self.addendum_to.is_none()
         {
-            for (field, value) in [
-                ("planned_activity", &self.planned_activity),
-                ("goal_targeted", &self.goal_targeted),
-                ("member_response", &self.member_response),
-            ] {
-                if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            for (field, value) in self.session_fields() {
+                if value.is_none_or(|v| v.trim().is_empty()) {
                     c.fail(field, "is required on every TM session note (TM-5)");
                 }
             }

@@ -11,6 +11,7 @@ use super::calendar::{end_of_day, local_day, start_of_day};
 use super::clock::Clock;
 use super::records::MemberRecords;
 use crate::model::*;
+use crate::store::NoteFacts;
 
 /// What one rule found for one enrollment: when its clock started and what satisfied it.
 #[derive(Clone, Debug, Default)]
@@ -106,7 +107,7 @@ fn discharged(c: &Ctx<'_>) -> Option<Timestamp> {
 fn first_note(
     c: &Ctx<'_>,
     from: Timestamp,
-    pred: impl Fn(&ContactNote) -> bool,
+    pred: impl Fn(&NoteFacts) -> bool,
 ) -> Option<Timestamp> {
     c.records
         .notes_of(c.enrollment.program)
@@ -115,7 +116,7 @@ fn first_note(
         .next()
 }
 
-fn has(n: &ContactNote, p: ContactPurpose) -> bool {
+fn has(n: &NoteFacts, p: ContactPurpose) -> bool {
     n.purposes.contains(&p)
 }
 
@@ -690,14 +691,7 @@ pub static RULES: &[Rule] = &[
             note_fields(
                 c,
                 |n| n.modality.with_member(),
-                |n| {
-                    !n.validate_for_finalize().iter().any(|e| {
-                        matches!(
-                            e.field.as_str(),
-                            "planned_activity" | "goal_targeted" | "member_response"
-                        )
-                    })
-                },
+                |n| n.session_fields_complete,
             )
         },
     },
@@ -732,11 +726,7 @@ pub static RULES: &[Rule] = &[
             note_fields(
                 c,
                 |n| n.modality == Modality::Telehealth,
-                |n| {
-                    n.telehealth_reason
-                        .as_deref()
-                        .is_some_and(|r| !r.trim().is_empty())
-                },
+                |n| n.telehealth_reason_given,
             )
         },
     },
@@ -1044,7 +1034,7 @@ fn tm_initiated(c: &Ctx<'_>) -> Option<Timestamp> {
 }
 
 fn consent_before_collateral(c: &Ctx<'_>) -> Vec<Window> {
-    let collateral: Vec<&ContactNote> = c
+    let collateral: Vec<&NoteFacts> = c
         .records
         .notes_of(c.enrollment.program)
         .filter(|n| n.modality == Modality::Collateral)
@@ -1070,10 +1060,10 @@ fn consent_before_collateral(c: &Ctx<'_>) -> Vec<Window> {
 /// Per-note documentation duties: the oldest note of the kind missing the fields is overdue.
 fn note_fields(
     c: &Ctx<'_>,
-    applies: fn(&ContactNote) -> bool,
-    complete: fn(&ContactNote) -> bool,
+    applies: fn(&NoteFacts) -> bool,
+    complete: fn(&NoteFacts) -> bool,
 ) -> Vec<Window> {
-    let notes: Vec<&ContactNote> = c
+    let notes: Vec<&NoteFacts> = c
         .records
         .notes_of(c.enrollment.program)
         .filter(|n| applies(n))

@@ -3,7 +3,7 @@
 use crate::attest::{Attestation, AttestationKind};
 use crate::error::Result;
 use crate::model::*;
-use crate::store::Store;
+use crate::store::{NoteFacts, Store};
 
 /// One member's records, grouped by kind, each with its id (and, for notes and plans, its
 /// attestations).
@@ -13,8 +13,8 @@ pub struct MemberRecords {
     pub member: Option<(RecordId, Member)>,
     /// Enrollments.
     pub enrollments: Vec<(RecordId, Enrollment)>,
-    /// Contact notes, with whether each is finalized.
-    pub notes: Vec<(RecordId, ContactNote, bool)>,
+    /// Contact notes, as projected facts (no note document is loaded).
+    pub notes: Vec<NoteFacts>,
     /// Engagement attempts.
     pub attempts: Vec<EngagementAttempt>,
     /// Document deliveries.
@@ -45,12 +45,14 @@ impl MemberRecords {
         if let RecordBody::Member(m) = member.body {
             out.member = Some((member_id, m));
         }
+        out.notes = store.note_facts(member_id)?;
         for entry in store.timeline(member_id)? {
+            if entry.kind == RecordKind::ContactNote.as_str() {
+                continue;
+            }
             let r = store.get(entry.record_id)?;
-            let finalized = r.is_finalized();
             match r.body {
                 RecordBody::Enrollment(e) => out.enrollments.push((r.id, e)),
-                RecordBody::ContactNote(n) => out.notes.push((r.id, n, finalized)),
                 RecordBody::EngagementAttempt(a) => out.attempts.push(a),
                 RecordBody::DocumentDelivery(d) => out.deliveries.push(d),
                 RecordBody::NeedsAssessment(a) => out.assessments.push(a),
@@ -64,15 +66,13 @@ impl MemberRecords {
                 _ => {}
             }
         }
-        out.notes.sort_by_key(|(_, n, _)| n.started_at);
         Ok(out)
     }
 
     /// Notes of one program (addenda excluded), oldest first.
-    pub(crate) fn notes_of(&self, program: Program) -> impl Iterator<Item = &ContactNote> {
+    pub(crate) fn notes_of(&self, program: Program) -> impl Iterator<Item = &NoteFacts> {
         self.notes
             .iter()
-            .map(|(_, n, _)| n)
             .filter(move |n| n.program == program && n.addendum_to.is_none())
     }
 

@@ -30,8 +30,8 @@ use crate::attest::{Attestation, AttestationKind, Signer};
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::model::{
-    ContactNote, FieldError, Plan, PlanStatus, RecordBody, RecordId, RecordKind, Role, Timestamp,
-    new_id,
+    ContactNote, ContactPurpose, FieldError, Modality, Plan, PlanStatus, Program, RecordBody,
+    RecordId, RecordKind, Role, Timestamp, new_id,
 };
 
 const MAIN_FILE: &str = "fieldnote.db";
@@ -100,6 +100,34 @@ pub struct CaseloadEntry {
     pub enrollments: Vec<(String, String)>,
     /// The most recent contact note's start.
     pub last_contact_at: Option<Timestamp>,
+}
+
+/// The facts of a contact note that lists and program rules read, from the projection (no
+/// document is loaded).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteFacts {
+    /// The note.
+    pub id: RecordId,
+    /// Its member.
+    pub member_id: RecordId,
+    /// The program.
+    pub program: Program,
+    /// When the contact started.
+    pub started_at: Timestamp,
+    /// How it happened.
+    pub modality: Modality,
+    /// Whether the member was engaged and responsive.
+    pub member_engaged: bool,
+    /// Its special purposes.
+    pub purposes: Vec<ContactPurpose>,
+    /// For an addendum: the note it adds to.
+    pub addendum_to: Option<RecordId>,
+    /// Whether it is finalized.
+    pub finalized: bool,
+    /// Planned activity, goal targeted and member response are all recorded (TM-5).
+    pub session_fields_complete: bool,
+    /// A telehealth reason is recorded (TM-7).
+    pub telehealth_reason_given: bool,
 }
 
 /// One entry on a member's timeline.
@@ -587,6 +615,34 @@ impl Store {
                 at: Timestamp::from_millis(r.get(2)?),
                 title: r.get(3)?,
                 finalized: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The facts of every contact note of a member, oldest first. Reads projections only.
+    pub fn note_facts(&self, member_id: RecordId) -> Result<Vec<NoteFacts>> {
+        let mut stmt = self.main.prepare_cached(
+            "SELECT n.id, n.member_id, n.program, n.started_at, n.modality, n.member_engaged,
+                n.purposes, n.addendum_to, n.session_fields_complete, n.telehealth_reason_given,
+                EXISTS (SELECT 1 FROM attestations a WHERE a.record_id = n.id
+                        AND a.kind = 'finalize')
+             FROM notes n WHERE n.member_id = ?1 ORDER BY n.started_at, n.id",
+        )?;
+        let rows = stmt.query_map([member_id.to_string()], |r| {
+            let vocabulary = |s: String| serde_json::from_value(serde_json::Value::String(s)).ok();
+            Ok(NoteFacts {
+                id: parse_id(r.get::<_, String>(0)?),
+                member_id: parse_id(r.get::<_, String>(1)?),
+                program: Program::from_code(&r.get::<_, String>(2)?).unwrap_or(Program::Csp),
+                started_at: Timestamp::from_millis(r.get(3)?),
+                modality: vocabulary(r.get(4)?).unwrap_or(Modality::CaseRelatedWork),
+                member_engaged: r.get(5)?,
+                purposes: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                addendum_to: r.get::<_, Option<String>>(7)?.map(parse_id),
+                session_fields_complete: r.get(8)?,
+                telehealth_reason_given: r.get(9)?,
+                finalized: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -70,11 +70,13 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
         RecordBody::ContactNote(n) => {
             let rowid: i64 = tx.prepare_cached(
                 "INSERT INTO notes (id, member_id, program, author, started_at, duration_minutes,
-                     modality, member_engaged, addendum_to)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     modality, member_engaged, addendum_to, purposes, session_fields_complete,
+                     telehealth_reason_given)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (id) DO UPDATE SET member_id = ?2, program = ?3, author = ?4,
                      started_at = ?5, duration_minutes = ?6, modality = ?7,
-                     member_engaged = ?8, addendum_to = ?9
+                     member_engaged = ?8, addendum_to = ?9, purposes = ?10,
+                     session_fields_complete = ?11, telehealth_reason_given = ?12
                  RETURNING rowid",
             )?
             .query_row(
@@ -88,6 +90,9 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
                     json_name(&n.modality),
                     n.member_engaged,
                     n.addendum_to.map(|a| a.to_string()),
+                    serde_json::to_string(&n.purposes).unwrap_or_else(|_| "[]".into()),
+                    n.session_fields_complete(),
+                    n.telehealth_reason_given(),
                 ],
                 |r| r.get(0),
             )?;

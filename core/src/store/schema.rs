@@ -31,6 +31,10 @@ pub(crate) const MAIN: &[Migration] = &[
         version: 2,
         sql: include_str!("../../migrations/main/002_search_and_plans.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../../migrations/main/003_note_facts.sql"),
+    },
 ];
 
 /// Migrations of the outbox database.

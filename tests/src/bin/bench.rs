@@ -93,6 +93,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ms(open), ms(open_b), ratio(open, open_b)
         ));
 
+        let (today, loaded) = today_view(&store_dir, &key)?;
+        report.push(format!(
+            "| Today view (all rules, 40 members), {notes} notes (documents loaded: {loaded}) | {} | n/a | n/a | none set |",
+            ms(today)
+        ));
+
         let (q_ours, q_base) = w8(&store_dir, &plain, &key, if args.quick { 60 } else { 200 })?;
         report.push(format!(
             "| W8 full-text top-20, {notes} notes, p95 | {} | {} (LIKE scan) | {:.3}x | under 50 ms |",
@@ -290,6 +296,15 @@ fn w2_baseline(path: &Path, key: &StoreKey) -> Result<Duration, Box<dyn std::err
         assert_eq!(rows.len(), MEMBERS);
     }
     Ok(pct(&times, 0.5))
+}
+
+fn today_view(dir: &Path, key: &StoreKey) -> Result<(Duration, u64), Box<dyn std::error::Error>> {
+    let store = Store::open(dir, key.clone())?;
+    let t = Instant::now();
+    let today = fieldnote_core::rules::today(&store, Timestamp::now())?;
+    let elapsed = t.elapsed();
+    assert_eq!(today.len(), MEMBERS);
+    Ok((elapsed, store.documents_loaded()))
 }
 
 fn w8(
