@@ -587,3 +587,58 @@ fn session_documentation_duties_are_read_from_projected_note_facts() {
     );
     assert_eq!(records.notes.len(), 1);
 }
+
+#[test]
+fn the_supervisor_roll_up_counts_per_worker_and_team() {
+    use fieldnote_core::rules::rollup::{MemberObligations, rollup};
+    let mut f = Fixture::new();
+    let now = "2026-11-25T09:00:00-05:00"; // a Wednesday
+    let late = enroll(&mut f, Program::CspJi, "2026-09-01T08:00:00-04:00");
+    let fresh = enroll(&mut f, Program::Csp, "2026-11-25T08:00:00-05:00");
+    let other_worker = new_id();
+    let members = vec![
+        MemberObligations {
+            member_id: late,
+            worker: f.worker,
+            team: f.team,
+            obligations: eval(&f, late, now),
+        },
+        MemberObligations {
+            member_id: fresh,
+            worker: other_worker,
+            team: f.team,
+            obligations: eval(&f, fresh, now),
+        },
+    ];
+    let mut staff = std::collections::BTreeMap::new();
+    staff.insert(
+        f.worker,
+        staff::evaluate_staff(&f.store, f.worker, &[Program::Tm], t(now)).unwrap(),
+    );
+    let teams = rollup(&members, &staff, t(now));
+    assert_eq!(teams.len(), 1);
+    let team = &teams[0];
+    assert_eq!(team.workers.len(), 2);
+    let first = &team.workers[0];
+    assert_eq!(
+        first.worker, f.worker,
+        "the worker with overdue work comes first"
+    );
+    assert!(first.overdue >= 3, "{first:?}");
+    assert_eq!((first.case_rate_met, first.case_rate_unmet), (0, 1));
+    assert_eq!(
+        first
+            .staff_open
+            .iter()
+            .map(|o| o.rule_id.as_str())
+            .collect::<Vec<_>>(),
+        vec!["TM-10"]
+    );
+    let second = &team.workers[1];
+    assert_eq!(second.overdue, 0);
+    assert!(
+        second.due_this_week >= 2,
+        "CSP-1 and CSP-2 fall due this week: {second:?}"
+    );
+    assert_eq!(team.overdue, first.overdue);
+}

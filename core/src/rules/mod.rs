@@ -8,6 +8,7 @@ pub mod case_rate;
 pub mod catalog;
 pub mod clock;
 pub mod records;
+pub mod rollup;
 pub mod staff;
 
 use serde::{Deserialize, Serialize};
