@@ -412,15 +412,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             out!("{id}");
         }
         Command::Note(NoteCmd::Finalize { id, name }) => {
-            let att = store.finalize_note(
-                id,
-                Signer {
-                    staff_id: Some(worker),
-                    name,
-                    role: Role::Worker,
-                    witness: None,
-                },
-            )?;
+            let att = store.finalize_note(id, Signer::staff(worker, name, Role::Worker))?;
             out!("finalized {id}; content hash {}", att.content_hash);
         }
         Command::Plan(PlanCmd::Create {
@@ -450,20 +442,14 @@ fn run(cli: Cli) -> Result<(), Error> {
             name,
             staff,
         }) => {
-            let role: Role =
-                serde_json::from_value(serde_json::Value::String(role)).map_err(|_| {
-                    invalid(
-                        "role",
-                        "use worker, supervisor, program_director, member, guardian, youth or pcp",
-                    )
-                })?;
+            let role: Role = vocabulary(&role).ok_or_else(|| {
+                invalid(
+                    "role",
+                    "use worker, supervisor, program_director, member, guardian, youth or pcp",
+                )
+            })?;
             let signer = if role.is_witnessed() {
-                Signer {
-                    staff_id: None,
-                    name,
-                    role,
-                    witness: Some(worker),
-                }
+                Signer::witnessed(name, role, worker)
             } else {
                 let staff = staff.or((role == Role::Worker).then_some(worker));
                 Signer {
@@ -590,30 +576,14 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
             let note = synthetic::note(&mut rng, m, program, worker, at, 60);
             let id = store.create(RecordBody::ContactNote(note))?;
             if n > 0 {
-                store.finalize_note(
-                    id,
-                    Signer {
-                        staff_id: Some(worker),
-                        name: "Demo Worker".into(),
-                        role: Role::Worker,
-                        witness: None,
-                    },
-                )?;
+                store.finalize_note(id, Signer::staff(worker, "Demo Worker", Role::Worker))?;
             }
             bar.inc(1);
         }
         let plan = store.create(RecordBody::Plan(synthetic::service_plan(
             m, program, worker,
         )))?;
-        store.sign_plan(
-            plan,
-            Signer {
-                staff_id: Some(worker),
-                name: "Demo Worker".into(),
-                role: Role::Worker,
-                witness: None,
-            },
-        )?;
+        store.sign_plan(plan, Signer::staff(worker, "Demo Worker", Role::Worker))?;
         bar.inc(1);
     }
     bar.finish_with_message("done");

@@ -51,6 +51,29 @@ pub struct Signer {
     pub witness: Option<StaffId>,
 }
 
+impl Signer {
+    /// A staff member signing in a staff role (worker, supervisor, program director).
+    pub fn staff(staff_id: StaffId, name: impl Into<String>, role: Role) -> Self {
+        Signer {
+            staff_id: Some(staff_id),
+            name: name.into(),
+            role,
+            witness: None,
+        }
+    }
+
+    /// A member, guardian, youth or PCP signing on the worker's device, witnessed by the
+    /// worker.
+    pub fn witnessed(name: impl Into<String>, role: Role, witness: StaffId) -> Self {
+        Signer {
+            staff_id: None,
+            name: name.into(),
+            role,
+            witness: Some(witness),
+        }
+    }
+}
+
 /// A signature or finalization event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attestation {
