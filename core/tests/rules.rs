@@ -642,3 +642,61 @@ fn the_supervisor_roll_up_counts_per_worker_and_team() {
     );
     assert_eq!(team.overdue, first.overdue);
 }
+
+#[test]
+fn ended_enrollments_keep_only_the_duties_that_still_apply() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::CspJi, "2026-09-01T08:00:00-04:00");
+    let enrollment = f
+        .store
+        .timeline(m)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "enrollment")
+        .unwrap()
+        .record_id;
+    let ids = |f: &Fixture| -> BTreeSet<String> {
+        eval(f, m, "2026-11-25T09:00:00-05:00")
+            .into_iter()
+            .map(|o| o.rule_id)
+            .collect()
+    };
+    assert!(ids(&f).contains("JI-1"));
+    f.store
+        .update(enrollment, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.status = EnrollmentStatus::Discharged;
+                e.discharge = Some(Discharge {
+                    discharged_on: Day::parse("2026-11-20").unwrap(),
+                    last_service_on: Day::parse("2026-11-19").unwrap(),
+                    planned: true,
+                    reason: "goals met".into(),
+                });
+            }
+        })
+        .unwrap();
+    let after = ids(&f);
+    assert!(
+        !after.contains("JI-1") && !after.contains("JI-3"),
+        "no ongoing clocks after discharge: {after:?}"
+    );
+    assert!(
+        after.contains("JI-10") && after.contains("CSP-10"),
+        "discharge duties remain: {after:?}"
+    );
+    f.store
+        .update(enrollment, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.status = EnrollmentStatus::Ineligible;
+                e.discharge = None;
+                e.status_history.push(StatusChange {
+                    at: t("2026-09-02T08:00:00-04:00"),
+                    status: EnrollmentStatus::Ineligible,
+                    reason: "not justice involved".into(),
+                    by: f.worker,
+                });
+            }
+        })
+        .unwrap();
+    assert_eq!(ids(&f), BTreeSet::from(["JI-9".to_string()]));
+}

@@ -1082,6 +1082,30 @@ fn note_fields(
     }
 }
 
+/// Rules whose clocks keep running while services go on; they stop at discharge.
+const ONGOING: &[&str] = &[
+    "CSP-5", "CSP-8", "CSP-11", "JI-1", "JI-3", "JI-5", "TM-4", "TM-6", "CARES-3", "CARES-4",
+];
+
+/// Rules that still apply to a referral that ended without services (declined, ineligible).
+const WITHOUT_SERVICES: &[&str] = &["JI-9", "CP-2"];
+
+/// Whether `rule` applies to `enrollment`: its program is one of the rule's, a referral that
+/// ended without services (declined, found ineligible) keeps only the rules about that, and
+/// a discharged enrollment keeps its discharge duties but not the clocks of ongoing service.
+pub fn applies(rule: &Rule, enrollment: &Enrollment) -> bool {
+    if !rule.programs.contains(&enrollment.program) {
+        return false;
+    }
+    match enrollment.status {
+        EnrollmentStatus::Declined | EnrollmentStatus::Ineligible => {
+            WITHOUT_SERVICES.contains(&rule.id)
+        }
+        EnrollmentStatus::Discharged => !ONGOING.contains(&rule.id),
+        _ => true,
+    }
+}
+
 /// The rule with this id.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)

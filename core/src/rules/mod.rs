@@ -79,7 +79,7 @@ pub fn evaluate_member(records: &MemberRecords, now: Timestamp) -> Vec<Obligatio
         };
         for rule in catalog::RULES
             .iter()
-            .filter(|r| r.programs.contains(&enrollment.program))
+            .filter(|r| catalog::applies(r, enrollment))
         {
             for w in (rule.eval)(&ctx) {
                 let (status, due) = window_status(records, rule.id, enrollment.program, &w, now);
