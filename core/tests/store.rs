@@ -605,3 +605,41 @@ fn a_store_in_another_format_is_refused_not_taken_for_damage() {
     ));
     assert!(!dir.join("quarantine").exists());
 }
+
+#[test]
+fn a_much_edited_document_is_compacted_into_a_snapshot_and_reads_back() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let plan = f
+        .store
+        .create(RecordBody::Plan(fieldnote_core::synthetic::service_plan(
+            m,
+            Program::Csp,
+            f.worker,
+        )))
+        .unwrap();
+    for i in 0..40 {
+        f.store
+            .update(plan, |b| {
+                if let RecordBody::Plan(p) = b {
+                    p.summary.set(format!("revision {i}"));
+                }
+            })
+            .unwrap();
+    }
+    let chunks: i64 = f
+        .store
+        .main_connection_for_test()
+        .query_row(
+            "SELECT count(*) FROM doc_chunks WHERE record_id = ?1",
+            [plan.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(chunks <= 16, "{chunks} chunks after 41 changes");
+    let f = f.reopen();
+    let RecordBody::Plan(p) = f.store.get(plan).unwrap().body else {
+        panic!()
+    };
+    assert_eq!(p.summary.as_str(), "revision 39");
+}
