@@ -466,10 +466,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Search { text, limit } => {
             let hits = store.search(&text, limit)?;
             if json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&hits).unwrap_or_default()
-                );
+                print_json(&hits);
             } else {
                 for h in hits {
                     out!("{}  {}  {}", h.started_at, h.note_id, h.snippet);
@@ -479,10 +476,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Timeline { member } => {
             let entries = store.timeline(member)?;
             if json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&entries).unwrap_or_default()
-                );
+                print_json(&entries);
             } else {
                 for e in entries {
                     let lock = if e.finalized { " (final)" } else { "" };
@@ -499,10 +493,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Today => {
             let today = fieldnote_core::rules::today(&store, Timestamp::now())?;
             if json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&today).unwrap_or_default()
-                );
+                print_json(&today);
             } else {
                 for entry in today {
                     out!("{}  ({} open)", entry.display_name, entry.open.len());
@@ -516,10 +507,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             let records = fieldnote_core::rules::MemberRecords::load(&store, member)?;
             let obligations = fieldnote_core::rules::evaluate_member(&records, Timestamp::now());
             if json {
-                out!(
-                    "{}",
-                    serde_json::to_string_pretty(&obligations).unwrap_or_default()
-                );
+                print_json(&obligations);
             } else {
                 for o in obligations {
                     out!("{}  [{}]", describe(&o), o.citation);
@@ -530,7 +518,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             let r = store.get(id)?;
             let v = serde_json::json!({ "id": id, "record": r.body, "attestations": r.attestations,
                 "conflicts": store.conflicts(id)? });
-            out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            print_json(&v);
         }
         Command::Check => match store.check_integrity()? {
             None => out!("ok"),
@@ -601,6 +589,14 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
     Ok(())
 }
 
+/// Prints a value as pretty JSON (the `--json` output of every command).
+fn print_json(value: &impl serde::Serialize) {
+    out!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
 fn describe(o: &fieldnote_core::rules::Obligation) -> String {
     use fieldnote_core::rules::Status;
     let status = match &o.status {
@@ -631,10 +627,7 @@ fn describe(o: &fieldnote_core::rules::Obligation) -> String {
 fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
     let caseload = store.caseload()?;
     if json {
-        out!(
-            "{}",
-            serde_json::to_string_pretty(&caseload).unwrap_or_default()
-        );
+        print_json(&caseload);
         return Ok(());
     }
     out!("{} members", caseload.len());
@@ -661,7 +654,7 @@ fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
 fn print_signatures(store: &Store, id: RecordId, json: bool) -> Result<(), Error> {
     let s = store.plan_signatures(id)?;
     if json {
-        out!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+        print_json(&s);
         return Ok(());
     }
     for (role, state) in &s.roles {

@@ -179,13 +179,9 @@ fn bad_input_names_the_field_and_saves_nothing() {
 
     let wrong = dir.path().join("wrong.key");
     std::fs::write(&wrong, "ab".repeat(32)).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_fieldnote"))
-        .args(["--store"])
-        .arg(&store)
-        .arg("--key-file")
-        .arg(&wrong)
-        .args(["member", "list"])
-        .output()
-        .unwrap();
+    let out = run(
+        &store,
+        &["--key-file", wrong.to_str().unwrap(), "member", "list"],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("the key does not open this store"));
 }

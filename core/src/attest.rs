@@ -144,6 +144,52 @@ impl Attestation {
     }
 }
 
+/// The state of one role's signature on a record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum SignatureState {
+    /// Nobody has signed in this role.
+    Missing,
+    /// Signed, and the content has not changed since.
+    Current {
+        /// The signature.
+        attestation: Attestation,
+    },
+    /// Signed, but the content changed afterwards: the signature no longer covers the plan.
+    Stale {
+        /// The signature.
+        attestation: Attestation,
+    },
+}
+
+impl SignatureState {
+    /// The state of `role`'s signature on `body`: the latest intact signature in that role,
+    /// current when it covers the content as it is now, stale when the content changed since.
+    pub fn of(attestations: &[Attestation], role: Role, body: &RecordBody) -> SignatureState {
+        let latest = attestations
+            .iter()
+            .filter(|a| a.kind == AttestationKind::Sign && a.signer.role == role && a.verify())
+            .max_by_key(|a| a.signed_at);
+        match latest {
+            None => SignatureState::Missing,
+            Some(a) if a.is_stale(body) => SignatureState::Stale {
+                attestation: a.clone(),
+            },
+            Some(a) => SignatureState::Current {
+                attestation: a.clone(),
+            },
+        }
+    }
+
+    /// When the signature was made, if it is current.
+    pub fn current_since(&self) -> Option<Timestamp> {
+        match self {
+            SignatureState::Current { attestation } => Some(attestation.signed_at),
+            _ => None,
+        }
+    }
+}
+
 /// The canonical bytes of a record's content (see the module notes).
 pub fn canonical_bytes(body: &RecordBody) -> Vec<u8> {
     canonical_json(body)

@@ -2,7 +2,7 @@
 //! limits checked before anything is parsed, changing it, and listing fields where concurrent
 //! edits conflict so a person can see both values.
 
-use automerge::{AutoCommit, ChangeHash, ReadDoc};
+use automerge::{AutoCommit, ReadDoc};
 use autosurgeon::{hydrate, reconcile};
 
 use crate::error::{Error, Result};
@@ -58,11 +58,6 @@ impl Document {
         hydrate(&self.doc).map_err(|e| doc_error(self.id, e))
     }
 
-    /// The current heads.
-    pub fn heads(&mut self) -> Vec<ChangeHash> {
-        self.doc.get_heads()
-    }
-
     /// Replaces the record with `body`, recording only what differs. Returns the encoded
     /// changes (empty when nothing changed).
     pub fn update(&mut self, body: &RecordBody) -> Result<Vec<u8>> {
@@ -89,11 +84,6 @@ impl Document {
     /// The whole document, compacted into one snapshot.
     pub fn save(&mut self) -> Vec<u8> {
         self.doc.save()
-    }
-
-    /// Changes made since `heads`.
-    pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
-        self.doc.save_after(heads)
     }
 
     /// Fields where concurrent edits left more than one value. Automerge shows one winner

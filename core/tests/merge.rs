@@ -81,6 +81,16 @@ fn sync(from: &Store, to: &mut Store, ids: &[RecordId]) {
     }
 }
 
+/// A plan for a new member on replica `a`, copied to a fresh replica `b`.
+fn replicated_plan(program: Program) -> (Fixture, Fixture, RecordId) {
+    let mut a = Fixture::new();
+    let m = a.member(program);
+    let plan = a.plan(m, program);
+    let mut b = Fixture::new();
+    sync(&a.store, &mut b.store, &[m, plan]);
+    (a, b, plan)
+}
+
 fn projection(store: &Store, plan: RecordId) -> Vec<String> {
     let conn = store.main_connection_for_test();
     let row: String = conn
@@ -110,13 +120,8 @@ proptest! {
         a_first in any::<bool>(),
         sign_on_b in any::<bool>(),
     ) {
-        let mut a = Fixture::new();
-        let m = a.member(Program::Csp);
-        let plan = a.store.create(RecordBody::Plan(
-            fieldnote_core::synthetic::service_plan(m, Program::Csp, a.worker))).unwrap();
+        let (mut a, mut b, plan) = replicated_plan(Program::Csp);
         a.store.sign_plan(plan, a.worker_signer()).unwrap();
-        let mut b = Fixture::new();
-        sync(&a.store, &mut b.store, &[m, plan]);
 
         for e in &edits_a { apply(&mut a.store, plan, e); }
         for e in &edits_b { apply(&mut b.store, plan, e); }
@@ -153,18 +158,7 @@ proptest! {
 
 #[test]
 fn concurrent_text_edits_in_different_places_both_survive() {
-    let mut a = Fixture::new();
-    let m = a.member(Program::Tm);
-    let plan = a
-        .store
-        .create(RecordBody::Plan(fieldnote_core::synthetic::service_plan(
-            m,
-            Program::Tm,
-            a.worker,
-        )))
-        .unwrap();
-    let mut b = Fixture::new();
-    sync(&a.store, &mut b.store, &[m, plan]);
+    let (mut a, mut b, plan) = replicated_plan(Program::Tm);
     apply(
         &mut a.store,
         plan,
@@ -198,18 +192,7 @@ fn concurrent_text_edits_in_different_places_both_survive() {
 
 #[test]
 fn concurrent_scalar_edits_are_reported_as_conflicts() {
-    let mut a = Fixture::new();
-    let m = a.member(Program::Csp);
-    let plan = a
-        .store
-        .create(RecordBody::Plan(fieldnote_core::synthetic::service_plan(
-            m,
-            Program::Csp,
-            a.worker,
-        )))
-        .unwrap();
-    let mut b = Fixture::new();
-    sync(&a.store, &mut b.store, &[m, plan]);
+    let (mut a, mut b, plan) = replicated_plan(Program::Csp);
     apply(&mut a.store, plan, &Edit::NextReview(3));
     apply(&mut b.store, plan, &Edit::NextReview(9));
     sync(&a.store, &mut b.store, &[plan]);

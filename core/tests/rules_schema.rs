@@ -770,16 +770,3 @@ fn the_checker_rejects_fields_and_values_the_model_lacks() {
     assert!(check(&examples, "attestation.signer.role=mayor").is_err());
     assert!(check(&examples, "contact_note.modality=text").is_ok());
 }
-
-#[test]
-fn the_vendored_rules_match_the_shared_specs_when_present() {
-    let shared =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/RULES.md");
-    if let Ok(text) = std::fs::read_to_string(&shared) {
-        assert_eq!(
-            text,
-            include_str!("data/RULES.md"),
-            "core/tests/data/RULES.md is out of date"
-        );
-    }
-}

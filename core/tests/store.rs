@@ -610,14 +610,7 @@ fn a_store_in_another_format_is_refused_not_taken_for_damage() {
 fn a_much_edited_document_is_compacted_into_a_snapshot_and_reads_back() {
     let mut f = Fixture::new();
     let m = f.member(Program::Csp);
-    let plan = f
-        .store
-        .create(RecordBody::Plan(fieldnote_core::synthetic::service_plan(
-            m,
-            Program::Csp,
-            f.worker,
-        )))
-        .unwrap();
+    let plan = f.plan(m, Program::Csp);
     for i in 0..40 {
         f.store
             .update(plan, |b| {

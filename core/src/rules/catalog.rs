@@ -96,11 +96,12 @@ fn admission(c: &Ctx<'_>) -> Timestamp {
         .unwrap_or(c.enrollment.referral.received_at)
 }
 
+/// The start of the discharge day (a `Days(0)` clock from it ends at that day's midnight).
 fn discharged(c: &Ctx<'_>) -> Option<Timestamp> {
     c.enrollment
         .discharge
         .as_ref()
-        .map(|d| end_of_day(d.discharged_on.0))
+        .map(|d| start_of_day(d.discharged_on.0))
 }
 
 /// The start of the first note after `from` matching `pred`.
@@ -380,11 +381,7 @@ pub static RULES: &[Rule] = &[
                 (Some(a), Some(b)) => Some(a.max(b)),
                 _ => None,
             };
-            window(
-                Some(Timestamp::from_millis(at.millis() - 1)),
-                done,
-                Clock::Days(0),
-            )
+            window(Some(at), done, Clock::Days(0))
         },
     },
     Rule {
@@ -608,11 +605,7 @@ pub static RULES: &[Rule] = &[
                 .iter()
                 .any(|p| p.service_plan_id.is_some());
             let done = delivered(c, DocumentKind::DischargePlan, admission(c)).filter(|_| has_plan);
-            window(
-                Some(Timestamp::from_millis(at.millis() - 1)),
-                done,
-                Clock::Days(0),
-            )
+            window(Some(at), done, Clock::Days(0))
         },
     },
     Rule {
@@ -888,13 +881,13 @@ pub static RULES: &[Rule] = &[
         satisfied_by: "plan and letter",
         citation: "CARES IX.B, IX.C",
         eval: |c| {
-            let Some(at) = discharged(c) else {
+            let Some(from) = discharged(c) else {
                 return window(None, None, Clock::Days(30));
             };
-            let from = Timestamp::from_millis(at.millis() - 1);
+            let removal = Clock::Days(0).deadline(from);
             let plan = plans(c, &[PlanKind::AftercarePlan])
                 .filter_map(|(_, p, _)| p.completed_at)
-                .filter(|t| *t <= at)
+                .filter(|t| *t <= removal)
                 .min();
             let letter = delivered(c, DocumentKind::TerminationLetter, from);
             let mut w = window(Some(from), plan.and(letter), Clock::Days(30));

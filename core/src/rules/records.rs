@@ -1,6 +1,6 @@
 //! Everything the rules read about one member, gathered from the store once per evaluation.
 
-use crate::attest::{Attestation, AttestationKind};
+use crate::attest::{Attestation, SignatureState};
 use crate::error::Result;
 use crate::model::*;
 use crate::store::{NoteFacts, Store};
@@ -76,23 +76,19 @@ impl MemberRecords {
             .filter(move |n| n.program == program && n.addendum_to.is_none())
     }
 
-    /// The time the last of `roles` signed `plan` with a current signature, if all have.
+    /// The time the last of `roles` signed `plan`, if every one of them has a current
+    /// signature.
     pub(crate) fn fully_signed_at(
         plan: &Plan,
         atts: &[Attestation],
         roles: &[Role],
     ) -> Option<Timestamp> {
         let body = RecordBody::Plan(plan.clone());
-        let mut last = None;
-        for role in roles {
-            let signed = atts
-                .iter()
-                .filter(|a| a.kind == AttestationKind::Sign && a.signer.role == *role)
-                .filter(|a| a.verify() && !a.is_stale(&body))
-                .map(|a| a.signed_at)
-                .min()?;
-            last = last.max(Some(signed));
-        }
-        last
+        roles
+            .iter()
+            .map(|role| SignatureState::of(atts, *role, &body).current_since())
+            .collect::<Option<Vec<_>>>()?
+            .into_iter()
+            .max()
     }
 }

@@ -18,12 +18,14 @@ mod projection;
 pub(crate) mod schema;
 mod search;
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+pub use crate::attest::SignatureState;
 pub use key::StoreKey;
 
 use crate::attest::{Attestation, AttestationKind, Signer};
@@ -158,24 +160,6 @@ pub struct SearchHit {
     pub snippet: String,
 }
 
-/// The state of one required signature on a plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
-pub enum SignatureState {
-    /// Nobody has signed in this role.
-    Missing,
-    /// Signed, and the content has not changed since.
-    Current {
-        /// The signature.
-        attestation: Attestation,
-    },
-    /// Signed, but the content changed afterwards: the signature no longer covers the plan.
-    Stale {
-        /// The signature.
-        attestation: Attestation,
-    },
-}
-
 /// A plan's signatures by required role.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanSignatures {
@@ -257,27 +241,13 @@ impl Store {
         };
         let mut report = OpenReport::default();
 
-        let mut outbox = match open_db(&dir.join(OUTBOX_FILE), &key, "FULL") {
-            Ok(c) => c,
-            Err(e) if is_unreadable(&e) && known.is_none() => return Err(Error::WrongKey),
-            Err(e) if is_unreadable(&e) => {
-                report.outbox_quarantined = Some(quarantine(&dir, OUTBOX_FILE)?);
-                open_db(&dir.join(OUTBOX_FILE), &key, "FULL")?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let key_known = known.is_some();
+        let (mut outbox, moved) = open_or_quarantine(&dir, OUTBOX_FILE, &key, "FULL", key_known)?;
+        report.outbox_quarantined = moved;
         schema::migrate(&mut outbox, schema::OUTBOX, None)?;
 
-        let main_path = dir.join(MAIN_FILE);
-        let mut main = match open_db(&main_path, &key, "NORMAL") {
-            Ok(c) => c,
-            Err(e) if is_unreadable(&e) && known.is_none() => return Err(Error::WrongKey),
-            Err(e) if is_unreadable(&e) => {
-                report.quarantined = Some(quarantine(&dir, MAIN_FILE)?);
-                open_db(&main_path, &key, "NORMAL")?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (mut main, moved) = open_or_quarantine(&dir, MAIN_FILE, &key, "NORMAL", key_known)?;
+        report.quarantined = moved;
         let migrated = schema::migrate(&mut main, schema::MAIN, None)?;
         report.migrated_from = migrated.from;
         if known.is_none() {
@@ -349,20 +319,11 @@ impl Store {
     /// validated first and, if any is invalid, none is stored. One durable commit covers all.
     /// Records may refer to members created earlier in the same batch.
     pub fn create_batch(&mut self, bodies: Vec<RecordBody>) -> Result<Vec<RecordId>> {
-        let mut batch_members = std::collections::HashSet::new();
+        let mut batch_members = HashSet::new();
         let mut prepared = Vec::with_capacity(bodies.len());
         for body in bodies {
             let id = new_id();
-            let mut errors = body.validate();
-            if let Some(m) = body.member_id()
-                && !batch_members.contains(&m)
-                && !self.is_member(m)?
-            {
-                errors.push(FieldError {
-                    field: "member_id".into(),
-                    reason: "no such member on this device".into(),
-                });
-            }
+            let mut errors = self.field_errors(&body, &batch_members)?;
             if let RecordBody::ContactNote(n) = &body
                 && n.addendum_to.is_some()
             {
@@ -550,21 +511,7 @@ impl Store {
         let roles = required_roles(plan)
             .into_iter()
             .map(|role| {
-                let latest = record
-                    .attestations
-                    .iter()
-                    .filter(|a| a.kind == AttestationKind::Sign && a.signer.role == role)
-                    .filter(|a| a.verify())
-                    .max_by_key(|a| a.signed_at);
-                let state = match latest {
-                    None => SignatureState::Missing,
-                    Some(a) if a.is_stale(&record.body) => SignatureState::Stale {
-                        attestation: a.clone(),
-                    },
-                    Some(a) => SignatureState::Current {
-                        attestation: a.clone(),
-                    },
-                };
+                let state = SignatureState::of(&record.attestations, role, &record.body);
                 (role, state)
             })
             .collect();
@@ -818,15 +765,7 @@ impl Store {
     // ---- internals ----
 
     fn check(&self, body: &RecordBody) -> Result<()> {
-        let mut errors = body.validate();
-        if let Some(m) = body.member_id()
-            && !self.is_member(m)?
-        {
-            errors.push(FieldError {
-                field: "member_id".into(),
-                reason: "no such member on this device".into(),
-            });
-        }
+        let errors = self.field_errors(body, &HashSet::new())?;
         if errors.is_empty() {
             Ok(())
         } else {
@@ -835,6 +774,26 @@ impl Store {
                 errors,
             })
         }
+    }
+
+    /// Every problem with `body`: its own validation, and a member that is neither on the
+    /// device nor among `also_members` (members created in the same batch).
+    fn field_errors(
+        &self,
+        body: &RecordBody,
+        also_members: &HashSet<RecordId>,
+    ) -> Result<Vec<FieldError>> {
+        let mut errors = body.validate();
+        if let Some(m) = body.member_id()
+            && !also_members.contains(&m)
+            && !self.is_member(m)?
+        {
+            errors.push(FieldError {
+                field: "member_id".into(),
+                reason: "no such member on this device".into(),
+            });
+        }
+        Ok(errors)
     }
 
     fn check_addendum(&self, note: &ContactNote) -> Result<()> {
@@ -1133,6 +1092,28 @@ fn insert_attestation(conn: &Connection, att: &Attestation) -> Result<()> {
         ],
     )?;
     Ok(())
+}
+
+/// Opens one of the store's databases. An unreadable file is a wrong key unless the key is
+/// known to be right (`key_known`), in which case the file is damaged: it is moved to
+/// quarantine and a new one is created in its place. Returns where a damaged file went.
+fn open_or_quarantine(
+    dir: &Path,
+    file: &str,
+    key: &StoreKey,
+    synchronous: &str,
+    key_known: bool,
+) -> Result<(Connection, Option<PathBuf>)> {
+    let path = dir.join(file);
+    match open_db(&path, key, synchronous) {
+        Ok(c) => Ok((c, None)),
+        Err(e) if is_unreadable(&e) && !key_known => Err(Error::WrongKey),
+        Err(e) if is_unreadable(&e) => {
+            let moved = quarantine(dir, file)?;
+            Ok((open_db(&path, key, synchronous)?, Some(moved)))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Moves a damaged database (and its WAL and shared-memory files) to

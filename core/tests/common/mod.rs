@@ -61,6 +61,11 @@ impl Fixture {
         id
     }
 
+    pub fn plan(&mut self, member: RecordId, program: Program) -> RecordId {
+        let plan = synthetic::service_plan(member, program, self.worker);
+        self.store.create(RecordBody::Plan(plan)).unwrap()
+    }
+
     pub fn note(&self, member: RecordId, program: Program, narrative: &str) -> ContactNote {
         let mut n = synthetic::note(
             &mut rng(),
