@@ -82,6 +82,29 @@ enum Command {
     },
     /// Check the database page by page; quarantine and rebuild it if damaged.
     Check,
+    /// Sign in to a server and register this device.
+    Login {
+        /// The server's URL (https; http only on this machine).
+        #[arg(long)]
+        server: String,
+        /// The user name.
+        #[arg(long)]
+        user: String,
+        /// A PEM file of CA certificates to trust instead of the public roots.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// A name for this device, shown to administrators.
+        #[arg(long, default_value = "fieldnote-cli")]
+        device_name: String,
+    },
+    /// Send pending work and receive what is new for the caseload.
+    Sync,
+    /// Who is signed in, what waits to be sent, the last sync.
+    Status,
+    /// Edits the server refused, kept for review.
+    Rejected,
+    /// Sign out: the server revokes this device's credential.
+    Logout,
     /// Fill the store with a synthetic caseload, then show it.
     Demo {
         /// Members to create.
@@ -210,18 +233,43 @@ enum PlanCmd {
     },
 }
 
+mod net;
+
+/// A failure of a command: the store's, or the server's.
+#[derive(Debug)]
+enum CliError {
+    Core(Error),
+    Client(fieldnote_client::Error),
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        CliError::Core(e)
+    }
+}
+
+impl From<fieldnote_client::Error> for CliError {
+    fn from(e: fieldnote_client::Error) -> Self {
+        CliError::Client(e)
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Error::Invalid { kind, errors }) => {
+        Err(CliError::Client(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(CliError::Core(Error::Invalid { kind, errors })) => {
             eprintln!("error: invalid {kind}; nothing was saved");
             for fe in errors {
                 eprintln!("  {}: {}", fe.field, fe.reason);
             }
             ExitCode::FAILURE
         }
-        Err(e) => {
+        Err(CliError::Core(e)) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
@@ -259,8 +307,14 @@ fn create_key(path: &Path) -> Result<StoreKey, Error> {
     Ok(key)
 }
 
-fn worker_id(store: &Path) -> Result<StaffId, Error> {
-    let path = store.join("worker.id");
+/// The staff id this device writes as: the signed-in user's, or a local one.
+fn worker_id(store_dir: &Path, store: &Store) -> Result<StaffId, Error> {
+    if let Some(identity) = store.identity()?
+        && let Ok(id) = StaffId::parse_str(&identity.staff_id)
+    {
+        return Ok(id);
+    }
+    let path = store_dir.join("worker.id");
     match fs::read_to_string(&path) {
         Ok(s) => StaffId::parse_str(s.trim())
             .map_err(|_| Error::Storage(format!("{} is not a staff id", path.display()))),
@@ -292,9 +346,13 @@ fn invalid(field: &str, reason: &str) -> Error {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+fn run(cli: Cli) -> Result<(), CliError> {
     let key_path = key_path(&cli);
-    let key = if matches!(cli.command, Command::Init | Command::Demo { .. }) && !key_path.exists() {
+    let creates = matches!(
+        cli.command,
+        Command::Init | Command::Demo { .. } | Command::Login { .. }
+    );
+    let key = if creates && !key_path.exists() {
         create_key(&key_path)?
     } else {
         read_key(&key_path)?
@@ -307,7 +365,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             q.display()
         );
     }
-    let worker = worker_id(&cli.store)?;
+    let worker = worker_id(&cli.store, &store)?;
     let json = cli.json;
     match cli.command {
         Command::Init => {
@@ -534,6 +592,23 @@ fn run(cli: Cli) -> Result<(), Error> {
             demo(&mut store, worker, members, notes_per_member)?;
             print_caseload(&store, json)?;
         }
+        Command::Login {
+            server,
+            user,
+            ca_file,
+            device_name,
+        } => net::login(
+            &cli.store,
+            &mut store,
+            &server,
+            &user,
+            ca_file,
+            &device_name,
+        )?,
+        Command::Sync => net::sync(&cli.store, store, json)?,
+        Command::Status => net::status(&store, json)?,
+        Command::Rejected => net::rejected(&store, json)?,
+        Command::Logout => net::logout(&cli.store)?,
     }
     Ok(())
 }

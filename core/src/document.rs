@@ -81,6 +81,17 @@ impl Document {
         Ok(())
     }
 
+    /// The current heads as hex change hashes. Equal heads mean equal documents, so a
+    /// change that leaves the heads unchanged was already held.
+    pub fn heads(&mut self) -> Vec<String> {
+        self.doc.get_heads().iter().map(|h| h.to_string()).collect()
+    }
+
+    /// Whether changes were received whose dependencies are missing (they wait, unapplied).
+    pub fn has_missing_deps(&mut self) -> bool {
+        !self.doc.get_missing_deps(&[]).is_empty()
+    }
+
     /// The whole document, compacted into one snapshot.
     pub fn save(&mut self) -> Vec<u8> {
         self.doc.save()

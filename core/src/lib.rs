@@ -7,6 +7,7 @@
 pub mod model;
 
 pub use model::*;
+pub mod access;
 pub mod attest;
 pub mod document;
 pub mod error;

@@ -98,12 +98,12 @@ fn upgraded_database_equals_fresh() {
         "search finds notes"
     );
 
-    for version in 1..=3 {
+    for version in 1..=4 {
         let old_dir = tempfile::tempdir().unwrap();
         Store::create_at_version_for_test(old_dir.path(), &key(), version, &records).unwrap();
         let upgraded = Store::open(old_dir.path(), key()).unwrap();
         assert_eq!(upgraded.open_report().migrated_from, version);
-        if version < 3 {
+        if version < 4 {
             assert_eq!(
                 dump(upgraded.main_connection_for_test()),
                 expected,

@@ -17,6 +17,7 @@ mod key;
 mod projection;
 pub(crate) mod schema;
 mod search;
+mod sync;
 
 use std::collections::HashSet;
 use std::fs;
@@ -27,7 +28,11 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::attest::SignatureState;
 pub use key::StoreKey;
+pub use sync::{
+    PreparedSync, RecordSyncState, RejectedDraft, SyncApplied, SyncStatus, signing_role,
+};
 
+use crate::access;
 use crate::attest::{Attestation, AttestationKind, Signer};
 use crate::document::Document;
 use crate::error::{Error, Result};
@@ -338,6 +343,7 @@ impl Store {
                     errors,
                 });
             }
+            self.check_written_by_me(&body)?;
             if matches!(body, RecordBody::Member(_)) {
                 batch_members.insert(id);
             }
@@ -347,8 +353,8 @@ impl Store {
         }
         let tx = self.outbox.transaction()?;
         let mut last_seq = 0;
-        for (id, _, bytes, _) in &prepared {
-            last_seq = outbox_push(&tx, *id, "change", bytes)?;
+        for (id, body, bytes, _) in &prepared {
+            last_seq = outbox_push(&tx, *id, "change", bytes, priority(body.kind()))?;
         }
         tx.commit()?;
         let first_seq = last_seq - prepared.len() as i64 + 1;
@@ -440,6 +446,7 @@ impl Store {
             Timestamp::now(),
             &record.body,
         );
+        self.check_signed_by_me(&att)?;
         self.commit_attestation(&att)?;
         Ok(att)
     }
@@ -497,6 +504,7 @@ impl Store {
             Timestamp::now(),
             &record.body,
         );
+        self.check_signed_by_me(&att)?;
         self.commit_attestation(&att)?;
         Ok(att)
     }
@@ -749,6 +757,10 @@ impl Store {
             let mut doc = Document::create(*id, &actor, body)?;
             let bytes = doc.save();
             insert_chunk(&tx, *id, &bytes, &mut doc)?;
+            // From version 3 on, the projection tables are the ones the code writes today.
+            if version >= 3 {
+                projection::project(&tx, *id, body)?;
+            }
         }
         tx.commit()?;
         let mut outbox = open_db(&dir.join(OUTBOX_FILE), key, "FULL")?;
@@ -766,6 +778,7 @@ impl Store {
 
     fn check(&self, body: &RecordBody) -> Result<()> {
         let errors = self.field_errors(body, &HashSet::new())?;
+        self.check_written_by_me(body)?;
         if errors.is_empty() {
             Ok(())
         } else {
@@ -794,6 +807,26 @@ impl Store {
             });
         }
         Ok(errors)
+    }
+
+    /// With a user signed in, a new record must be in their name ([`access::check_new_record`]).
+    fn check_written_by_me(&self, body: &RecordBody) -> Result<()> {
+        if let Some(author) = self.author()?
+            && let Err(reason) = access::check_new_record(&author, body)
+        {
+            return Err(invalid(body, "author", &reason));
+        }
+        Ok(())
+    }
+
+    /// With a user signed in, an attestation must be theirs ([`access::check_attestation`]).
+    fn check_signed_by_me(&self, att: &Attestation) -> Result<()> {
+        if let Some(author) = self.author()?
+            && let Err(reason) = access::check_attestation(&author, att)
+        {
+            return Err(Error::SignatureRefused { reason });
+        }
+        Ok(())
     }
 
     fn check_addendum(&self, note: &ContactNote) -> Result<()> {
@@ -887,7 +920,7 @@ impl Store {
         if bytes.is_empty() {
             return Ok(());
         }
-        self.commit_local(id, "change", bytes, |tx| {
+        self.commit_local(id, "change", bytes, priority(body.kind()), |tx| {
             insert_chunk(tx, id, bytes, doc)?;
             projection::project(tx, id, body)
         })
@@ -895,7 +928,7 @@ impl Store {
 
     fn commit_attestation(&mut self, att: &Attestation) -> Result<()> {
         let payload = serde_json::to_vec(att).map_err(|e| Error::Storage(e.to_string()))?;
-        self.commit_local(att.record_id, "attestation", &payload, |tx| {
+        self.commit_local(att.record_id, "attestation", &payload, 1, |tx| {
             insert_attestation(tx, att)
         })
     }
@@ -909,9 +942,10 @@ impl Store {
         id: RecordId,
         entry_kind: &str,
         payload: &[u8],
+        priority: i64,
         apply: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<()>,
     ) -> Result<()> {
-        let seq = outbox_push(&self.outbox, id, entry_kind, payload)?;
+        let seq = outbox_push(&self.outbox, id, entry_kind, payload, priority)?;
         let result = (|| {
             let tx = self.main.transaction()?;
             apply(&tx)?;
@@ -1028,14 +1062,34 @@ fn load_actor(main: &Connection) -> Result<Vec<u8>> {
     Ok(actor)
 }
 
-fn outbox_push(outbox: &Connection, id: RecordId, kind: &str, payload: &[u8]) -> Result<i64> {
+/// Upload priority of a record kind: safety records (incidents, crisis plans) go first.
+fn priority(kind: RecordKind) -> i64 {
+    match kind {
+        RecordKind::Incident | RecordKind::CrisisPlan => 0,
+        _ => 1,
+    }
+}
+
+fn outbox_push(
+    outbox: &Connection,
+    id: RecordId,
+    kind: &str,
+    payload: &[u8],
+    priority: i64,
+) -> Result<i64> {
     Ok(outbox
         .prepare_cached(
-            "INSERT INTO outbox (record_id, entry_kind, payload, written_at)
-             VALUES (?1, ?2, ?3, ?4) RETURNING seq",
+            "INSERT INTO outbox (record_id, entry_kind, payload, written_at, priority)
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING seq",
         )?
         .query_row(
-            params![id.to_string(), kind, payload, Timestamp::now().millis()],
+            params![
+                id.to_string(),
+                kind,
+                payload,
+                Timestamp::now().millis(),
+                priority
+            ],
             |r| r.get(0),
         )?)
 }

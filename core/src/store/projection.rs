@@ -122,6 +122,19 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
     Ok(())
 }
 
+/// Removes every projection of one record.
+pub(crate) fn unproject(tx: &Transaction<'_>, id: RecordId) -> Result<()> {
+    let id_s = id.to_string();
+    tx.prepare_cached(
+        "DELETE FROM note_search WHERE rowid IN (SELECT rowid FROM notes WHERE id = ?1)",
+    )?
+    .execute([&id_s])?;
+    for table in ["notes", "members", "enrollments", "plans", "records"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [&id_s])?;
+    }
+    Ok(())
+}
+
 /// The serde name of a unit enum value (`in_person`, `active`...).
 pub(crate) fn json_name<T: serde::Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {

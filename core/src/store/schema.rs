@@ -35,13 +35,23 @@ pub(crate) const MAIN: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/main/003_note_facts.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/main/004_sync.sql"),
+    },
 ];
 
 /// Migrations of the outbox database.
-pub(crate) const OUTBOX: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("../../migrations/outbox/001_outbox.sql"),
-}];
+pub(crate) const OUTBOX: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../../migrations/outbox/001_outbox.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../../migrations/outbox/002_priority.sql"),
+    },
+];
 
 /// What a migration run did.
 #[derive(Debug, Default)]

@@ -1,0 +1,188 @@
+//! The commands that talk to a server: sign in, sync, status, rejected drafts, sign out.
+//! Device credentials live in `<store>.device` (readable only by its owner) beside the store;
+//! a phone keeps them in its keystore instead.
+
+use std::fs;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use fieldnote_client::{Client, DeviceCredentials, TlsOptions};
+use fieldnote_core::{Error, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::{CliError, io_err, print_json};
+
+/// What the CLI keeps about its server.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    credentials: DeviceCredentials,
+    ca_pem: Option<String>,
+}
+
+fn saved_path(store_dir: &Path) -> PathBuf {
+    let mut p = store_dir.to_path_buf().into_os_string();
+    p.push(".device");
+    PathBuf::from(p)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+fn load_saved(store_dir: &Path) -> Result<Saved, CliError> {
+    let path = saved_path(store_dir);
+    let bytes = fs::read(&path).map_err(|_| {
+        fieldnote_client::Error::Unauthenticated(
+            "this store is not signed in; run `fieldnote login` first".into(),
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::Core(Error::Storage(format!("{}: {e}", path.display()))))
+}
+
+fn tls(ca_pem: &Option<String>) -> TlsOptions {
+    TlsOptions {
+        ca_pem: ca_pem.as_ref().map(|s| s.clone().into_bytes()),
+    }
+}
+
+/// The password: `FIELDNOTE_PASSWORD`, or the first line of standard input.
+fn read_password() -> Result<String, CliError> {
+    if let Ok(p) = std::env::var("FIELDNOTE_PASSWORD") {
+        return Ok(p);
+    }
+    eprint!("password: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Core(Error::Storage(format!("reading the password: {e}"))))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `fieldnote login`.
+pub fn login(
+    store_dir: &Path,
+    store: &mut Store,
+    server: &str,
+    user: &str,
+    ca_file: Option<PathBuf>,
+    device_name: &str,
+) -> Result<(), CliError> {
+    let ca_pem = ca_file
+        .map(|p| fs::read_to_string(&p).map_err(io_err(&p)))
+        .transpose()?;
+    let client = Client::connect(server, &tls(&ca_pem))?;
+    let password = read_password()?;
+    let credentials = client.login(server, store, user, &password, device_name)?;
+    let saved = Saved {
+        credentials,
+        ca_pem,
+    };
+    let bytes = serde_json::to_vec(&saved).map_err(|e| Error::Storage(e.to_string()))?;
+    write_private(&saved_path(store_dir), &bytes)?;
+    let who = store
+        .identity()?
+        .map(|i| i.display_name)
+        .unwrap_or_default();
+    out!("signed in as {who}; device registered");
+    Ok(())
+}
+
+/// `fieldnote sync`.
+pub fn sync(store_dir: &Path, mut store: Store, json: bool) -> Result<(), CliError> {
+    let saved = load_saved(store_dir)?;
+    let client = Client::connect(&saved.credentials.server, &tls(&saved.ca_pem))?
+        .with_credentials(saved.credentials);
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = client.sync(&mut store, &mut |p| {
+        bar.set_message(format!(
+            "round {}: sent {}, received {}, refused {}, {} waiting",
+            p.rounds, p.sent, p.received, p.rejected, p.pending
+        ));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    if report.wipe_required {
+        store.wipe()?;
+        let _ = fs::remove_file(saved_path(store_dir));
+        out!("this device was revoked by the agency; its store was wiped");
+        return Ok(());
+    }
+    if json {
+        print_json(&report);
+    } else {
+        let p = &report.progress;
+        out!(
+            "synced in {} rounds: sent {}, received {}, refused {} (see `fieldnote rejected`), removed {} records of members no longer on the caseload",
+            p.rounds,
+            p.sent,
+            p.received,
+            p.rejected,
+            report.purged
+        );
+    }
+    Ok(())
+}
+
+/// `fieldnote status`.
+pub fn status(store: &Store, json: bool) -> Result<(), CliError> {
+    let status = store.sync_status()?;
+    let identity = store.identity()?;
+    if json {
+        print_json(&serde_json::json!({ "identity": identity, "sync": status }));
+        return Ok(());
+    }
+    match identity {
+        Some(i) => out!("signed in as {} ({})", i.display_name, i.role.as_str()),
+        None => out!("not signed in"),
+    }
+    out!(
+        "{} waiting to be sent, {} refused, last sync {}",
+        status.pending,
+        status.rejected,
+        status
+            .last_synced_at
+            .map_or("never".to_string(), |t| t.to_string())
+    );
+    Ok(())
+}
+
+/// `fieldnote rejected`.
+pub fn rejected(store: &Store, json: bool) -> Result<(), CliError> {
+    let drafts = store.rejected_drafts()?;
+    if json {
+        print_json(&drafts);
+        return Ok(());
+    }
+    out!("{} rejected drafts", drafts.len());
+    for d in drafts {
+        out!("  #{} {} {}: {}", d.id, d.record_id, d.entry_kind, d.reason);
+    }
+    Ok(())
+}
+
+/// `fieldnote logout`.
+pub fn logout(store_dir: &Path) -> Result<(), CliError> {
+    let saved = load_saved(store_dir)?;
+    let client = Client::connect(&saved.credentials.server, &tls(&saved.ca_pem))?
+        .with_credentials(saved.credentials);
+    client.logout()?;
+    let _ = fs::remove_file(saved_path(store_dir));
+    out!("signed out; this device's credential is revoked");
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Who may write what. A device checks these rules before it commits a change, and the
+//! server checks them again on every change it receives, so a rejection at the server only
+//! happens when something changed in between (a reassignment, a supervisor's edit).
+
+use crate::attest::{Attestation, AttestationKind};
+use crate::model::{RecordBody, Role, StaffId};
+
+/// The person writing: the signed-in user of a device, or the user a server request is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Author {
+    /// Their staff id.
+    pub staff_id: StaffId,
+    /// The role they sign in.
+    pub role: Role,
+}
+
+/// The staff member who wrote a record, for kinds that carry one.
+pub fn record_author(body: &RecordBody) -> Option<StaffId> {
+    match body {
+        RecordBody::ContactNote(n) => Some(n.author),
+        RecordBody::Plan(p) => Some(p.author),
+        RecordBody::CrisisPlan(p) => Some(p.author),
+        RecordBody::DischargePlan(p) => Some(p.author),
+        _ => None,
+    }
+}
+
+/// A new record must be written in its author's own name.
+pub fn check_new_record(author: &Author, body: &RecordBody) -> Result<(), String> {
+    match record_author(body) {
+        Some(a) if a != author.staff_id => Err(format!(
+            "a {} is written in its author's own name, not another staff member's",
+            body.kind().as_str()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// An attestation must be the author's own: staff sign only as themselves and in their own
+/// role; a member, guardian, youth or PCP signature is recorded only as witnessed by the
+/// author. A supervisor's or director's signature never comes from another user's device.
+pub fn check_attestation(author: &Author, att: &Attestation) -> Result<(), String> {
+    let signer = &att.signer;
+    if signer.role.is_witnessed() {
+        if signer.witness != Some(author.staff_id) || signer.staff_id.is_some() {
+            return Err(format!(
+                "a {:?} signature is recorded only as witnessed by the signed-in worker",
+                signer.role
+            ));
+        }
+        return Ok(());
+    }
+    if signer.staff_id != Some(author.staff_id) {
+        return Err("staff sign only in their own name".into());
+    }
+    if signer.role != author.role {
+        return Err(format!(
+            "a {:?} cannot sign in the {:?} role",
+            author.role, signer.role
+        ));
+    }
+    if att.kind == AttestationKind::Finalize && signer.role != Role::Worker {
+        return Err("a note is finalized by its author, signing as worker".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,567 @@
+//! The HTTP surface: one table of routes (which the authorization tests enumerate), the
+//! request extractors that authenticate and parse bodies into clear errors, and the
+//! handlers, each a thin shell over a service function run on a blocking thread.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use fieldnote_protocol::{self as proto, routes};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, AuthConfig, Principal};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::{admin, audit, params, policy, sync};
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Arc<Db>,
+    /// Sign-in limits and token lifetimes.
+    pub auth: Arc<AuthConfig>,
+}
+
+/// Milliseconds since the epoch, server time.
+pub fn now_ms() -> i64 {
+    fieldnote_core::Timestamp::now().millis()
+}
+
+/// Runs database work on a blocking thread.
+pub async fn blocking<R: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Db) -> Result<R> + Send + 'static,
+) -> Result<R> {
+    let db = state.db.clone();
+    tokio::task::spawn_blocking(move || f(&db))
+        .await
+        .map_err(|e| Error::Internal(format!("worker thread failed: {e}")))?
+}
+
+/// Who may call a route, for documentation and the authorization tests' cross-check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// Any signed-in user (the handler applies the policy).
+    SignedIn,
+}
+
+/// One route.
+pub struct RouteSpec {
+    /// The method.
+    pub method: Method,
+    /// The path, with `{param}` segments.
+    pub path: &'static str,
+    /// Who may call it at all.
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        access,
+        handler,
+    }
+}
+
+/// Every route the server serves. The router is built from this list and nothing else.
+pub fn route_specs() -> Vec<RouteSpec> {
+    use Access::*;
+    vec![
+        route(Method::GET, routes::HEALTH, Public, get(health)),
+        route(Method::POST, routes::LOGIN, Public, post(login)),
+        route(Method::POST, routes::TOKEN, Public, post(token)),
+        route(Method::POST, routes::LOGOUT, SignedIn, post(logout)),
+        route(Method::GET, "/v1/me", SignedIn, get(me)),
+        route(Method::POST, routes::SYNC, SignedIn, post(sync_handler)),
+        route(
+            Method::POST,
+            "/v1/members/{id}/assign",
+            SignedIn,
+            post(admin::assign),
+        ),
+        route(
+            Method::GET,
+            "/v1/teams/{id}/members",
+            SignedIn,
+            get(admin::team_members),
+        ),
+        route(
+            Method::GET,
+            "/v1/admin/users",
+            SignedIn,
+            get(admin::list_users),
+        ),
+        route(
+            Method::POST,
+            "/v1/admin/users",
+            SignedIn,
+            post(admin::create_user),
+        ),
+        route(
+            Method::POST,
+            "/v1/admin/users/{id}/disable",
+            SignedIn,
+            post(admin::disable_user),
+        ),
+        route(
+            Method::POST,
+            "/v1/admin/teams",
+            SignedIn,
+            post(admin::create_team),
+        ),
+        route(
+            Method::GET,
+            "/v1/admin/devices",
+            SignedIn,
+            get(admin::list_devices),
+        ),
+        route(
+            Method::POST,
+            "/v1/devices/{id}/revoke",
+            SignedIn,
+            post(admin::revoke_device),
+        ),
+        route(
+            Method::GET,
+            "/v1/admin/audit",
+            SignedIn,
+            get(admin::read_audit),
+        ),
+    ]
+}
+
+/// The (method, path) of every route.
+pub fn route_table() -> Vec<(Method, &'static str, Access)> {
+    route_specs()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.access))
+        .collect()
+}
+
+/// Builds the router with its layers: raw and decompressed body limits, gzip both ways,
+/// request tracing (method, path and status only).
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for spec in route_specs() {
+        router = router.route(spec.path, spec.handler);
+    }
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(proto::MAX_REQUEST_BYTES))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            proto::MAX_REQUEST_BYTES,
+        ))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
+        .with_state(state)
+}
+
+/// An authenticated request: bearer token checked, request rate limit counted.
+pub struct Authed(pub Principal);
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| Error::Unauthenticated("no access token".into()))?
+            .to_string();
+        let limit = state.auth.requests_per_minute;
+        let p = blocking(state, move |db| {
+            db.tx(|tx| {
+                let now = now_ms();
+                let p = auth::authenticate(tx, &token, now)?;
+                let key = format!(
+                    "req:{}",
+                    p.device_id.as_deref().unwrap_or(p.user_id.as_str())
+                );
+                auth::rate_limit(tx, &key, limit, 60, now)?;
+                Ok(p)
+            })
+        })
+        .await?;
+        Ok(Authed(p))
+    }
+}
+
+/// Parses a JSON body into `T`, or a 400 naming what is wrong.
+pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::BadRequest(format!("the request body is not a valid message: {e}")))
+}
+
+/// Checks the protocol version header, when present.
+fn check_version(headers: &HeaderMap) -> Result<()> {
+    if let Some(v) = headers.get(proto::VERSION_HEADER) {
+        let found = v.to_str().unwrap_or("?").to_string();
+        if found != proto::PROTOCOL_VERSION.to_string() {
+            return Err(Error::UpgradeRequired {
+                found,
+                supported: proto::PROTOCOL_VERSION,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The body, or a machine-readable 413 / 400.
+fn body_bytes(
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Bytes> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge
+        } else {
+            Error::BadRequest(format!("the request body could not be read: {e}"))
+        }
+    })
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    database: &'static str,
+    protocol: u32,
+}
+
+async fn health(State(state): State<AppState>) -> Result<Response> {
+    let database = if state.db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    blocking(&state, |db| {
+        db.tx(|tx| {
+            tx.query("SELECT 1", params![])?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(axum::Json(Health {
+        status: "ok",
+        database,
+        protocol: proto::PROTOCOL_VERSION,
+    })
+    .into_response())
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::Json<proto::LoginResponse>> {
+    check_version(&headers)?;
+    let req: proto::LoginRequest = parse_body(&body_bytes(body)?)?;
+    if req.device_name.trim().is_empty() || req.device_name.len() > 100 {
+        return Err(Error::invalid("device_name", "must be 1 to 100 characters"));
+    }
+    let cfg = state.auth.clone();
+    let ip = addr.ip().to_string();
+    let user_key = format!("login:user:{}", req.username);
+    let ip_key = format!("login:ip:{ip}");
+    // Refuse early when either counter is exhausted, before spending time on argon2.
+    let username = req.username.clone();
+    let (candidate, limited) = blocking(&state, {
+        let (user_key, ip_key, cfg) = (user_key.clone(), ip_key.clone(), cfg.clone());
+        move |db| {
+            db.tx(|tx| {
+                let now = now_ms();
+                let limited = auth::failures(tx, &user_key, cfg.login_window_secs, now)?
+                    >= cfg.login_failures
+                    || auth::failures(tx, &ip_key, cfg.login_window_secs, now)?
+                        >= cfg.login_failures * 4;
+                Ok((auth::find_login(tx, &username)?, limited))
+            })
+        }
+    })
+    .await?;
+    if limited {
+        return Err(Error::RateLimited {
+            retry_after: cfg.login_window_secs as u64,
+        });
+    }
+    let password = req.password.clone();
+    let ok = match &candidate {
+        Some(c) if !c.disabled => {
+            let hash = c.password_hash.clone();
+            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    let Some(candidate) = candidate.filter(|_| ok) else {
+        blocking(&state, move |db| {
+            db.tx(|tx| {
+                let now = now_ms();
+                for key in [&user_key, &ip_key] {
+                    // Count the failure; the limit is enforced on the next attempt.
+                    let _ = auth::rate_limit(tx, key, i64::MAX, cfg.login_window_secs, now);
+                }
+                audit::append(
+                    tx,
+                    &audit::Entry {
+                        at: now,
+                        actor: "anonymous",
+                        device: None,
+                        action: "login.failed",
+                        target: "-",
+                        detail: "{}",
+                    },
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+        return Err(Error::Unauthenticated(
+            "the user name or password is wrong, or the account is disabled".into(),
+        ));
+    };
+    let device_name = req.device_name.clone();
+    let resp = blocking(&state, move |db| {
+        db.tx(|tx| {
+            let now = now_ms();
+            let device_id = uuid::Uuid::now_v7().to_string();
+            let secret = auth::new_secret();
+            tx.exec(
+                "INSERT INTO devices (id, user_id, name, secret_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                params![
+                    &device_id,
+                    &candidate.user_id,
+                    &device_name,
+                    auth::secret_hash(&secret),
+                    now
+                ],
+            )?;
+            let token = auth::issue_token(
+                tx,
+                &candidate.user_id,
+                Some(&device_id),
+                cfg.token_ttl_secs,
+                now,
+            )?;
+            let p = auth::principal_of(tx, &candidate.user_id, Some(&device_id))?;
+            audit::append(
+                tx,
+                &audit::Entry {
+                    at: now,
+                    actor: &p.user_id,
+                    device: Some(&device_id),
+                    action: "login",
+                    target: &p.user_id,
+                    detail: "{}",
+                },
+            )?;
+            Ok(proto::LoginResponse {
+                device_id,
+                device_secret: secret,
+                access_token: token,
+                expires_in: cfg.token_ttl_secs,
+                identity: p.identity(),
+            })
+        })
+    })
+    .await?;
+    Ok(axum::Json(resp))
+}
+
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::Json<proto::TokenResponse>> {
+    check_version(&headers)?;
+    let req: proto::TokenRequest = parse_body(&body_bytes(body)?)?;
+    let cfg = state.auth.clone();
+    let resp = blocking(&state, move |db| {
+        db.tx(|tx| {
+            let now = now_ms();
+            auth::rate_limit(tx, &format!("token:{}", req.device_id), 60, 60, now)?;
+            let row = tx
+                .query_opt(
+                    "SELECT d.user_id, d.secret_hash, d.revoked_at, u.disabled FROM devices d
+                     JOIN users u ON u.id = d.user_id WHERE d.id = $1",
+                    params![&req.device_id],
+                )?
+                .ok_or_else(|| Error::Unauthenticated("unknown device".into()))?;
+            if row[1].text() != auth::secret_hash(&req.device_secret) {
+                return Err(Error::Unauthenticated("wrong device credential".into()));
+            }
+            if row[2].opt_int().is_some() {
+                return Err(Error::DeviceRevoked);
+            }
+            if row[3].int() != 0 {
+                return Err(Error::Unauthenticated("account disabled".into()));
+            }
+            let token = auth::issue_token(
+                tx,
+                &row[0].text(),
+                Some(&req.device_id),
+                cfg.token_ttl_secs,
+                now,
+            )?;
+            Ok(proto::TokenResponse {
+                access_token: token,
+                expires_in: cfg.token_ttl_secs,
+            })
+        })
+    })
+    .await?;
+    Ok(axum::Json(resp))
+}
+
+async fn logout(State(state): State<AppState>, Authed(p): Authed) -> Result<StatusCode> {
+    blocking(&state, move |db| {
+        db.tx(|tx| {
+            let now = now_ms();
+            match &p.device_id {
+                Some(d) => {
+                    auth::revoke_device(tx, d, now)?;
+                    tx.exec("DELETE FROM tokens WHERE device_id = $1", params![d])?;
+                }
+                None => {
+                    tx.exec(
+                        "DELETE FROM tokens WHERE user_id = $1 AND device_id IS NULL",
+                        params![&p.user_id],
+                    )?;
+                }
+            }
+            audit::append(
+                tx,
+                &audit::Entry {
+                    at: now,
+                    actor: &p.user_id,
+                    device: p.device_id.as_deref(),
+                    action: "logout",
+                    target: &p.user_id,
+                    detail: "{}",
+                },
+            )?;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(Authed(p): Authed) -> axum::Json<proto::Identity> {
+    axum::Json(p.identity())
+}
+
+async fn sync_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Authed(p): Authed,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::Json<proto::SyncResponse>> {
+    check_version(&headers)?;
+    let req: proto::SyncRequest = parse_body(&body_bytes(body)?)?;
+    if req.protocol != proto::PROTOCOL_VERSION {
+        return Err(Error::UpgradeRequired {
+            found: req.protocol.to_string(),
+            supported: proto::PROTOCOL_VERSION,
+        });
+    }
+    if req.upload.len() > proto::MAX_UPLOAD_ITEMS {
+        return Err(Error::invalid(
+            "upload",
+            format!("at most {} items per request", proto::MAX_UPLOAD_ITEMS),
+        ));
+    }
+    if p.device_id.is_none() {
+        return Err(Error::Forbidden("only a registered device syncs".into()));
+    }
+    let response = blocking(&state, move |db| {
+        let agency = db.tx(|tx| policy::agency_of(tx, &p))?;
+        let ingested = if req.upload.is_empty() {
+            sync::Ingested::default()
+        } else {
+            db.tx(|tx| {
+                let now = now_ms();
+                let ingested = sync::ingest(tx, &p, agency.as_deref(), &req.upload, now)?;
+                if !ingested.written.is_empty() {
+                    audit_records(tx, &p, "sync.write", &ingested.written, now)?;
+                }
+                Ok(ingested)
+            })?
+        };
+        let mut download = db.tx(|tx| {
+            let now = now_ms();
+            let d = sync::download(tx, &p, agency.as_deref(), req.cursor, now)?;
+            if !d.read.is_empty() {
+                audit_records(tx, &p, "sync.read", &d.read, now)?;
+            }
+            Ok(d)
+        })?;
+        download.response.acks = ingested.acks;
+        Ok(download.response)
+    })
+    .await?;
+    Ok(axum::Json(response))
+}
+
+fn audit_records(
+    tx: &mut dyn crate::db::Tx,
+    p: &Principal,
+    action: &str,
+    ids: &std::collections::BTreeSet<String>,
+    now: i64,
+) -> Result<()> {
+    let target = ids.iter().cloned().collect::<Vec<_>>().join(",");
+    let detail = format!("{{\"records\":{}}}", ids.len());
+    audit::append(
+        tx,
+        &audit::Entry {
+            at: now,
+            actor: &p.user_id,
+            device: p.device_id.as_deref(),
+            action,
+            target: &target,
+            detail: &detail,
+        },
+    )?;
+    Ok(())
+}
+
+/// An id in a URL path, checked to be a uuid.
+#[derive(Deserialize)]
+pub struct IdPath {
+    /// The id.
+    pub id: String,
+}
+
+/// Extracts and checks `{id}`.
+pub fn path_id(Path(p): Path<IdPath>) -> Result<String> {
+    uuid::Uuid::parse_str(&p.id)
+        .map(|u| u.to_string())
+        .map_err(|_| Error::invalid("id", "is not a valid id"))
+}

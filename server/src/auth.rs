@@ -1,0 +1,268 @@
+//! Identity: argon2id passwords, device registration with a revocable credential,
+//! short-lived access tokens, and rate limits on sign-in and requests. Secrets are random
+//! 256-bit values; only their SHA-256 hashes are stored.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fieldnote_protocol::{Identity, ServerRole};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::db::Tx;
+use crate::error::{Error, Result};
+use crate::params;
+
+/// Who is making a request, after authentication.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user_id: String,
+    /// Their role.
+    pub role: ServerRole,
+    /// Their team (administrators may have none).
+    pub team_id: Option<String>,
+    /// The staff id records carry.
+    pub staff_id: String,
+    /// Name used in signatures.
+    pub display_name: String,
+    /// The device the token was issued to (console sessions have none).
+    pub device_id: Option<String>,
+}
+
+impl Principal {
+    /// The identity a device stores.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            user_id: self.user_id.clone(),
+            staff_id: self.staff_id.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            team_id: self.team_id.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Limits and lifetimes, configurable per deployment.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// Access token lifetime in seconds (default 900).
+    pub token_ttl_secs: u64,
+    /// Failed sign-ins allowed per user name (and per address, times four) in a window.
+    pub login_failures: i64,
+    /// The sign-in window in seconds (default 900).
+    pub login_window_secs: i64,
+    /// Authenticated requests allowed per device (or user) per minute (default 600).
+    pub requests_per_minute: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            token_ttl_secs: 900,
+            login_failures: 5,
+            login_window_secs: 900,
+            requests_per_minute: 600,
+        }
+    }
+}
+
+/// A fresh random secret, URL-safe base64.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The stored form of a secret.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Hashes a password with argon2id and a random salt.
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
+}
+
+/// Checks a password against its stored hash.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A password policy: at least 12 characters.
+pub fn check_password_strength(password: &str) -> Result<()> {
+    if password.chars().count() < 12 {
+        return Err(Error::invalid("password", "must be at least 12 characters"));
+    }
+    Ok(())
+}
+
+/// Counts one event against `key` in a fixed window; fails with
+/// [`Error::RateLimited`] once `limit` is exceeded.
+pub fn rate_limit(
+    tx: &mut dyn Tx,
+    key: &str,
+    limit: i64,
+    window_secs: i64,
+    now: i64,
+) -> Result<()> {
+    let window_start = now - now.rem_euclid(window_secs * 1000);
+    let row = tx.query_one(
+        "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
+         ON CONFLICT (key) DO UPDATE SET
+            count = CASE WHEN rate_limits.window_start = excluded.window_start
+                         THEN rate_limits.count + 1 ELSE 1 END,
+            window_start = excluded.window_start
+         RETURNING count",
+        params![key, window_start],
+    )?;
+    if row[0].int() > limit {
+        let retry_after = ((window_start + window_secs * 1000 - now) / 1000).max(1) as u64;
+        return Err(Error::RateLimited { retry_after });
+    }
+    Ok(())
+}
+
+/// How many failures `key` has in the current window, without counting one.
+pub fn failures(tx: &mut dyn Tx, key: &str, window_secs: i64, now: i64) -> Result<i64> {
+    let window_start = now - now.rem_euclid(window_secs * 1000);
+    Ok(tx
+        .query_opt(
+            "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2",
+            params![key, window_start],
+        )?
+        .map_or(0, |r| r[0].int()))
+}
+
+/// Issues an access token for a user (and device).
+pub fn issue_token(
+    tx: &mut dyn Tx,
+    user_id: &str,
+    device_id: Option<&str>,
+    ttl_secs: u64,
+    now: i64,
+) -> Result<String> {
+    let token = new_secret();
+    tx.exec(
+        "INSERT INTO tokens (hash, user_id, device_id, expires_at) VALUES ($1, $2, $3, $4)",
+        params![
+            secret_hash(&token),
+            user_id,
+            device_id,
+            now + ttl_secs as i64 * 1000
+        ],
+    )?;
+    // Expired tokens are swept as new ones are issued.
+    tx.exec(
+        "DELETE FROM tokens WHERE expires_at < $1",
+        params![now - 3_600_000],
+    )?;
+    Ok(token)
+}
+
+/// The principal behind a bearer token. Expired tokens, disabled users and revoked devices
+/// are refused; a revoked device is told so, so that it wipes itself.
+pub fn authenticate(tx: &mut dyn Tx, token: &str, now: i64) -> Result<Principal> {
+    let row = tx
+        .query_opt(
+            "SELECT t.expires_at, u.id, u.role, u.team_id, u.staff_id, u.display_name,
+                    u.disabled, t.device_id, d.revoked_at
+             FROM tokens t JOIN users u ON u.id = t.user_id
+             LEFT JOIN devices d ON d.id = t.device_id
+             WHERE t.hash = $1",
+            params![secret_hash(token)],
+        )?
+        .ok_or_else(|| Error::Unauthenticated("unknown access token".into()))?;
+    if row[8].opt_int().is_some() {
+        return Err(Error::DeviceRevoked);
+    }
+    if row[0].int() < now {
+        return Err(Error::Unauthenticated("access token expired".into()));
+    }
+    if row[6].int() != 0 {
+        return Err(Error::Unauthenticated("account disabled".into()));
+    }
+    Ok(Principal {
+        user_id: row[1].text(),
+        role: ServerRole::parse(&row[2].text())
+            .ok_or_else(|| Error::Internal("unknown role stored".into()))?,
+        team_id: row[3].opt_text(),
+        staff_id: row[4].text(),
+        display_name: row[5].text(),
+        device_id: row[7].opt_text(),
+    })
+}
+
+/// A user's stored password hash and status, for sign-in.
+pub struct LoginCandidate {
+    /// User id.
+    pub user_id: String,
+    /// argon2 hash.
+    pub password_hash: String,
+    /// Disabled accounts cannot sign in.
+    pub disabled: bool,
+}
+
+/// Looks up a user by name for sign-in.
+pub fn find_login(tx: &mut dyn Tx, username: &str) -> Result<Option<LoginCandidate>> {
+    Ok(tx
+        .query_opt(
+            "SELECT id, password_hash, disabled FROM users WHERE username = $1",
+            params![username],
+        )?
+        .map(|r| LoginCandidate {
+            user_id: r[0].text(),
+            password_hash: r[1].text(),
+            disabled: r[2].int() != 0,
+        }))
+}
+
+/// Loads a principal by user id (after a password or device credential was checked).
+pub fn principal_of(tx: &mut dyn Tx, user_id: &str, device_id: Option<&str>) -> Result<Principal> {
+    let r = tx
+        .query_opt(
+            "SELECT id, role, team_id, staff_id, display_name FROM users WHERE id = $1",
+            params![user_id],
+        )?
+        .ok_or_else(|| Error::Unauthenticated("unknown user".into()))?;
+    Ok(Principal {
+        user_id: r[0].text(),
+        role: ServerRole::parse(&r[1].text())
+            .ok_or_else(|| Error::Internal("unknown role stored".into()))?,
+        team_id: r[2].opt_text(),
+        staff_id: r[3].text(),
+        display_name: r[4].text(),
+        device_id: device_id.map(str::to_string),
+    })
+}
+
+/// Revokes a device: its credential and tokens stop working at once.
+pub fn revoke_device(tx: &mut dyn Tx, device_id: &str, now: i64) -> Result<bool> {
+    let n = tx.exec(
+        "UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        params![now, device_id],
+    )?;
+    Ok(n > 0)
+}
+
+/// Disables a user: every token is revoked and sign-in refused.
+pub fn disable_user(tx: &mut dyn Tx, user_id: &str) -> Result<bool> {
+    let n = tx.exec(
+        "UPDATE users SET disabled = 1 WHERE id = $1",
+        params![user_id],
+    )?;
+    tx.exec("DELETE FROM tokens WHERE user_id = $1", params![user_id])?;
+    Ok(n > 0)
+}

@@ -1,0 +1,178 @@
+//! The PostgreSQL backend: a connection pool, transactions at READ COMMITTED with explicit
+//! row locks, and retries when PostgreSQL aborts a transaction that lost a deadlock or a
+//! serialization race.
+
+use postgres::types::{ToSql, Type};
+use r2d2_postgres::PostgresConnectionManager;
+use r2d2_postgres::postgres::NoTls;
+
+use super::{Row, Tx, Val};
+use crate::error::{Error, Result};
+
+const MIGRATIONS: super::Migrations =
+    &[(1, include_str!("../../migrations/postgres/001_initial.sql"))];
+
+/// How many times a transaction that PostgreSQL aborted for a deadlock or serialization
+/// failure is tried again.
+const RETRIES: usize = 8;
+
+/// A PostgreSQL connection pool.
+pub struct PgDb {
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+}
+
+impl PgDb {
+    /// Connects and migrates.
+    pub fn open(url: &str) -> Result<super::Db> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| Error::Config(format!("database-url: {e}")))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(16)
+            .connection_timeout(std::time::Duration::from_secs(10))
+            .build(manager)
+            .map_err(|e| Error::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+        let db = super::Db::Postgres(PgDb { pool });
+        super::migrate(&db, MIGRATIONS)?;
+        Ok(db)
+    }
+
+    pub(super) fn tx<R>(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        let mut client = self
+            .pool
+            .get()
+            .map_err(|e| Error::Database(format!("no database connection: {e}")))?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let tx = client.transaction().map_err(pg_err)?;
+            let mut wrapper = PgTx { tx: Some(tx) };
+            let result = f(&mut wrapper).and_then(|out| {
+                wrapper
+                    .tx
+                    .take()
+                    .map(|t| t.commit().map_err(pg_err))
+                    .transpose()?;
+                Ok(out)
+            });
+            match result {
+                Err(Error::Retry(_)) if attempt < RETRIES => {
+                    std::thread::sleep(std::time::Duration::from_millis(5 * attempt as u64));
+                    continue;
+                }
+                Err(Error::Retry(msg)) => return Err(Error::Database(msg)),
+                other => return other,
+            }
+        }
+    }
+}
+
+struct PgTx<'a> {
+    tx: Option<postgres::Transaction<'a>>,
+}
+
+impl<'a> PgTx<'a> {
+    fn tx(&mut self) -> Result<&mut postgres::Transaction<'a>> {
+        self.tx
+            .as_mut()
+            .ok_or_else(|| Error::Internal("transaction already finished".into()))
+    }
+}
+
+/// NULL of whatever type the statement expects.
+#[derive(Debug)]
+struct PgNull;
+
+impl ToSql for PgNull {
+    fn to_sql(
+        &self,
+        _: &Type,
+        _: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        Ok(postgres::types::IsNull::Yes)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn to_params(params: &[Val]) -> Vec<Box<dyn ToSql + Sync>> {
+    params
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync> {
+            match v {
+                Val::Null => Box::new(PgNull),
+                Val::Int(i) => Box::new(*i),
+                Val::Text(s) => Box::new(s.clone()),
+                Val::Bytes(b) => Box::new(b.clone()),
+            }
+        })
+        .collect()
+}
+
+fn convert_row(row: &postgres::Row) -> Result<Row> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let t = col.type_();
+        let v = if *t == Type::INT8 {
+            row.try_get::<_, Option<i64>>(i)
+                .map(|o| o.map_or(Val::Null, Val::Int))
+        } else if *t == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i)
+                .map(|o| o.map_or(Val::Null, |x| Val::Int(x.into())))
+        } else if *t == Type::BOOL {
+            row.try_get::<_, Option<bool>>(i)
+                .map(|o| o.map_or(Val::Null, |x| Val::Int(x.into())))
+        } else if *t == Type::BYTEA {
+            row.try_get::<_, Option<Vec<u8>>>(i)
+                .map(|o| o.map_or(Val::Null, Val::Bytes))
+        } else {
+            row.try_get::<_, Option<String>>(i)
+                .map(|o| o.map_or(Val::Null, Val::Text))
+        };
+        out.push(v.map_err(pg_err)?);
+    }
+    Ok(out)
+}
+
+impl Tx for PgTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let boxed = to_params(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        let tx = self.tx()?;
+        tx.execute(sql, &refs).map_err(pg_err)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        let boxed = to_params(params);
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        let tx = self.tx()?;
+        tx.query(sql, &refs)
+            .map_err(pg_err)?
+            .iter()
+            .map(convert_row)
+            .collect()
+    }
+
+    fn for_update(&self) -> &'static str {
+        " FOR UPDATE"
+    }
+}
+
+fn pg_err(e: postgres::Error) -> Error {
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::T_R_DEADLOCK_DETECTED
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+        {
+            Error::Retry(e.to_string())
+        }
+        _ => Error::Database(e.to_string()),
+    }
+}

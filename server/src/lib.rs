@@ -1,0 +1,164 @@
+//! Fieldnote's sync server: authenticated, caseload-scoped, batched CRDT sync for field
+//! devices, over embedded SQLite or a shared PostgreSQL.
+//!
+//! Layout: [`app`] is the HTTP surface (routes, extractors, handlers); [`sync`] the sync
+//! service; [`auth`] identity and credentials; [`policy`] every access decision; [`audit`]
+//! the hash-chained log; [`db`] the two databases behind one interface; [`admin`] and
+//! [`demo`] administration and demo data.
+
+pub mod admin;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod policy;
+pub mod sync;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+
+use crate::app::AppState;
+use crate::auth::AuthConfig;
+use crate::db::{Db, DbConfig};
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the embedded database and generated files live.
+    pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded database.
+    pub database_url: Option<String>,
+    /// TLS certificate chain (PEM); with `tls_key`, the server speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    pub plain_http_behind_proxy: bool,
+    /// Sign-in limits and token lifetimes.
+    pub auth: AuthConfig,
+}
+
+impl Config {
+    /// The database this configuration names.
+    pub fn db_config(&self) -> DbConfig {
+        match &self.database_url {
+            Some(url) => DbConfig::Postgres(url.clone()),
+            None => DbConfig::Sqlite(db::sqlite_path(&self.data_dir)),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(Error::Config(
+                "--tls-cert and --tls-key are given together".into(),
+            ));
+        }
+        if self.tls_cert.is_none()
+            && !self.listen.ip().is_loopback()
+            && !self.plain_http_behind_proxy
+        {
+            return Err(Error::Config(format!(
+                "refusing to serve PHI over plain HTTP on {}: give --tls-cert and --tls-key, \
+                 or --plain-http-behind-proxy when a TLS proxy fronts the server",
+                self.listen
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    /// Whether it speaks HTTPS.
+    pub tls: bool,
+    handle: axum_server::Handle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The base URL clients use.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (up to 10 s), and waits.
+    pub async fn shutdown(self) -> Result<()> {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        self.task
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Waits until the server stops (after [`Running::shutdown_handle`] is used).
+    pub async fn wait(self) -> Result<()> {
+        self.task
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// A handle that stops the server from elsewhere (a signal handler).
+    pub fn shutdown_handle(&self) -> axum_server::Handle {
+        self.handle.clone()
+    }
+}
+
+/// Opens the database, then starts serving on `config.listen` over `db`.
+pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
+    config.check()?;
+    let state = AppState {
+        db,
+        auth: Arc::new(config.auth.clone()),
+    };
+    let app = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let handle = axum_server::Handle::new();
+    let (task, tls) = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| Error::Config(format!("TLS certificate or key: {e}")))?;
+            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+            (tokio::spawn(server.serve(app)), true)
+        }
+        _ => {
+            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            (tokio::spawn(server.serve(app)), false)
+        }
+    };
+    tracing::info!(%addr, tls, "listening");
+    Ok(Running {
+        addr,
+        tls,
+        handle,
+        task,
+    })
+}
+
+/// Opens the database named by `config` (creating and migrating it) on a blocking thread.
+pub async fn open_db(config: &Config) -> Result<Arc<Db>> {
+    let db_config = config.db_config();
+    tokio::task::spawn_blocking(move || Db::open(&db_config).map(Arc::new))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+}

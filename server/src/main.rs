@@ -1,0 +1,129 @@
+//! `fieldnote-server`: runs the sync server. With no flags it serves on 127.0.0.1:7878 from
+//! an embedded database in `./fieldnote-data`; `--database-url` switches to PostgreSQL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use fieldnote_server::auth::AuthConfig;
+use fieldnote_server::{Config, demo};
+
+/// Fieldnote sync server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "FIELDNOTE_LISTEN", default_value = "127.0.0.1:7878")]
+    listen: SocketAddr,
+    /// Directory for the embedded database.
+    #[arg(long, env = "FIELDNOTE_DATA_DIR", default_value = "fieldnote-data")]
+    data_dir: PathBuf,
+    /// PostgreSQL URL (postgres://user:pass@host/db); several servers may share one.
+    #[arg(long, env = "FIELDNOTE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, env = "FIELDNOTE_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "FIELDNOTE_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(long, env = "FIELDNOTE_PLAIN_HTTP_BEHIND_PROXY")]
+    plain_http_behind_proxy: bool,
+    /// Seed a synthetic demo agency (teams, users, members, notes, plans).
+    #[arg(long)]
+    demo: bool,
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "FIELDNOTE_TOKEN_TTL", default_value_t = 900)]
+    token_ttl: u64,
+    /// Failed sign-ins allowed per user name in the window.
+    #[arg(long, env = "FIELDNOTE_LOGIN_FAILURES", default_value_t = 5)]
+    login_failures: i64,
+    /// Authenticated requests allowed per device per minute.
+    #[arg(long, env = "FIELDNOTE_REQUESTS_PER_MINUTE", default_value_t = 600)]
+    requests_per_minute: i64,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fieldnote-server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> fieldnote_server::Result<()> {
+    let config = Config {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        plain_http_behind_proxy: args.plain_http_behind_proxy,
+        auth: AuthConfig {
+            token_ttl_secs: args.token_ttl,
+            login_failures: args.login_failures,
+            requests_per_minute: args.requests_per_minute,
+            ..AuthConfig::default()
+        },
+    };
+    let db = fieldnote_server::open_db(&config).await?;
+    let seed_db = db.clone();
+    let demo = args.demo;
+    let (admin, demo_users) = tokio::task::spawn_blocking(move || {
+        let admin = demo::bootstrap(&seed_db)?;
+        let users = if demo {
+            demo::seed(&seed_db, 6, 8)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, fieldnote_server::Error>((admin, users))
+    })
+    .await
+    .map_err(|e| fieldnote_server::Error::Internal(e.to_string()))??;
+    let running = fieldnote_server::start_with(&config, db).await?;
+    let url = running.url();
+    println!("Fieldnote server listening on {url}");
+    if let Some((user, password)) = admin {
+        println!("First start: sign in as `{user}` with password `{password}` (shown once).");
+    }
+    if !demo_users.is_empty() {
+        println!(
+            "Demo agency ready. Users (password `{}`):",
+            demo::DEMO_PASSWORD
+        );
+        for u in &demo_users {
+            println!("  {:<18} {}", u.username, u.role.as_str());
+        }
+        println!(
+            "Sync a device:  cargo run -p fieldnote-cli -- --store worker-phone login --server {url} --user worker1.north"
+        );
+        println!("                cargo run -p fieldnote-cli -- --store worker-phone sync");
+    }
+    let handle = running.shutdown_handle();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    running.wait().await
+}

@@ -1,0 +1,749 @@
+//! The server's half of sync: validating and storing what devices upload, and computing
+//! what each device lacks.
+//!
+//! **Ingest** checks every change as the device did before committing it (caseload, kind,
+//! member, field validation, finalized notes, whose signature) and stores accepted ones as
+//! feed rows. Duplicates (the heads do not move) are acknowledged without a new row, so
+//! retries and replays are harmless. Feed sequence numbers are taken last, from a counter
+//! row whose lock is held until commit: sequence order is commit order, even with several
+//! processes on one PostgreSQL, so a cursor never skips a change.
+//!
+//! **Download** compares the scopes the device holds with the scopes it should hold
+//! ([`crate::policy::sync_scopes`]): new scopes arrive as whole documents, lost ones as
+//! purges, held ones as feed rows after the cursor. Grants and purges count as received
+//! only when the device presents a cursor carrying them, so a lost response is resent.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use fieldnote_core::access::{self, Author};
+use fieldnote_core::document::Document;
+use fieldnote_core::model::{RecordBody, RecordId, RecordKind};
+use fieldnote_core::store::signing_role;
+use fieldnote_core::{Attestation, AttestationKind};
+use fieldnote_protocol::{self as proto, Ack, Cursor, Item, ItemKind, Outcome, ServerRole, Upload};
+
+use crate::auth::Principal;
+use crate::db::Tx;
+use crate::error::{Error, Result};
+use crate::params;
+use crate::policy::{self, Action, Owner};
+
+/// The automerge actor of documents the server itself writes (demo data).
+pub const SERVER_ACTOR: &[u8] = b"fieldnote-server";
+/// After this many change rows, a document gets a snapshot row so loading it stays cheap.
+const SNAPSHOT_AFTER: i64 = 32;
+/// Feed rows read per download query.
+const FEED_PAGE: i64 = 2_000;
+
+/// A document row, locked for this transaction.
+struct DocRow {
+    kind: String,
+    scope: String,
+    finalized: bool,
+    chunks: i64,
+}
+
+/// A document loaded (and possibly changed) during one ingest.
+struct Loaded {
+    row: DocRow,
+    doc: Document,
+    body: RecordBody,
+}
+
+/// What one ingest did.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// One acknowledgement per upload.
+    pub acks: Vec<Ack>,
+    /// Records written (for the audit log).
+    pub written: BTreeSet<String>,
+}
+
+/// Validates and stores a batch of uploads from `p`'s device. Refusals are per entry;
+/// only database failures fail the whole batch (and then nothing is stored).
+pub fn ingest(
+    tx: &mut dyn Tx,
+    p: &Principal,
+    agency: Option<&str>,
+    uploads: &[Upload],
+    now: i64,
+) -> Result<Ingested> {
+    let author = Author {
+        staff_id: RecordId::parse_str(&p.staff_id)
+            .map_err(|_| Error::Internal("stored staff id is not a uuid".into()))?,
+        role: signing_role(p.role),
+    };
+    let mut ctx = Ingest {
+        tx,
+        p,
+        agency,
+        author,
+        docs: HashMap::new(),
+        feed: Vec::new(),
+    };
+    let mut out = Ingested::default();
+    let mut refused: HashMap<String, String> = HashMap::new();
+    for up in uploads {
+        let rid = up.item.record_id.clone();
+        let result = match refused.get(&rid) {
+            Some(_) => Err("an earlier edit of this record in the same sync was refused".into()),
+            None => ctx.one(up, now)?,
+        };
+        let outcome = match result {
+            Ok(()) => {
+                out.written.insert(rid.clone());
+                Outcome::Accepted
+            }
+            Err(reason) => {
+                refused.insert(rid.clone(), reason.clone());
+                ctx.docs.remove(&rid);
+                let (server_state, server_attestations) = ctx.server_state(&rid)?;
+                Outcome::Rejected {
+                    reason,
+                    server_state,
+                    server_attestations,
+                }
+            }
+        };
+        out.acks.push(Ack {
+            entry: up.entry,
+            record_id: rid,
+            outcome,
+        });
+    }
+    ctx.finish(now)?;
+    Ok(out)
+}
+
+struct Ingest<'a> {
+    tx: &'a mut dyn Tx,
+    p: &'a Principal,
+    agency: Option<&'a str>,
+    author: Author,
+    docs: HashMap<String, Loaded>,
+    /// Feed rows to write at the end: (record, kind, payload).
+    feed: Vec<(String, &'static str, Vec<u8>)>,
+}
+
+type Refusal = std::result::Result<(), String>;
+
+impl Ingest<'_> {
+    fn one(&mut self, up: &Upload, _now: i64) -> Result<Refusal> {
+        let Ok(id) = RecordId::parse_str(&up.item.record_id) else {
+            return Ok(Err("record_id: not a valid id".into()));
+        };
+        match up.item.kind {
+            ItemKind::Change => self.change(id, &up.item.payload),
+            ItemKind::Attestation => self.attestation(id, &up.item.payload),
+        }
+    }
+
+    fn may_write(&mut self, scope: &str) -> Result<bool> {
+        Ok(match policy::owner_of(self.tx, scope)? {
+            Some(owner) => policy::allowed(self.p, self.agency, &Action::WriteScope(&owner)),
+            None => false,
+        })
+    }
+
+    fn change(&mut self, id: RecordId, payload: &[u8]) -> Result<Refusal> {
+        let key = id.to_string();
+        if !self.docs.contains_key(&key) {
+            match self.load(&key)? {
+                Some(loaded) => {
+                    self.docs.insert(key.clone(), loaded);
+                }
+                None => return self.create(id, payload),
+            }
+        }
+        let Some(loaded) = self.docs.get_mut(&key) else {
+            return Err(Error::Internal("document vanished".into()));
+        };
+        if loaded.row.finalized {
+            return Ok(Err(
+                "this note is finalized and can no longer change; write an addendum".into(),
+            ));
+        }
+        let scope = loaded.row.scope.clone();
+        if !self.may_write(&scope)? {
+            return Ok(Err("this record is not on your caseload".into()));
+        }
+        let Some(loaded) = self.docs.get_mut(&key) else {
+            return Err(Error::Internal("document vanished".into()));
+        };
+        let before = loaded.doc.heads();
+        if let Err(e) = loaded.doc.apply(payload) {
+            return Ok(Err(format!("the change could not be read: {e}")));
+        }
+        if loaded.doc.has_missing_deps() {
+            return Ok(Err(
+                "the change builds on edits the server does not have".into()
+            ));
+        }
+        if loaded.doc.heads() == before {
+            return Ok(Ok(())); // already held
+        }
+        let body = match loaded.doc.body() {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
+        };
+        if body.kind() != loaded.body.kind() {
+            return Ok(Err("a record's kind cannot change".into()));
+        }
+        if body.member_id() != loaded.body.member_id() {
+            return Ok(Err("a record cannot move to another member".into()));
+        }
+        if let Some(reason) = field_errors(&body) {
+            return Ok(Err(reason));
+        }
+        loaded.body = body;
+        loaded.row.chunks += 1;
+        self.feed.push((key, "change", payload.to_vec()));
+        Ok(Ok(()))
+    }
+
+    fn create(&mut self, id: RecordId, payload: &[u8]) -> Result<Refusal> {
+        let doc = match Document::load(id, SERVER_ACTOR, [payload]) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
+        };
+        let body = match doc.body() {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
+        };
+        if let Some(reason) = field_errors(&body) {
+            return Ok(Err(reason));
+        }
+        if let Err(reason) = access::check_new_record(&self.author, &body) {
+            return Ok(Err(reason));
+        }
+        let key = id.to_string();
+        let scope = match &body {
+            RecordBody::Member(_) => {
+                if !policy::allowed(self.p, self.agency, &Action::CreateMember) {
+                    return Ok(Err("your role does not add members".into()));
+                }
+                let Some(team) = self.p.team_id.clone() else {
+                    return Ok(Err("you are not on a team".into()));
+                };
+                let inserted = self.tx.exec(
+                    "INSERT INTO assignments (member_id, team_id, worker_id, assigned_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (member_id) DO NOTHING",
+                    params![
+                        &key,
+                        team,
+                        &self.p.user_id,
+                        fieldnote_core::Timestamp::now().millis()
+                    ],
+                )?;
+                if inserted == 0 && !self.may_write(&key)? {
+                    return Ok(Err("this member is not on your caseload".into()));
+                }
+                key.clone()
+            }
+            other => match other.member_id() {
+                Some(m) => {
+                    let scope = m.to_string();
+                    if !self.may_write(&scope)? {
+                        return Ok(Err("this member is not on your caseload".into()));
+                    }
+                    scope
+                }
+                None => policy::staff_scope(&self.p.staff_id),
+            },
+        };
+        let inserted = self.tx.exec(
+            "INSERT INTO documents (id, kind, scope, finalized, created_by, updated_at, chunks)
+             VALUES ($1, $2, $3, 0, $4, $5, 1) ON CONFLICT (id) DO NOTHING",
+            params![
+                &key,
+                body.kind().as_str(),
+                &scope,
+                &self.p.user_id,
+                fieldnote_core::Timestamp::now().millis()
+            ],
+        )?;
+        if inserted == 0 {
+            // Created meanwhile by another device: treat as an edit.
+            return self.change(id, payload);
+        }
+        let kind = body.kind().as_str().to_string();
+        self.docs.insert(
+            key.clone(),
+            Loaded {
+                row: DocRow {
+                    kind,
+                    scope,
+                    finalized: false,
+                    chunks: 1,
+                },
+                doc,
+                body,
+            },
+        );
+        self.feed.push((key, "change", payload.to_vec()));
+        Ok(Ok(()))
+    }
+
+    fn attestation(&mut self, id: RecordId, payload: &[u8]) -> Result<Refusal> {
+        let att: Attestation = match serde_json::from_slice(payload) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(format!("the signature event could not be read: {e}"))),
+        };
+        if att.record_id != id {
+            return Ok(Err("the signature belongs to another record".into()));
+        }
+        if !att.verify() {
+            return Ok(Err("the signature event was altered".into()));
+        }
+        if let Err(reason) = access::check_attestation(&self.author, &att) {
+            return Ok(Err(reason));
+        }
+        let key = id.to_string();
+        if !self.docs.contains_key(&key) {
+            match self.load(&key)? {
+                Some(l) => {
+                    self.docs.insert(key.clone(), l);
+                }
+                None => return Ok(Err("no such record on the server".into())),
+            }
+        }
+        let Some(loaded) = self.docs.get(&key) else {
+            return Err(Error::Internal("document vanished".into()));
+        };
+        let (scope, kind, finalized) = (
+            loaded.row.scope.clone(),
+            loaded.row.kind.clone(),
+            loaded.row.finalized,
+        );
+        let note_author = match &loaded.body {
+            RecordBody::ContactNote(n) => Some(n.author),
+            _ => None,
+        };
+        if !self.may_write(&scope)? {
+            return Ok(Err("this record is not on your caseload".into()));
+        }
+        let exists = self
+            .tx
+            .query_opt("SELECT 1 FROM attestations WHERE id = $1", params![&att.id])?
+            .is_some();
+        if exists {
+            return Ok(Ok(()));
+        }
+        match att.kind {
+            AttestationKind::Finalize => {
+                if kind != RecordKind::ContactNote.as_str() {
+                    return Ok(Err("only a contact note is finalized".into()));
+                }
+                if finalized {
+                    return Ok(Err("this note is already finalized".into()));
+                }
+                if note_author != att.signer.staff_id {
+                    return Ok(Err("a note is finalized by its author".into()));
+                }
+            }
+            AttestationKind::Sign => {
+                if kind != RecordKind::Plan.as_str() {
+                    return Ok(Err("only a plan is signed".into()));
+                }
+            }
+        }
+        self.tx.exec(
+            "INSERT INTO attestations (id, record_id, kind, event) VALUES ($1, $2, $3, $4)",
+            params![
+                &att.id,
+                &key,
+                att.kind.as_str(),
+                String::from_utf8_lossy(payload).into_owned()
+            ],
+        )?;
+        if att.kind == AttestationKind::Finalize {
+            self.tx.exec(
+                "UPDATE documents SET finalized = 1 WHERE id = $1",
+                params![&key],
+            )?;
+            if let Some(l) = self.docs.get_mut(&key) {
+                l.row.finalized = true;
+            }
+        }
+        self.feed.push((key, "attestation", payload.to_vec()));
+        Ok(Ok(()))
+    }
+
+    /// Loads and locks a stored document.
+    fn load(&mut self, key: &str) -> Result<Option<Loaded>> {
+        let sql = format!(
+            "SELECT kind, scope, finalized, chunks, snapshot_seq FROM documents WHERE id = $1{}",
+            self.tx.for_update()
+        );
+        let Some(r) = self.tx.query_opt(&sql, params![key])? else {
+            return Ok(None);
+        };
+        let row = DocRow {
+            kind: r[0].text(),
+            scope: r[1].text(),
+            finalized: r[2].int() != 0,
+            chunks: r[3].int(),
+        };
+        let doc = load_document(self.tx, key, r[4].int())?;
+        let body = doc.body()?;
+        Ok(Some(Loaded { row, doc, body }))
+    }
+
+    /// The record as the server holds it (committed plus accepted in this batch).
+    fn server_state(&mut self, key: &str) -> Result<(Option<Vec<u8>>, Vec<String>)> {
+        let Some(r) = self.tx.query_opt(
+            "SELECT snapshot_seq FROM documents WHERE id = $1",
+            params![key],
+        )?
+        else {
+            return Ok((None, Vec::new()));
+        };
+        let mut doc = load_document(self.tx, key, r[0].int())?;
+        for (_, _, payload) in self
+            .feed
+            .iter()
+            .filter(|(k, kind, _)| k == key && *kind == "change")
+        {
+            doc.apply(payload)?;
+        }
+        let atts = self
+            .tx
+            .query(
+                "SELECT event FROM attestations WHERE record_id = $1 ORDER BY id",
+                params![key],
+            )?
+            .into_iter()
+            .map(|r| r[0].text())
+            .collect();
+        Ok((Some(doc.save()), atts))
+    }
+
+    /// Writes the feed rows (taking sequence numbers last) and snapshots long documents.
+    fn finish(mut self, now: i64) -> Result<()> {
+        if self.feed.is_empty() {
+            return Ok(());
+        }
+        let mut snapshots = Vec::new();
+        for (key, l) in self.docs.iter_mut() {
+            if l.row.chunks >= SNAPSHOT_AFTER {
+                snapshots.push((key.clone(), l.doc.save()));
+            }
+        }
+        let n = (self.feed.len() + snapshots.len()) as i64;
+        let last = self.tx.next_counter("feed", n)?;
+        let mut seq = last - n + 1;
+        let device = self.p.device_id.clone();
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        for (key, kind, payload) in std::mem::take(&mut self.feed) {
+            self.tx.exec(
+                "INSERT INTO feed (seq, record_id, kind, origin_device, payload, committed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                params![seq, &key, kind, device.clone(), payload, now],
+            )?;
+            if kind == "change" {
+                *counts.entry(key).or_default() += 1;
+            }
+            seq += 1;
+        }
+        for (key, added) in counts {
+            self.tx.exec(
+                "UPDATE documents SET chunks = chunks + $1, updated_at = $2 WHERE id = $3",
+                params![added, now, &key],
+            )?;
+        }
+        for (key, bytes) in snapshots {
+            self.tx.exec(
+                "INSERT INTO feed (seq, record_id, kind, origin_device, payload, committed_at)
+                 VALUES ($1, $2, 'snapshot', NULL, $3, $4)",
+                params![seq, &key, bytes, now],
+            )?;
+            self.tx.exec(
+                "UPDATE documents SET chunks = 0, snapshot_seq = $1 WHERE id = $2",
+                params![seq, &key],
+            )?;
+            seq += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Every validation problem of a record, as one sentence, or `None`.
+fn field_errors(body: &RecordBody) -> Option<String> {
+    let errors = body.validate();
+    (!errors.is_empty()).then(|| {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+/// Loads a document from its feed rows, from its latest snapshot on.
+pub fn load_document(tx: &mut dyn Tx, key: &str, snapshot_seq: i64) -> Result<Document> {
+    let id = RecordId::parse_str(key).map_err(|_| Error::Internal("bad stored id".into()))?;
+    let chunks: Vec<Vec<u8>> = tx
+        .query(
+            "SELECT payload FROM feed WHERE record_id = $1 AND seq >= $2
+             AND kind <> 'attestation' ORDER BY seq",
+            params![key, snapshot_seq],
+        )?
+        .into_iter()
+        .map(|mut r| r.swap_remove(0).into_bytes())
+        .collect();
+    Ok(Document::load(
+        id,
+        SERVER_ACTOR,
+        chunks.iter().map(Vec::as_slice),
+    )?)
+}
+
+/// Stores a document the server writes itself (demo data, imports), as one feed row.
+pub fn store_new_document(
+    tx: &mut dyn Tx,
+    id: RecordId,
+    body: &RecordBody,
+    scope: &str,
+    created_by: &str,
+    now: i64,
+) -> Result<()> {
+    let mut doc = Document::create(id, SERVER_ACTOR, body)?;
+    let bytes = doc.save();
+    tx.exec(
+        "INSERT INTO documents (id, kind, scope, finalized, created_by, updated_at, chunks)
+         VALUES ($1, $2, $3, 0, $4, $5, 1)",
+        params![id.to_string(), body.kind().as_str(), scope, created_by, now],
+    )?;
+    let seq = tx.next_counter("feed", 1)?;
+    tx.exec(
+        "INSERT INTO feed (seq, record_id, kind, origin_device, payload, committed_at)
+         VALUES ($1, $2, 'change', NULL, $3, $4)",
+        params![seq, id.to_string(), bytes, now],
+    )?;
+    Ok(())
+}
+
+/// Stores an attestation the server writes itself (demo data).
+pub fn store_attestation(tx: &mut dyn Tx, att: &Attestation, now: i64) -> Result<()> {
+    let event = serde_json::to_string(att).map_err(|e| Error::Internal(e.to_string()))?;
+    tx.exec(
+        "INSERT INTO attestations (id, record_id, kind, event) VALUES ($1, $2, $3, $4)",
+        params![
+            &att.id,
+            att.record_id.to_string(),
+            att.kind.as_str(),
+            &event
+        ],
+    )?;
+    if att.kind == AttestationKind::Finalize {
+        tx.exec(
+            "UPDATE documents SET finalized = 1 WHERE id = $1",
+            params![att.record_id.to_string()],
+        )?;
+    }
+    let seq = tx.next_counter("feed", 1)?;
+    tx.exec(
+        "INSERT INTO feed (seq, record_id, kind, origin_device, payload, committed_at)
+         VALUES ($1, $2, 'attestation', NULL, $3, $4)",
+        params![seq, att.record_id.to_string(), event.into_bytes(), now],
+    )?;
+    Ok(())
+}
+
+/// What a device receives in one round.
+#[derive(Debug, Default)]
+pub struct Download {
+    /// The response body (acks filled in by the caller).
+    pub response: proto::SyncResponse,
+    /// Records sent (for the audit log).
+    pub read: BTreeSet<String>,
+}
+
+/// Computes what `p`'s device lacks after `cursor`, within the download budget.
+pub fn download(
+    tx: &mut dyn Tx,
+    p: &Principal,
+    agency: Option<&str>,
+    cursor: Cursor,
+    now: i64,
+) -> Result<Download> {
+    let device = p
+        .device_id
+        .clone()
+        .ok_or_else(|| Error::Forbidden("only a registered device syncs".into()))?;
+    let mut out = Download::default();
+    let sql = format!(
+        "SELECT grant_counter, revoked_at FROM devices WHERE id = $1{}",
+        tx.for_update()
+    );
+    let dev = tx
+        .query_opt(&sql, params![&device])?
+        .ok_or_else(|| Error::Unauthenticated("unknown device".into()))?;
+    if dev[1].opt_int().is_some() {
+        out.response.wipe = true;
+        return Ok(out);
+    }
+    // Read the feed's top before anything else: every row up to it is committed.
+    let feed_top =
+        tx.query_one("SELECT value FROM counters WHERE name = 'feed'", params![])?[0].int();
+    let should: BTreeSet<String> = policy::sync_scopes(tx, p, agency)?.into_iter().collect();
+    let rows = tx.query(
+        "SELECT scope, granted_at, revoked_at FROM device_scopes WHERE device_id = $1",
+        params![&device],
+    )?;
+    tx.exec(
+        "DELETE FROM device_scopes WHERE device_id = $1 AND revoked_at IS NOT NULL
+         AND revoked_at <= $2",
+        params![&device, cursor.grant],
+    )?;
+    let mut held = HashSet::new();
+    let mut to_purge = Vec::new();
+    for r in rows {
+        let scope = r[0].text();
+        match r[2].opt_int() {
+            None if !should.contains(&scope) => to_purge.push(scope),
+            None if r[1].int() <= cursor.grant => {
+                held.insert(scope);
+            }
+            None => {}
+            Some(revoked) if revoked > cursor.grant => to_purge.push(scope),
+            Some(_) => {}
+        }
+    }
+    let to_grant: Vec<&String> = should.iter().filter(|s| !held.contains(*s)).collect();
+    let mut grant = cursor.grant;
+    if !to_grant.is_empty() || !to_purge.is_empty() {
+        grant = tx.query_one(
+            "UPDATE devices SET grant_counter = grant_counter + 1 WHERE id = $1
+                 RETURNING grant_counter",
+            params![&device],
+        )?[0]
+            .int();
+    }
+    let mut budget = proto::DOWNLOAD_BATCH_BYTES;
+    let items = &mut out.response.items;
+    for scope in to_grant {
+        let docs = tx.query(
+            "SELECT id, snapshot_seq FROM documents WHERE scope = $1 ORDER BY id",
+            params![scope],
+        )?;
+        let mut scope_items = Vec::new();
+        let mut size = 0;
+        for d in docs {
+            let key = d[0].text();
+            let mut doc = load_document(tx, &key, d[1].int())?;
+            let bytes = doc.save();
+            size += bytes.len();
+            scope_items.push(Item {
+                record_id: key.clone(),
+                kind: ItemKind::Change,
+                payload: bytes,
+            });
+            for a in tx.query(
+                "SELECT event FROM attestations WHERE record_id = $1 ORDER BY id",
+                params![&key],
+            )? {
+                let payload = a[0].text().into_bytes();
+                size += payload.len();
+                scope_items.push(Item {
+                    record_id: key.clone(),
+                    kind: ItemKind::Attestation,
+                    payload,
+                });
+            }
+            out.read.insert(key);
+        }
+        if size > budget && !items.is_empty() {
+            out.response.more = true;
+            break;
+        }
+        budget = budget.saturating_sub(size);
+        items.extend(scope_items);
+        tx.exec(
+            "INSERT INTO device_scopes (device_id, scope, granted_at, revoked_at)
+             VALUES ($1, $2, $3, NULL)
+             ON CONFLICT (device_id, scope) DO UPDATE SET granted_at = $3, revoked_at = NULL",
+            params![&device, scope, grant],
+        )?;
+    }
+    for scope in to_purge {
+        tx.exec(
+            "UPDATE device_scopes SET revoked_at = $1 WHERE device_id = $2 AND scope = $3",
+            params![grant, &device, &scope],
+        )?;
+        if !scope.starts_with("staff:") {
+            out.response.purge.push(scope);
+        }
+    }
+    let mut feed_to = feed_top;
+    if !out.response.more {
+        let rows = tx.query(
+            "SELECT f.seq, f.record_id, f.kind, f.payload FROM feed f
+             JOIN documents d ON d.id = f.record_id
+             JOIN device_scopes s ON s.device_id = $1 AND s.scope = d.scope
+             WHERE f.seq > $2 AND f.seq <= $3 AND s.revoked_at IS NULL AND s.granted_at <= $4
+               AND f.kind <> 'snapshot'
+               AND (f.origin_device IS NULL OR f.origin_device <> $1)
+             ORDER BY f.seq LIMIT $5",
+            params![&device, cursor.feed, feed_top, cursor.grant, FEED_PAGE],
+        )?;
+        let full_page = rows.len() as i64 == FEED_PAGE;
+        let mut last = cursor.feed;
+        for mut r in rows {
+            let payload = std::mem::take(&mut r[3]).into_bytes();
+            if payload.len() > budget && !items.is_empty() {
+                out.response.more = true;
+                break;
+            }
+            budget = budget.saturating_sub(payload.len());
+            last = r[0].int();
+            let key = r[1].text();
+            items.push(Item {
+                record_id: key.clone(),
+                kind: if r[2].text() == "attestation" {
+                    ItemKind::Attestation
+                } else {
+                    ItemKind::Change
+                },
+                payload,
+            });
+            out.read.insert(key);
+        }
+        if out.response.more || full_page {
+            out.response.more = true;
+            feed_to = last;
+        }
+    } else {
+        feed_to = cursor.feed;
+    }
+    out.response.cursor = Cursor {
+        feed: feed_to.max(cursor.feed),
+        grant,
+    };
+    tx.exec(
+        "UPDATE devices SET last_sync_at = $1 WHERE id = $2",
+        params![now, &device],
+    )?;
+    Ok(out)
+}
+
+/// The owner a member would have if assigned to `worker_user_id`.
+pub fn owner_for_worker(tx: &mut dyn Tx, worker_user_id: &str) -> Result<Option<Owner>> {
+    Ok(tx
+        .query_opt(
+            "SELECT u.team_id, t.agency_id, u.id, u.role FROM users u
+             JOIN teams t ON t.id = u.team_id WHERE u.id = $1 AND u.disabled = 0",
+            params![worker_user_id],
+        )?
+        .filter(|r| {
+            matches!(
+                ServerRole::parse(&r[3].text()),
+                Some(ServerRole::Worker | ServerRole::Supervisor)
+            )
+        })
+        .map(|r| Owner {
+            team_id: r[0].text(),
+            agency_id: r[1].text(),
+            user_id: r[2].text(),
+        }))
+}
