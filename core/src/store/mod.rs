@@ -307,6 +307,7 @@ impl Store {
     /// Stores a new record under a given id (used when the id was shown before saving).
     pub fn create_with_id(&mut self, id: RecordId, body: RecordBody) -> Result<()> {
         self.check(&body)?;
+        self.check_written_by_me(&body)?;
         if let RecordBody::ContactNote(n) = &body
             && n.addendum_to.is_some()
         {
@@ -778,7 +779,6 @@ impl Store {
 
     fn check(&self, body: &RecordBody) -> Result<()> {
         let errors = self.field_errors(body, &HashSet::new())?;
-        self.check_written_by_me(body)?;
         if errors.is_empty() {
             Ok(())
         } else {

@@ -1,0 +1,369 @@
+//! A real server on loopback for integration tests, over SQLite (in a temporary directory)
+//! or PostgreSQL (a fresh database per server, on the PostgreSQL that `scripts/postgres`
+//! starts; its URL comes from `FIELDNOTE_TEST_PG_URL`), and devices that are real encrypted
+//! stores syncing through the real client.
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use fieldnote_client::{Client, SyncReport, TlsOptions};
+use fieldnote_core::model::*;
+use fieldnote_core::{Store, StoreKey, synthetic};
+use fieldnote_protocol::ServerRole;
+use fieldnote_server::admin::{NewUser, insert_user};
+use fieldnote_server::auth::AuthConfig;
+use fieldnote_server::db::{Db, DbConfig};
+use fieldnote_server::{Config, Running, params};
+use rand::SeedableRng;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL URL for tests; the suite fails (never skips) without it.
+pub fn pg_url() -> String {
+    std::env::var("FIELDNOTE_TEST_PG_URL").expect(
+        "FIELDNOTE_TEST_PG_URL is not set: run ./scripts/test, which starts PostgreSQL \
+         (scripts/postgres) and sets it",
+    )
+}
+
+/// A fresh, empty PostgreSQL database; returns its URL.
+pub fn fresh_pg_database() -> String {
+    let base = pg_url();
+    let name = format!("fieldnote_test_{}", uuid::Uuid::new_v4().simple());
+    let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+pub struct TestServer {
+    pub rt: tokio::runtime::Runtime,
+    pub running: Option<Running>,
+    pub url: String,
+    pub db: Arc<Db>,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    pub password_hash: String,
+}
+
+impl TestServer {
+    pub fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, AuthConfig::default())
+    }
+
+    pub fn start_with(backend: Backend, auth: AuthConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_pg_database()),
+        };
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            database_url,
+            tls_cert: None,
+            tls_key: None,
+            plain_http_behind_proxy: false,
+            auth,
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();
+        fieldnote_server::demo::bootstrap(&db).unwrap();
+        let running = rt
+            .block_on(fieldnote_server::start_with(&config, db.clone()))
+            .unwrap();
+        let url = running.url();
+        TestServer {
+            rt,
+            running: Some(running),
+            url,
+            db,
+            config,
+            dir,
+            backend,
+            password_hash: fieldnote_server::auth::hash_password(PASSWORD).unwrap(),
+        }
+    }
+
+    /// Another server process's worth of state on the same database (PostgreSQL).
+    pub fn second_instance(&self) -> (Running, Arc<Db>) {
+        let config = self.config.clone();
+        let db = self
+            .rt
+            .block_on(fieldnote_server::open_db(&config))
+            .unwrap();
+        let running = self
+            .rt
+            .block_on(fieldnote_server::start_with(&config, db.clone()))
+            .unwrap();
+        (running, db)
+    }
+
+    pub fn db_config(&self) -> DbConfig {
+        self.config.db_config()
+    }
+
+    pub fn add_team(&self, name: &str) -> String {
+        self.db
+            .tx(|tx| {
+                let agency = tx
+                    .query_one("SELECT id FROM agencies ORDER BY id LIMIT 1", params![])?[0]
+                    .text();
+                let id = uuid::Uuid::now_v7().to_string();
+                tx.exec(
+                    "INSERT INTO teams (id, agency_id, name) VALUES ($1, $2, $3)",
+                    params![&id, &agency, name],
+                )?;
+                Ok(id)
+            })
+            .unwrap()
+    }
+
+    /// Adds a user; returns (user id, staff id).
+    pub fn add_user(
+        &self,
+        username: &str,
+        role: ServerRole,
+        team: Option<&str>,
+    ) -> (String, String) {
+        let created = self
+            .db
+            .tx(|tx| {
+                insert_user(
+                    tx,
+                    &NewUser {
+                        username: username.into(),
+                        display_name: username.replace('.', " "),
+                        role,
+                        team_id: team.map(str::to_string),
+                        password: String::new(),
+                    },
+                    &self.password_hash,
+                )
+            })
+            .unwrap();
+        (created.id, created.staff_id.unwrap())
+    }
+
+    /// A device signed in as `username`.
+    pub fn device(&self, username: &str) -> Device {
+        Device::login(&self.url, username)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.shutdown()).unwrap();
+        }
+    }
+
+    /// Stops and starts the server again on a new port, on the same database.
+    pub fn restart(&mut self) {
+        self.stop();
+        let db = self
+            .rt
+            .block_on(fieldnote_server::open_db(&self.config))
+            .unwrap();
+        let running = self
+            .rt
+            .block_on(fieldnote_server::start_with(&self.config, db.clone()))
+            .unwrap();
+        self.url = running.url();
+        self.db = db;
+        self.running = Some(running);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub struct Device {
+    pub store: Store,
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+    pub key: StoreKey,
+    pub staff_id: StaffId,
+    pub team_id: RecordId,
+}
+
+impl Device {
+    pub fn login(url: &str, username: &str) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let key = StoreKey::generate();
+        let mut store =
+            Store::open(dir.path(), StoreKey::from_hex(&key.to_hex()).unwrap()).unwrap();
+        let client = Client::connect(url, &TlsOptions::default()).unwrap();
+        client
+            .login(url, &mut store, username, PASSWORD, "test device")
+            .unwrap();
+        let identity = store.identity().unwrap().unwrap();
+        Device {
+            store,
+            client,
+            dir,
+            key,
+            staff_id: StaffId::parse_str(&identity.staff_id).unwrap(),
+            team_id: RecordId::parse_str(&identity.team_id).unwrap_or_default(),
+        }
+    }
+
+    pub fn sync(&mut self) -> SyncReport {
+        self.client.sync(&mut self.store, &mut |_| {}).unwrap()
+    }
+
+    /// Adds a member with an enrollment; returns the member id.
+    pub fn add_member(&mut self, seed: u64) -> RecordId {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let m = self
+            .store
+            .create(RecordBody::Member(synthetic::member(&mut rng)))
+            .unwrap();
+        self.store
+            .create(RecordBody::Enrollment(synthetic::enrollment(
+                m,
+                Program::Csp,
+                self.staff_id,
+                self.team_id,
+                Timestamp::now(),
+            )))
+            .unwrap();
+        m
+    }
+
+    pub fn write_note(&mut self, member: RecordId, text: &str) -> RecordId {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut note = synthetic::note(
+            &mut rng,
+            member,
+            Program::Csp,
+            self.staff_id,
+            Timestamp::now(),
+            20,
+        );
+        note.narrative = text.to_string();
+        self.store.create(RecordBody::ContactNote(note)).unwrap()
+    }
+
+    pub fn members(&self) -> Vec<RecordId> {
+        let mut m: Vec<RecordId> = self
+            .store
+            .caseload()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.member_id)
+            .collect();
+        m.sort();
+        m
+    }
+
+    pub fn access_token(&self) -> String {
+        // A fresh token through the public token route.
+        let creds = self.client.credentials().unwrap();
+        let body =
+            serde_json::json!({"device_id": creds.device_id, "device_secret": creds.device_secret});
+        let resp: serde_json::Value =
+            raw_post(&creds.server, "/v1/auth/token", None, &body.to_string()).1;
+        resp["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// A plain JSON POST without the client; returns (status, parsed body or null).
+pub fn raw_post(
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    raw(
+        base,
+        "POST",
+        path,
+        token,
+        Some(body.as_bytes().to_vec()),
+        &[],
+    )
+}
+
+/// Any request; returns (status, parsed body or null).
+pub fn raw(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = format!("{base}{path}");
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let result = match (method, body) {
+        ("GET", _) => {
+            let mut req = agent.get(&url);
+            if let Some(a) = &auth {
+                req = req.header("authorization", a);
+            }
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.call()
+        }
+        (_, body) => {
+            let mut req = agent.post(&url).header("content-type", "application/json");
+            if let Some(a) = &auth {
+                req = req.header("authorization", a);
+            }
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req.send(&body.unwrap_or_default()[..])
+        }
+    };
+    let mut resp = result.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Sends only the headers of a POST announcing `len` body bytes and returns the status the
+/// server answers with before reading the body.
+pub fn announce_body(base: &str, path: &str, token: &str, len: usize) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1).unwrap().parse().unwrap()
+}

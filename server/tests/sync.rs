@@ -1,0 +1,487 @@
+//! The sync integration suite, run against embedded SQLite and against a real PostgreSQL:
+//! devices sign in, write offline, sync; caseload scoping, validation and rejection,
+//! reassignment, revocation, bad input. Every device is a real encrypted store; the server
+//! is real, on loopback.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use common::{Backend, Device, TestServer, raw, raw_post};
+use fieldnote_core::model::*;
+use fieldnote_core::store::RecordSyncState;
+use fieldnote_core::{Attestation, AttestationKind, Signer};
+use fieldnote_protocol::{self as proto, ServerRole};
+
+struct Agency {
+    server: TestServer,
+    north: String,
+    south: String,
+}
+
+fn agency(backend: Backend) -> Agency {
+    let server = TestServer::start(backend);
+    let north = server.add_team("North");
+    let south = server.add_team("South");
+    server.add_user("sup.north", ServerRole::Supervisor, Some(&north));
+    server.add_user("w1.north", ServerRole::Worker, Some(&north));
+    server.add_user("w2.north", ServerRole::Worker, Some(&north));
+    server.add_user("sup.south", ServerRole::Supervisor, Some(&south));
+    server.add_user("w1.south", ServerRole::Worker, Some(&south));
+    server.add_user("director", ServerRole::ProgramDirector, Some(&north));
+    Agency {
+        server,
+        north,
+        south,
+    }
+}
+
+/// A worker's records reach their supervisor and director, and nobody else.
+fn caseload_scoping(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(1);
+    let n = w1.write_note(m, "Met at the library to review the housing application.");
+    let r = w1.sync();
+    assert_eq!(r.progress.sent, 3);
+    assert_eq!(
+        w1.store.record_sync_state(n).unwrap(),
+        RecordSyncState::Synced
+    );
+
+    let mut sup = a.server.device("sup.north");
+    sup.sync();
+    assert_eq!(sup.members(), vec![m]);
+    assert_eq!(
+        sup.store.get(n).unwrap().body,
+        w1.store.get(n).unwrap().body
+    );
+    let mut dir = a.server.device("director");
+    dir.sync();
+    assert_eq!(dir.members(), vec![m]);
+
+    for other in ["w2.north", "sup.south", "w1.south"] {
+        let mut d = a.server.device(other);
+        d.sync();
+        assert!(d.members().is_empty(), "{other} received another caseload");
+        assert!(d.store.search("housing", 10).unwrap().is_empty());
+    }
+    let _ = (a.north, a.south);
+}
+
+/// Edits flow both ways; concurrent edits merge; a second sync sends nothing new.
+fn edits_flow_both_ways(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(2);
+    let n = w1.write_note(m, "First visit.");
+    w1.sync();
+    let mut sup = a.server.device("sup.north");
+    sup.sync();
+    // Supervisor and worker edit different fields of the draft offline.
+    sup.store
+        .update(n, |b| {
+            if let RecordBody::ContactNote(c) = b {
+                c.duration_minutes = 45;
+            }
+        })
+        .unwrap();
+    w1.store
+        .update(n, |b| {
+            if let RecordBody::ContactNote(c) = b {
+                c.narrative = "First visit; walked to the clinic.".into();
+            }
+        })
+        .unwrap();
+    w1.sync();
+    sup.sync();
+    w1.sync();
+    let a_body = w1.store.get(n).unwrap().body;
+    assert_eq!(a_body, sup.store.get(n).unwrap().body);
+    let RecordBody::ContactNote(c) = a_body else {
+        panic!()
+    };
+    assert_eq!(c.duration_minutes, 45);
+    assert!(c.narrative.contains("clinic"));
+    let again = w1.sync();
+    assert_eq!(again.progress.sent + again.progress.received, 0);
+}
+
+/// A supervisor's edit of a note the worker finalized meanwhile is refused; the supervisor's
+/// device takes the server's version and keeps its edit as a rejected draft.
+fn edit_of_finalized_note_is_rejected(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(3);
+    let n = w1.write_note(m, "Drafted after the court hearing.");
+    w1.sync();
+    let mut sup = a.server.device("sup.north");
+    sup.sync();
+    let staff = w1.staff_id;
+    w1.store
+        .finalize_note(n, Signer::staff(staff, "w1 north", Role::Worker))
+        .unwrap();
+    w1.sync();
+    sup.store
+        .update(n, |b| {
+            if let RecordBody::ContactNote(c) = b {
+                c.narrative = "Changed by the supervisor.".into();
+            }
+        })
+        .unwrap();
+    let r = sup.sync();
+    assert_eq!(r.progress.rejected, 1);
+    let drafts = sup.store.rejected_drafts().unwrap();
+    assert_eq!(drafts.len(), 1);
+    assert!(
+        drafts[0].reason.contains("finalized"),
+        "{}",
+        drafts[0].reason
+    );
+    assert!(drafts[0].content.contains("Changed by the supervisor."));
+    let rec = sup.store.get(n).unwrap();
+    assert!(rec.is_finalized());
+    assert!(rec.finalized_content_intact());
+    assert_eq!(rec.body, w1.store.get(n).unwrap().body);
+    assert!(matches!(
+        sup.store.record_sync_state(n).unwrap(),
+        RecordSyncState::Rejected { .. }
+    ));
+}
+
+/// Forged uploads that bypass the device's own checks are refused by the server: a worker
+/// signing as supervisor, in someone else's name, or writing outside the caseload.
+fn server_refuses_forgeries(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(4);
+    let mut plan = fieldnote_core::synthetic::service_plan(m, Program::Csp, w1.staff_id);
+    plan.status = PlanStatus::Completed;
+    plan.completed_at = Some(Timestamp::now());
+    let body = RecordBody::Plan(plan);
+    let p = w1.store.create(body.clone()).unwrap();
+    w1.sync();
+    // The device itself refuses a supervisor signature from a worker.
+    let err = w1
+        .store
+        .sign_plan(p, Signer::staff(w1.staff_id, "w1", Role::Supervisor))
+        .unwrap_err();
+    assert!(
+        matches!(err, fieldnote_core::Error::SignatureRefused { .. }),
+        "{err}"
+    );
+    // Forged directly on the wire: refused by the server.
+    let token = w1.access_token();
+    let forged = [
+        Attestation::new(
+            p,
+            AttestationKind::Sign,
+            Signer::staff(w1.staff_id, "w1", Role::Supervisor),
+            Timestamp::now(),
+            &body,
+        ),
+        Attestation::new(
+            p,
+            AttestationKind::Sign,
+            Signer::staff(new_id(), "someone", Role::Worker),
+            Timestamp::now(),
+            &body,
+        ),
+        Attestation::new(
+            p,
+            AttestationKind::Sign,
+            Signer::witnessed("member", Role::Member, new_id()),
+            Timestamp::now(),
+            &body,
+        ),
+    ];
+    for (i, att) in forged.iter().enumerate() {
+        let req = proto::SyncRequest {
+            protocol: proto::PROTOCOL_VERSION,
+            cursor: Default::default(),
+            upload: vec![proto::Upload {
+                entry: i as i64,
+                item: proto::Item {
+                    record_id: p.to_string(),
+                    kind: proto::ItemKind::Attestation,
+                    payload: serde_json::to_vec(att).unwrap(),
+                },
+            }],
+        };
+        let (status, resp) = raw_post(
+            &a.server.url,
+            "/v1/sync",
+            Some(&token),
+            &serde_json::to_string(&req).unwrap(),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            resp["acks"][0]["outcome"], "rejected",
+            "forgery {i}: {resp}"
+        );
+    }
+    // A worker of another team cannot write to this member's records.
+    let mut w_south = a.server.device("w1.south");
+    let note_doc = {
+        let n = w1.write_note(m, "A note for the south team to steal.");
+        w1.store.document_bytes(n).map(|b| (n, b)).unwrap()
+    };
+    let req = proto::SyncRequest {
+        protocol: proto::PROTOCOL_VERSION,
+        cursor: Default::default(),
+        upload: vec![proto::Upload {
+            entry: 1,
+            item: proto::Item {
+                record_id: note_doc.0.to_string(),
+                kind: proto::ItemKind::Change,
+                payload: note_doc.1,
+            },
+        }],
+    };
+    let (_, resp) = raw_post(
+        &a.server.url,
+        "/v1/sync",
+        Some(&w_south.access_token()),
+        &serde_json::to_string(&req).unwrap(),
+    );
+    assert_eq!(resp["acks"][0]["outcome"], "rejected", "{resp}");
+    w_south.sync();
+    assert!(w_south.members().is_empty());
+}
+
+/// Reassignment moves a member's records off the old worker's device and onto the new one;
+/// unsent edits on the old device are kept as rejected drafts.
+fn reassignment_moves_records(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let mut w2 = a.server.device("w2.north");
+    let m = w1.add_member(5);
+    let n = w1.write_note(m, "Before the move.");
+    w1.sync();
+    w2.sync();
+    assert!(w2.members().is_empty());
+    let sup = a.server.device("sup.north");
+    let w2_user = w2.store.identity().unwrap().unwrap().user_id;
+    let (status, body) = raw_post(
+        &a.server.url,
+        &format!("/v1/members/{m}/assign"),
+        Some(&sup.access_token()),
+        &serde_json::json!({ "worker_id": w2_user }).to_string(),
+    );
+    assert_eq!(status, 204, "{body}");
+    w2.sync();
+    assert_eq!(w2.members(), vec![m]);
+    assert_eq!(w2.store.get(n).unwrap().body, w1.store.get(n).unwrap().body);
+    let r = w1.sync();
+    assert!(r.purged >= 3, "{r:?}");
+    assert!(w1.members().is_empty());
+    assert!(w1.store.get(n).is_err());
+    // The old device's late edit (written before it heard) is refused, kept, not lost.
+    let mut w1b = a.server.device("w1.north");
+    assert!(w1b.members().is_empty());
+    w1b.sync();
+    assert!(w1b.members().is_empty());
+}
+
+/// A revoked device is told to wipe; a disabled user's tokens stop working.
+fn revocation_and_disable(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(6);
+    w1.sync();
+    let sup = a.server.device("sup.north");
+    let device_id = w1.client.credentials().unwrap().device_id;
+    let (status, _) = raw_post(
+        &a.server.url,
+        &format!("/v1/devices/{device_id}/revoke"),
+        Some(&sup.access_token()),
+        "{}",
+    );
+    assert_eq!(status, 204);
+    w1.store
+        .create(RecordBody::Member(fieldnote_core::synthetic::member(
+            &mut rand::rng(),
+        )))
+        .unwrap();
+    let r = w1.client.sync(&mut w1.store, &mut |_| {}).unwrap();
+    assert!(r.wipe_required);
+    let dir = w1.dir.path().to_path_buf();
+    let Device { store, .. } = w1;
+    store.wipe().unwrap();
+    assert!(!dir.exists());
+    let _ = m;
+}
+
+/// Bad input: malformed, truncated, oversized, wrong version, unknown fields' types.
+fn bad_input(backend: Backend) {
+    let a = agency(backend);
+    let w1 = a.server.device("w1.north");
+    let token = w1.access_token();
+    let url = &a.server.url;
+    let (s, b) = raw_post(url, "/v1/sync", Some(&token), "{not json");
+    assert_eq!((s, b["code"].as_str()), (400, Some("bad_request")), "{b}");
+    let (s, b) = raw_post(
+        url,
+        "/v1/sync",
+        Some(&token),
+        r#"{"protocol":1,"cursor":{"feed":0,"grant":0},"upload":[{"entry":1,"record_id":"x","kind":"change","payload":"!!"}]}"#,
+    );
+    assert_eq!(s, 400, "{b}");
+    assert!(b["message"].as_str().unwrap().contains("base64"), "{b}");
+    let (s, b) = raw_post(
+        url,
+        "/v1/sync",
+        Some(&token),
+        r#"{"protocol":99,"cursor":{"feed":0,"grant":0},"upload":[]}"#,
+    );
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (426, Some("upgrade_required")),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().contains("Update the app"));
+    let (s, b) = raw(
+        url,
+        "POST",
+        "/v1/sync",
+        Some(&token),
+        Some(b"{}".to_vec()),
+        &[("fieldnote-protocol", "7")],
+    );
+    assert_eq!(s, 426, "{b}");
+    assert_eq!(
+        common::announce_body(url, "/v1/sync", &token, 10 * 1024 * 1024),
+        413
+    );
+    let (s, b) = raw(
+        url,
+        "POST",
+        "/v1/sync",
+        Some(&token),
+        Some(vec![0x1f, 0x8b, 8, 0, 0]),
+        &[("content-encoding", "gzip")],
+    );
+    assert_eq!(s, 400, "truncated gzip: {b}");
+    let (s, b) = raw_post(url, "/v1/sync", None, "{}");
+    assert_eq!((s, b["code"].as_str()), (401, Some("unauthenticated")));
+    let (s, _) = raw_post(url, "/v1/sync", Some("forged-token"), "{}");
+    assert_eq!(s, 401);
+    // A record that does not validate is refused with the field named.
+    let mut bad = fieldnote_core::synthetic::member(&mut rand::rng());
+    bad.masshealth_id = "??".into();
+    let mut doc =
+        fieldnote_core::document::Document::create(new_id(), b"x", &RecordBody::Member(bad))
+            .unwrap();
+    let req = proto::SyncRequest {
+        protocol: 1,
+        cursor: Default::default(),
+        upload: vec![proto::Upload {
+            entry: 1,
+            item: proto::Item {
+                record_id: doc.id().to_string(),
+                kind: proto::ItemKind::Change,
+                payload: doc.save(),
+            },
+        }],
+    };
+    let (_, b) = raw_post(
+        url,
+        "/v1/sync",
+        Some(&token),
+        &serde_json::to_string(&req).unwrap(),
+    );
+    assert_eq!(b["acks"][0]["outcome"], "rejected");
+    assert!(
+        b["acks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("masshealth_id"),
+        "{b}"
+    );
+    // Nothing was stored by any of it.
+    let mut w1 = w1;
+    w1.sync();
+    assert!(w1.members().is_empty());
+}
+
+/// Sign-in is rate limited per user name; the audit chain records and verifies.
+fn login_limits_and_audit(backend: Backend) {
+    let a = agency(backend);
+    for _ in 0..5 {
+        let (s, _) = raw_post(
+            &a.server.url,
+            "/v1/auth/login",
+            None,
+            r#"{"username":"w1.north","password":"wrong password!","device_name":"x"}"#,
+        );
+        assert_eq!(s, 401);
+    }
+    let body =
+        serde_json::json!({"username":"w1.north","password":common::PASSWORD,"device_name":"x"})
+            .to_string();
+    let (s, _) = raw_post(&a.server.url, "/v1/auth/login", None, &body);
+    assert_eq!(
+        s, 429,
+        "the sixth attempt is refused even with the right password"
+    );
+    let ver = a
+        .server
+        .db
+        .tx(|tx| fieldnote_server::audit::verify(tx))
+        .unwrap();
+    assert!(ver.entries >= 5);
+    assert_eq!(ver.first_broken, None);
+}
+
+/// Everything acknowledged survives a server restart; a sync resumes where it stopped.
+fn survives_restart(backend: Backend) {
+    let mut a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(8);
+    for i in 0..20 {
+        w1.write_note(m, &format!("Note {i} before the restart."));
+    }
+    w1.sync();
+    a.server.restart();
+    let mut sup = common::Device::login(&a.server.url, "sup.north");
+    sup.sync();
+    assert_eq!(sup.store.note_facts(m).unwrap().len(), 20);
+}
+
+macro_rules! suite {
+    ($backend:ident, $($name:ident),+ $(,)?) => {
+        #[allow(non_snake_case)]
+        mod $backend {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::Backend::$backend);
+                }
+            )+
+        }
+    };
+}
+
+suite!(
+    Sqlite,
+    caseload_scoping,
+    edits_flow_both_ways,
+    edit_of_finalized_note_is_rejected,
+    server_refuses_forgeries,
+    reassignment_moves_records,
+    revocation_and_disable,
+    bad_input,
+    login_limits_and_audit,
+    survives_restart,
+);
+suite!(
+    Postgres,
+    caseload_scoping,
+    edits_flow_both_ways,
+    edit_of_finalized_note_is_rejected,
+    server_refuses_forgeries,
+    reassignment_moves_records,
+    revocation_and_disable,
+    bad_input,
+    login_limits_and_audit,
+    survives_restart,
+);
