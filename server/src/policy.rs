@@ -8,7 +8,7 @@
 //! - a supervisor, everything of their team;
 //! - a program director, everything of their agency's teams;
 //! - an administrator manages teams, users, devices and the audit log, and reads no PHI by
-//!   role alone.
+//!   role alone (caseload moves are a supervisor's or director's call).
 
 use fieldnote_protocol::ServerRole;
 
@@ -89,7 +89,8 @@ pub fn allowed(p: &Principal, p_agency: Option<&str>, action: &Action<'_>) -> bo
         Action::RevokeDevice(o) => match p.role {
             Worker => o.user_id == p.user_id,
             Supervisor => same_team(&o.team_id),
-            ProgramDirector | Administrator => same_agency(&o.agency_id),
+            ProgramDirector => same_agency(&o.agency_id),
+            Administrator => true,
         },
     }
 }
