@@ -148,7 +148,7 @@ fn run(ops: Vec<Op>, backend: Backend) {
     server.add_user("w", ServerRole::Worker, Some(&team));
     server.add_user("s", ServerRole::Supervisor, Some(&team));
     let url = server.url.clone();
-    let mut devices = vec![replica(&url, "w"), replica(&url, "w"), replica(&url, "s")];
+    let mut devices = [replica(&url, "w"), replica(&url, "w"), replica(&url, "s")];
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let member = devices[0]
         .store

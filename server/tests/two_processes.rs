@@ -1,0 +1,102 @@
+//! Two `fieldnote-server` processes on one PostgreSQL: writers sync through both at once
+//! while a supervisor's device keeps syncing through one of them. Feed sequence numbers
+//! commit in order, so the supervisor's cursor never skips a change: after the writers stop,
+//! one more sync brings every note.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{Backend, Device, TestServer};
+use fieldnote_protocol::ServerRole;
+
+struct Process {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(database_url: &str, dir: &std::path::Path) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldnote-server"))
+        .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("server exited before listening").unwrap();
+        if let Some(url) = line.strip_prefix("Fieldnote server listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Process { child, url }
+}
+
+#[test]
+fn two_server_processes_share_one_postgres() {
+    let harness = TestServer::start(Backend::Postgres);
+    let team = harness.add_team("T");
+    for i in 0..4 {
+        harness.add_user(&format!("w{i}"), ServerRole::Worker, Some(&team));
+    }
+    harness.add_user("sup", ServerRole::Supervisor, Some(&team));
+    let db_url = harness.config.database_url.clone().unwrap();
+    let a = spawn(&db_url, harness.dir.path());
+    let b = spawn(&db_url, harness.dir.path());
+
+    let writers: Vec<_> = (0..4)
+        .map(|i| {
+            let urls = [a.url.clone(), b.url.clone()];
+            std::thread::spawn(move || {
+                // Each worker signs in through one process and syncs through both (a load
+                // balancer may send each request anywhere).
+                let mut d = Device::login(&urls[i % 2], &format!("w{i}"));
+                let m = d.add_member(i as u64);
+                for n in 0..25 {
+                    d.write_note(m, &format!("Visit {n} by worker {i}."));
+                    let server = &urls[n % 2];
+                    let creds = d.client.credentials().unwrap();
+                    let client = fieldnote_client::Client::connect(server, &Default::default())
+                        .unwrap()
+                        .with_credentials(creds);
+                    client.sync(&mut d.store, &mut |_| {}).unwrap();
+                }
+                m
+            })
+        })
+        .collect();
+    let mut sup = Device::login(&b.url, "sup");
+    let mut rounds = 0;
+    while writers.iter().any(|w| !w.is_finished()) {
+        sup.sync();
+        rounds += 1;
+    }
+    let members: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    sup.sync();
+    assert!(rounds > 1, "the supervisor synced while writers were writing");
+    for m in members {
+        assert_eq!(sup.store.note_facts(m).unwrap().len(), 25, "member {m}");
+    }
+    // The audit chain written by both processes is one unbroken chain.
+    let v = harness
+        .db
+        .tx(|tx| fieldnote_server::audit::verify(tx))
+        .unwrap();
+    assert_eq!(v.first_broken, None);
+    assert!(v.entries > 100);
+}
