@@ -102,10 +102,22 @@ fn replica(url: &str, user: &str) -> Replica {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Note { device: usize },
-    Edit { device: usize, pick: usize, minutes: u32 },
-    Finalize { device: usize, pick: usize },
-    Sync { device: usize, fault: Fault },
+    Note {
+        device: usize,
+    },
+    Edit {
+        device: usize,
+        pick: usize,
+        minutes: u32,
+    },
+    Finalize {
+        device: usize,
+        pick: usize,
+    },
+    Sync {
+        device: usize,
+        fault: Fault,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -161,10 +173,21 @@ fn run(ops: Vec<Op>, backend: Backend) {
         match op {
             Op::Note { device } => {
                 let d = &mut devices[device];
-                let note = synthetic::note(&mut rng, member, Program::Csp, d.staff, Timestamp::now(), 12);
+                let note = synthetic::note(
+                    &mut rng,
+                    member,
+                    Program::Csp,
+                    d.staff,
+                    Timestamp::now(),
+                    12,
+                );
                 d.store.create(RecordBody::ContactNote(note)).unwrap();
             }
-            Op::Edit { device, pick, minutes } => {
+            Op::Edit {
+                device,
+                pick,
+                minutes,
+            } => {
                 let d = &mut devices[device];
                 let notes = d.store.note_facts(member).unwrap();
                 let open: Vec<_> = notes.iter().filter(|n| !n.finalized).collect();
@@ -219,8 +242,16 @@ fn run(ops: Vec<Op>, backend: Backend) {
     fresh.client.sync(&mut fresh.store, &mut |_| {}).unwrap();
     let expected = snapshot(&fresh.store);
     for (i, d) in devices.iter().enumerate() {
-        assert_eq!(d.store.outbox_len().unwrap(), 0, "device {i} has unacknowledged work");
-        assert_eq!(snapshot(&d.store), expected, "device {i} diverged from the server");
+        assert_eq!(
+            d.store.outbox_len().unwrap(),
+            0,
+            "device {i} has unacknowledged work"
+        );
+        assert_eq!(
+            snapshot(&d.store),
+            expected,
+            "device {i} diverged from the server"
+        );
     }
 }
 

@@ -37,7 +37,10 @@ fn spawn(database_url: &str, dir: &std::path::Path) -> Process {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(url) = line.strip_prefix("Fieldnote server listening on ") {
             break url.trim().to_string();
         }
@@ -88,7 +91,10 @@ fn two_server_processes_share_one_postgres() {
     }
     let members: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     sup.sync();
-    assert!(rounds > 1, "the supervisor synced while writers were writing");
+    assert!(
+        rounds > 1,
+        "the supervisor synced while writers were writing"
+    );
     for m in members {
         assert_eq!(sup.store.note_facts(m).unwrap().len(), 25, "member {m}");
     }
