@@ -132,7 +132,7 @@ impl<T: Transport> Client<T> {
     pub fn logout(&self) -> Result<()> {
         let token = self.access_token()?;
         self.transport
-            .send(routes::LOGOUT, Some(&token), Some(b"{}"))?;
+            .send(routes::LOGOUT, Some(&token), Some(&proto::to_cbor(&())))?;
         *lock(&self.token) = None;
         *lock(&self.credentials) = None;
         Ok(())
@@ -223,9 +223,10 @@ impl<T: Transport> Client<T> {
         token: Option<&str>,
         body: &B,
     ) -> Result<R> {
-        let bytes = serde_json::to_vec(body).map_err(|e| Error::Protocol(e.to_string()))?;
-        let resp = self.transport.send(path, token, Some(&bytes))?;
-        serde_json::from_slice(&resp).map_err(|e| Error::Protocol(e.to_string()))
+        let resp = self
+            .transport
+            .send(path, token, Some(&proto::to_cbor(body)))?;
+        proto::from_cbor(&resp).map_err(Error::Protocol)
     }
 }
 

@@ -5,11 +5,12 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fieldnote_protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION, VERSION_HEADER};
+use fieldnote_protocol::{CBOR, ErrorBody, ErrorCode, PROTOCOL_VERSION, VERSION_HEADER};
 
 use crate::error::{Error, Result};
 
-/// Sends one POST (or GET when `body` is `None`) and returns the response body.
+/// Sends one POST of a CBOR body (or a GET when `body` is `None`) and returns the response
+/// body.
 pub trait Transport: Send + Sync {
     /// Sends a request to `path` with an optional bearer token.
     fn send(&self, path: &str, bearer: Option<&str>, body: Option<&[u8]>) -> Result<Vec<u8>>;
@@ -108,7 +109,8 @@ impl Transport for HttpTransport {
                 let mut req = self
                     .agent
                     .post(&url)
-                    .header("content-type", "application/json")
+                    .header("content-type", CBOR)
+                    .header("accept", CBOR)
                     .header("content-encoding", "gzip")
                     .header(VERSION_HEADER, PROTOCOL_VERSION.to_string());
                 if let Some(a) = &auth {

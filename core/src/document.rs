@@ -92,6 +92,17 @@ impl Document {
         !self.doc.get_missing_deps(&[]).is_empty()
     }
 
+    /// The document's whole history as uncompressed changes. Larger than [`Document::save`]
+    /// for one document, but a batch of them compresses well as a whole (the transport's
+    /// gzip finds what documents share), which per-document compression prevents.
+    pub fn history_uncompressed(&mut self) -> Vec<u8> {
+        self.doc
+            .get_changes(&[])
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect()
+    }
+
     /// The whole document, compacted into one snapshot.
     pub fn save(&mut self) -> Vec<u8> {
         self.doc.save()

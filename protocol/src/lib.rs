@@ -40,23 +40,69 @@ pub mod routes {
     pub const SYNC: &str = "/v1/sync";
 }
 
-/// Binary data, base64 (standard alphabet, padded) in JSON.
+/// The media type of binary (CBOR) bodies. Devices send and accept CBOR; JSON is accepted
+/// and answered too, for people and tools.
+pub const CBOR: &str = "application/cbor";
+
+/// Encodes a message as CBOR.
+pub fn to_cbor<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, and every message serializes.
+    let _ = ciborium::into_writer(value, &mut out);
+    out
+}
+
+/// Decodes a CBOR message, with a sentence saying what is wrong.
+pub fn from_cbor<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    ciborium::from_reader(bytes).map_err(|e| format!("not a valid message: {e}"))
+}
+
+/// Binary data: a byte string in CBOR, base64 (standard alphabet, padded) in JSON.
 pub mod bytes_b64 {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
-    /// Serializes bytes as base64.
+    /// Serializes bytes.
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
+        if s.is_human_readable() {
+            s.serialize_str(&STANDARD.encode(bytes))
+        } else {
+            s.serialize_bytes(bytes)
+        }
     }
 
-    /// Deserializes base64 into bytes.
+    struct Visitor;
+
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bytes or a base64 string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
+            STANDARD
+                .decode(v.as_bytes())
+                .map_err(|e| E::custom(format!("invalid base64: {e}")))
+        }
+
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
+        }
+
+        fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(v)
+        }
+    }
+
+    /// Deserializes bytes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        STANDARD
-            .decode(s.as_bytes())
-            .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
+        if d.is_human_readable() {
+            d.deserialize_str(Visitor)
+        } else {
+            d.deserialize_byte_buf(Visitor)
+        }
     }
 }
 
@@ -350,6 +396,11 @@ mod tests {
         assert_eq!(back.acks, resp.acks);
         assert_eq!(back.items, resp.items);
         assert!(!json.contains("wipe"), "false flags are omitted: {json}");
+        let cbor = to_cbor(&resp);
+        let back: SyncResponse = from_cbor(&cbor).expect("parses");
+        assert_eq!(back.items, resp.items);
+        assert!(cbor.len() < json.len());
+        assert!(from_cbor::<SyncResponse>(&cbor[..cbor.len() / 2]).is_err());
     }
 
     #[test]

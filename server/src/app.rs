@@ -217,6 +217,50 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
         .map_err(|e| Error::BadRequest(format!("the request body is not a valid message: {e}")))
 }
 
+/// Whether the request speaks CBOR (devices do; people and tools use JSON).
+fn wants_cbor(headers: &HeaderMap) -> bool {
+    let is = |h| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(proto::CBOR))
+    };
+    is(axum::http::header::CONTENT_TYPE) || is(axum::http::header::ACCEPT)
+}
+
+/// Parses a body in the format its `Content-Type` names (CBOR or JSON).
+fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
+    let cbor = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(proto::CBOR));
+    if cbor {
+        proto::from_cbor(body).map_err(|e| Error::BadRequest(format!("the request body is {e}")))
+    } else {
+        parse_body(body)
+    }
+}
+
+/// A response in the format the request used.
+pub struct Wire<T> {
+    cbor: bool,
+    value: T,
+}
+
+impl<T: Serialize> IntoResponse for Wire<T> {
+    fn into_response(self) -> Response {
+        if self.cbor {
+            (
+                [(axum::http::header::CONTENT_TYPE, proto::CBOR)],
+                proto::to_cbor(&self.value),
+            )
+                .into_response()
+        } else {
+            axum::Json(self.value).into_response()
+        }
+    }
+}
+
 /// Checks the protocol version header, when present.
 fn check_version(headers: &HeaderMap) -> Result<()> {
     if let Some(v) = headers.get(proto::VERSION_HEADER) {
@@ -277,9 +321,9 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<axum::Json<proto::LoginResponse>> {
+) -> Result<Wire<proto::LoginResponse>> {
     check_version(&headers)?;
-    let req: proto::LoginRequest = parse_body(&body_bytes(body)?)?;
+    let req: proto::LoginRequest = decode(&headers, &body_bytes(body)?)?;
     if req.device_name.trim().is_empty() || req.device_name.len() > 100 {
         return Err(Error::invalid("device_name", "must be 1 to 100 characters"));
     }
@@ -391,16 +435,19 @@ async fn login(
         })
     })
     .await?;
-    Ok(axum::Json(resp))
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: resp,
+    })
 }
 
 async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<axum::Json<proto::TokenResponse>> {
+) -> Result<Wire<proto::TokenResponse>> {
     check_version(&headers)?;
-    let req: proto::TokenRequest = parse_body(&body_bytes(body)?)?;
+    let req: proto::TokenRequest = decode(&headers, &body_bytes(body)?)?;
     let cfg = state.auth.clone();
     let resp = blocking(&state, move |db| {
         db.tx(|tx| {
@@ -436,7 +483,10 @@ async fn token(
         })
     })
     .await?;
-    Ok(axum::Json(resp))
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: resp,
+    })
 }
 
 async fn logout(State(state): State<AppState>, Authed(p): Authed) -> Result<StatusCode> {
@@ -482,9 +532,9 @@ async fn sync_handler(
     headers: HeaderMap,
     Authed(p): Authed,
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<axum::Json<proto::SyncResponse>> {
+) -> Result<Wire<proto::SyncResponse>> {
     check_version(&headers)?;
-    let req: proto::SyncRequest = parse_body(&body_bytes(body)?)?;
+    let req: proto::SyncRequest = decode(&headers, &body_bytes(body)?)?;
     if req.protocol != proto::PROTOCOL_VERSION {
         return Err(Error::UpgradeRequired {
             found: req.protocol.to_string(),
@@ -526,7 +576,10 @@ async fn sync_handler(
         Ok(download.response)
     })
     .await?;
-    Ok(axum::Json(response))
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: response,
+    })
 }
 
 fn audit_records(

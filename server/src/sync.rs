@@ -632,7 +632,7 @@ pub fn download(
         for d in docs {
             let key = d[0].text();
             let mut doc = load_document(tx, &key, d[1].int())?;
-            let bytes = doc.save();
+            let bytes = doc.history_uncompressed();
             size += bytes.len();
             scope_items.push(Item {
                 record_id: key.clone(),

@@ -651,17 +651,23 @@ impl Store {
     /// Merges document bytes received from elsewhere (another replica, the server) into a
     /// record, creating it if new. Idempotent and order-independent.
     pub fn merge_remote(&mut self, id: RecordId, bytes: &[u8]) -> Result<()> {
+        let tx = self.main.unchecked_transaction()?;
+        self.merge_in(&tx, id, bytes)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Merges into a record inside the caller's transaction (a sync applies a whole batch in
+    /// one transaction).
+    fn merge_in(&self, tx: &rusqlite::Transaction<'_>, id: RecordId, bytes: &[u8]) -> Result<()> {
         let mut doc = match self.exists(id)? {
             true => self.load(id)?,
             false => Document::load(id, &self.actor, std::iter::empty())?,
         };
         doc.apply(bytes)?;
         let body = doc.body()?;
-        let tx = self.main.transaction()?;
-        insert_chunk(&tx, id, bytes, &mut doc)?;
-        projection::project(&tx, id, &body)?;
-        tx.commit()?;
-        Ok(())
+        insert_chunk(tx, id, bytes, &mut doc)?;
+        projection::project(tx, id, &body)
     }
 
     /// Stores an attestation received from elsewhere, after checking it is intact.

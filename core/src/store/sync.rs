@@ -212,18 +212,25 @@ impl Store {
                 }
             }
         }
+        let tx = self.main.unchecked_transaction()?;
         for item in &response.items {
             let id = parse_record_id(&item.record_id)?;
             match item.kind {
-                proto::ItemKind::Change => self.merge_remote(id, &item.payload)?,
+                proto::ItemKind::Change => self.merge_in(&tx, id, &item.payload)?,
                 proto::ItemKind::Attestation => {
                     let att: Attestation = serde_json::from_slice(&item.payload)
                         .map_err(|e| Error::Storage(format!("attestation from server: {e}")))?;
-                    self.merge_remote_attestation(&att)?;
+                    if !att.verify() {
+                        return Err(Error::SignatureRefused {
+                            reason: "an attestation from the server was altered".into(),
+                        });
+                    }
+                    insert_attestation(&tx, &att)?;
                 }
             }
             applied.received += 1;
         }
+        tx.commit()?;
         for member in &response.purge {
             applied.purged += self.purge_member(parse_record_id(member)?)?;
         }
