@@ -39,7 +39,8 @@ struct Args {
     /// A short run for CI.
     #[arg(long)]
     quick: bool,
-    /// Also run W5 on this PostgreSQL (a database the bench may fill).
+    /// Also run W5 on PostgreSQL: a URL whose role may create databases (the bench makes a
+    /// fresh one).
     #[arg(long, env = "FIELDNOTE_BENCH_PG_URL")]
     pg_url: Option<String>,
     /// Devices for W5 (default 200; 20 with --quick).
@@ -96,6 +97,17 @@ fn main() -> Result<(), BoxError> {
     std::fs::write(&args.out, &text)?;
     println!("{text}");
     Ok(())
+}
+
+/// Creates an empty database beside the one `base` names; returns its URL.
+fn fresh_database(base: &str) -> Result<String, BoxError> {
+    let name = format!("fieldnote_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut client = postgres::Client::connect(base, postgres::NoTls)?;
+    client.batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .ok_or("the PostgreSQL URL names no database")?;
+    Ok(format!("{prefix}/{name}"))
 }
 
 // ---- a byte-counting loopback proxy ----
