@@ -179,6 +179,39 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The bearer token of a request, not yet checked.
+pub struct Bearer(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| Bearer(t.to_string()))
+            .ok_or_else(|| Error::Unauthenticated("no access token".into()))
+    }
+}
+
+/// Checks a token and counts the request against its device's (or user's) limit.
+fn authenticate_counted(
+    tx: &mut dyn crate::db::Tx,
+    token: &str,
+    limit: i64,
+    now: i64,
+) -> Result<Principal> {
+    let p = auth::authenticate(tx, token, now)?;
+    let key = format!(
+        "req:{}",
+        p.device_id.as_deref().unwrap_or(p.user_id.as_str())
+    );
+    auth::rate_limit(tx, &key, limit, 60, now)?;
+    Ok(p)
+}
+
 /// An authenticated request: bearer token checked, request rate limit counted.
 pub struct Authed(pub Principal);
 
@@ -186,25 +219,10 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| Error::Unauthenticated("no access token".into()))?
-            .to_string();
+        let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
         let limit = state.auth.requests_per_minute;
         let p = blocking(state, move |db| {
-            db.tx(|tx| {
-                let now = now_ms();
-                let p = auth::authenticate(tx, &token, now)?;
-                let key = format!(
-                    "req:{}",
-                    p.device_id.as_deref().unwrap_or(p.user_id.as_str())
-                );
-                auth::rate_limit(tx, &key, limit, 60, now)?;
-                Ok(p)
-            })
+            db.tx(|tx| authenticate_counted(tx, &token, limit, now_ms()))
         })
         .await?;
         Ok(Authed(p))
@@ -530,50 +548,89 @@ async fn me(Authed(p): Authed) -> axum::Json<proto::Identity> {
 async fn sync_handler(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Authed(p): Authed,
+    Bearer(token): Bearer,
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Wire<proto::SyncResponse>> {
     check_version(&headers)?;
-    let req: proto::SyncRequest = decode(&headers, &body_bytes(body)?)?;
-    if req.protocol != proto::PROTOCOL_VERSION {
-        return Err(Error::UpgradeRequired {
-            found: req.protocol.to_string(),
-            supported: proto::PROTOCOL_VERSION,
+    // The body is read now but judged only after the token is: an unauthenticated caller
+    // learns nothing about what the server accepts.
+    let decoded: Result<proto::SyncRequest> = body_bytes(body)
+        .and_then(|b| decode(&headers, &b))
+        .and_then(|req: proto::SyncRequest| {
+            if req.protocol != proto::PROTOCOL_VERSION {
+                return Err(Error::UpgradeRequired {
+                    found: req.protocol.to_string(),
+                    supported: proto::PROTOCOL_VERSION,
+                });
+            }
+            if req.upload.len() > proto::MAX_UPLOAD_ITEMS {
+                return Err(Error::invalid(
+                    "upload",
+                    format!("at most {} items per request", proto::MAX_UPLOAD_ITEMS),
+                ));
+            }
+            Ok(req)
         });
-    }
-    if req.upload.len() > proto::MAX_UPLOAD_ITEMS {
-        return Err(Error::invalid(
-            "upload",
-            format!("at most {} items per request", proto::MAX_UPLOAD_ITEMS),
-        ));
-    }
-    if p.device_id.is_none() {
-        return Err(Error::Forbidden("only a registered device syncs".into()));
-    }
+    let (req, refusal) = match decoded {
+        Ok(req) => (req, None),
+        Err(e) => (
+            proto::SyncRequest {
+                protocol: proto::PROTOCOL_VERSION,
+                cursor: proto::Cursor::default(),
+                upload: Vec::new(),
+            },
+            Some(e),
+        ),
+    };
+    let refusal = std::sync::Mutex::new(refusal);
+    let limit = state.auth.requests_per_minute;
     let response = blocking(&state, move |db| {
-        let agency = db.tx(|tx| policy::agency_of(tx, &p))?;
-        let ingested = if req.upload.is_empty() {
-            sync::Ingested::default()
+        let mut parsed = sync::preparse(&req.upload);
+        // Authenticate, count, ingest and audit the writes.
+        let write = |tx: &mut dyn crate::db::Tx, parsed: &mut [sync::Parsed]| {
+            let now = now_ms();
+            let p = authenticate_counted(tx, &token, limit, now)?;
+            if let Some(e) = refusal.lock().ok().and_then(|mut r| r.take()) {
+                return Err(e);
+            }
+            if p.device_id.is_none() {
+                return Err(Error::Forbidden("only a registered device syncs".into()));
+            }
+            let agency = policy::agency_of(tx, &p)?;
+            let ingested = if req.upload.is_empty() {
+                sync::Ingested::default()
+            } else {
+                sync::ingest(tx, &p, agency.as_deref(), &req.upload, parsed, now)?
+            };
+            if !ingested.written.is_empty() {
+                audit_records(tx, &p, "sync.write", &ingested.written, now)?;
+            }
+            Ok((p, agency, ingested))
+        };
+        // Compute the download and audit the reads.
+        let read = |tx: &mut dyn crate::db::Tx, p: &Principal, agency: Option<&str>| {
+            let now = now_ms();
+            let download = sync::download(tx, p, agency, req.cursor, now)?;
+            if !download.read.is_empty() {
+                audit_records(tx, p, "sync.read", &download.read, now)?;
+            }
+            Ok(download.response)
+        };
+        // The response is sent only after its audit entries are committed. SQLite takes one
+        // transaction (one durable commit); PostgreSQL two, so that the feed counter's lock
+        // is not held while the download is computed.
+        let (acks, mut response) = if db.is_postgres() {
+            let (p, agency, ingested) = db.tx(|tx| write(tx, &mut parsed))?;
+            let response = db.tx(|tx| read(tx, &p, agency.as_deref()))?;
+            (ingested.acks, response)
         } else {
             db.tx(|tx| {
-                let now = now_ms();
-                let ingested = sync::ingest(tx, &p, agency.as_deref(), &req.upload, now)?;
-                if !ingested.written.is_empty() {
-                    audit_records(tx, &p, "sync.write", &ingested.written, now)?;
-                }
-                Ok(ingested)
+                let (p, agency, ingested) = write(tx, &mut parsed)?;
+                Ok((ingested.acks, read(tx, &p, agency.as_deref())?))
             })?
         };
-        let mut download = db.tx(|tx| {
-            let now = now_ms();
-            let d = sync::download(tx, &p, agency.as_deref(), req.cursor, now)?;
-            if !d.read.is_empty() {
-                audit_records(tx, &p, "sync.read", &d.read, now)?;
-            }
-            Ok(d)
-        })?;
-        download.response.acks = ingested.acks;
-        Ok(download.response)
+        response.acks = acks;
+        Ok(response)
     })
     .await?;
     Ok(Wire {

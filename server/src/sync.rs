@@ -59,6 +59,27 @@ pub struct Ingested {
     pub written: BTreeSet<String>,
 }
 
+/// A new record's document, parsed ahead of the transaction.
+pub type Parsed = Option<(Document, RecordBody)>;
+
+/// Parses every change upload as if it created a record. This is most of an ingest's CPU
+/// work and needs no database, so it runs before the transaction (in parallel with other
+/// requests); entries for records that already exist are applied inside it instead.
+pub fn preparse(uploads: &[Upload]) -> Vec<Parsed> {
+    uploads
+        .iter()
+        .map(|up| {
+            if up.item.kind != ItemKind::Change {
+                return None;
+            }
+            let id = RecordId::parse_str(&up.item.record_id).ok()?;
+            let doc = Document::load(id, SERVER_ACTOR, [up.item.payload.as_slice()]).ok()?;
+            let body = doc.body().ok()?;
+            Some((doc, body))
+        })
+        .collect()
+}
+
 /// Validates and stores a batch of uploads from `p`'s device. Refusals are per entry;
 /// only database failures fail the whole batch (and then nothing is stored).
 pub fn ingest(
@@ -66,6 +87,7 @@ pub fn ingest(
     p: &Principal,
     agency: Option<&str>,
     uploads: &[Upload],
+    parsed: &mut [Parsed],
     now: i64,
 ) -> Result<Ingested> {
     let author = Author {
@@ -80,14 +102,16 @@ pub fn ingest(
         author,
         docs: HashMap::new(),
         feed: Vec::new(),
+        owners: HashMap::new(),
     };
     let mut out = Ingested::default();
     let mut refused: HashMap<String, String> = HashMap::new();
-    for up in uploads {
+    for (i, up) in uploads.iter().enumerate() {
         let rid = up.item.record_id.clone();
+        let pre = parsed.get_mut(i).and_then(Option::take);
         let result = match refused.get(&rid) {
             Some(_) => Err("an earlier edit of this record in the same sync was refused".into()),
-            None => ctx.one(up, now)?,
+            None => ctx.one(up, pre)?,
         };
         let outcome = match result {
             Ok(()) => {
@@ -123,36 +147,42 @@ struct Ingest<'a> {
     docs: HashMap<String, Loaded>,
     /// Feed rows to write at the end: (record, kind, payload).
     feed: Vec<(String, &'static str, Vec<u8>)>,
+    /// Scope owners looked up in this batch.
+    owners: HashMap<String, Option<Owner>>,
 }
 
 type Refusal = std::result::Result<(), String>;
 
 impl Ingest<'_> {
-    fn one(&mut self, up: &Upload, _now: i64) -> Result<Refusal> {
+    fn one(&mut self, up: &Upload, parsed: Parsed) -> Result<Refusal> {
         let Ok(id) = RecordId::parse_str(&up.item.record_id) else {
             return Ok(Err("record_id: not a valid id".into()));
         };
         match up.item.kind {
-            ItemKind::Change => self.change(id, &up.item.payload),
+            ItemKind::Change => self.change(id, &up.item.payload, parsed),
             ItemKind::Attestation => self.attestation(id, &up.item.payload),
         }
     }
 
     fn may_write(&mut self, scope: &str) -> Result<bool> {
-        Ok(match policy::owner_of(self.tx, scope)? {
-            Some(owner) => policy::allowed(self.p, self.agency, &Action::WriteScope(&owner)),
+        if !self.owners.contains_key(scope) {
+            let owner = policy::owner_of(self.tx, scope)?;
+            self.owners.insert(scope.to_string(), owner);
+        }
+        Ok(match &self.owners[scope] {
+            Some(owner) => policy::allowed(self.p, self.agency, &Action::WriteScope(owner)),
             None => false,
         })
     }
 
-    fn change(&mut self, id: RecordId, payload: &[u8]) -> Result<Refusal> {
+    fn change(&mut self, id: RecordId, payload: &[u8], parsed: Parsed) -> Result<Refusal> {
         let key = id.to_string();
         if !self.docs.contains_key(&key) {
             match self.load(&key)? {
                 Some(loaded) => {
                     self.docs.insert(key.clone(), loaded);
                 }
-                None => return self.create(id, payload),
+                None => return self.create(id, payload, parsed),
             }
         }
         let Some(loaded) = self.docs.get_mut(&key) else {
@@ -201,14 +231,19 @@ impl Ingest<'_> {
         Ok(Ok(()))
     }
 
-    fn create(&mut self, id: RecordId, payload: &[u8]) -> Result<Refusal> {
-        let doc = match Document::load(id, SERVER_ACTOR, [payload]) {
-            Ok(d) => d,
-            Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
-        };
-        let body = match doc.body() {
-            Ok(b) => b,
-            Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
+    fn create(&mut self, id: RecordId, payload: &[u8], parsed: Parsed) -> Result<Refusal> {
+        let (doc, body) = match parsed {
+            Some(p) => p,
+            None => {
+                let doc = match Document::load(id, SERVER_ACTOR, [payload]) {
+                    Ok(d) => d,
+                    Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
+                };
+                match doc.body() {
+                    Ok(b) => (doc, b),
+                    Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
+                }
+            }
         };
         if let Some(reason) = field_errors(&body) {
             return Ok(Err(reason));
@@ -238,6 +273,17 @@ impl Ingest<'_> {
                 if inserted == 0 && !self.may_write(&key)? {
                     return Ok(Err("this member is not on your caseload".into()));
                 }
+                if inserted == 1
+                    && let Some(device) = &self.p.device_id
+                {
+                    // The device that created the member holds it already: it is not sent
+                    // back as a grant.
+                    self.tx.exec(
+                        "INSERT INTO device_scopes (device_id, scope, granted_at, revoked_at)
+                         VALUES ($1, $2, 0, NULL) ON CONFLICT (device_id, scope) DO NOTHING",
+                        params![device, &key],
+                    )?;
+                }
                 key.clone()
             }
             other => match other.member_id() {
@@ -264,7 +310,7 @@ impl Ingest<'_> {
         )?;
         if inserted == 0 {
             // Created meanwhile by another device: treat as an edit.
-            return self.change(id, payload);
+            return self.change(id, payload, None);
         }
         let kind = body.kind().as_str().to_string();
         self.docs.insert(

@@ -1,10 +1,11 @@
-//! The PostgreSQL backend: a connection pool, transactions at READ COMMITTED with explicit
-//! row locks, and retries when PostgreSQL aborts a transaction that lost a deadlock or a
-//! serialization race.
+//! The PostgreSQL backend: a connection pool whose connections keep their prepared
+//! statements, transactions at READ COMMITTED with explicit row locks, and retries when
+//! PostgreSQL aborts a transaction that lost a deadlock or a serialization race.
 
+use std::collections::HashMap;
+
+use postgres::NoTls;
 use postgres::types::{ToSql, Type};
-use r2d2_postgres::PostgresConnectionManager;
-use r2d2_postgres::postgres::NoTls;
 
 use super::{Row, Tx, Val};
 use crate::error::{Error, Result};
@@ -16,9 +17,40 @@ const MIGRATIONS: super::Migrations =
 /// failure is tried again.
 const RETRIES: usize = 8;
 
+/// A connection and the statements prepared on it.
+pub struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+/// Opens connections for the pool.
+pub struct Manager {
+    config: postgres::Config,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConn;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<PgConn, postgres::Error> {
+        Ok(PgConn {
+            client: self.config.connect(NoTls)?,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut PgConn) -> bool {
+        conn.client.is_closed()
+    }
+}
+
 /// A PostgreSQL connection pool.
 pub struct PgDb {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    pool: r2d2::Pool<Manager>,
 }
 
 impl PgDb {
@@ -27,7 +59,7 @@ impl PgDb {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Config(format!("database-url: {e}")))?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager { config };
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .connection_timeout(std::time::Duration::from_secs(10))
@@ -39,15 +71,19 @@ impl PgDb {
     }
 
     pub(super) fn tx<R>(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
-        let mut client = self
+        let mut conn = self
             .pool
             .get()
             .map_err(|e| Error::Database(format!("no database connection: {e}")))?;
+        let PgConn { client, statements } = &mut *conn;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let tx = client.transaction().map_err(pg_err)?;
-            let mut wrapper = PgTx { tx: Some(tx) };
+            let mut wrapper = PgTx {
+                tx: Some(tx),
+                statements,
+            };
             let result = f(&mut wrapper).and_then(|out| {
                 wrapper
                     .tx
@@ -70,13 +106,28 @@ impl PgDb {
 
 struct PgTx<'a> {
     tx: Option<postgres::Transaction<'a>>,
+    statements: &'a mut HashMap<String, postgres::Statement>,
 }
 
 impl<'a> PgTx<'a> {
-    fn tx(&mut self) -> Result<&mut postgres::Transaction<'a>> {
-        self.tx
+    /// The transaction and the statement for `sql`, prepared once per connection.
+    fn prepared(
+        &mut self,
+        sql: &str,
+    ) -> Result<(&mut postgres::Transaction<'a>, postgres::Statement)> {
+        let tx = self
+            .tx
             .as_mut()
-            .ok_or_else(|| Error::Internal("transaction already finished".into()))
+            .ok_or_else(|| Error::Internal("transaction already finished".into()))?;
+        let stmt = match self.statements.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = tx.prepare(sql).map_err(pg_err)?;
+                self.statements.insert(sql.to_string(), s.clone());
+                s
+            }
+        };
+        Ok((tx, stmt))
     }
 }
 
@@ -144,15 +195,15 @@ impl Tx for PgTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let boxed = to_params(params);
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        let tx = self.tx()?;
-        tx.execute(sql, &refs).map_err(pg_err)
+        let (tx, stmt) = self.prepared(sql)?;
+        tx.execute(&stmt, &refs).map_err(pg_err)
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         let boxed = to_params(params);
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        let tx = self.tx()?;
-        tx.query(sql, &refs)
+        let (tx, stmt) = self.prepared(sql)?;
+        tx.query(&stmt, &refs)
             .map_err(pg_err)?
             .iter()
             .map(convert_row)

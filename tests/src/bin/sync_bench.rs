@@ -84,6 +84,7 @@ fn main() -> Result<(), BoxError> {
         backends.push(("PostgreSQL".to_string(), Some(url.clone())));
     }
     for (name, url) in backends {
+        let url = url.map(|u| fresh_database(&u)).transpose()?;
         w5(
             &args,
             &name,
