@@ -59,12 +59,17 @@ impl Document {
     }
 
     /// Replaces the record with `body`, recording only what differs. Returns the encoded
-    /// changes (empty when nothing changed).
+    /// changes, uncompressed (empty when nothing changed).
     pub fn update(&mut self, body: &RecordBody) -> Result<Vec<u8>> {
         let before = self.doc.get_heads();
         reconcile(&mut self.doc, body).map_err(|e| doc_error(self.id, e))?;
         self.doc.commit();
-        Ok(self.doc.save_after(&before))
+        Ok(self
+            .doc
+            .get_changes(&before)
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect())
     }
 
     /// Applies changes from elsewhere (another device, the outbox). Idempotent.
@@ -92,10 +97,11 @@ impl Document {
         !self.doc.get_missing_deps(&[]).is_empty()
     }
 
-    /// The document's whole history as uncompressed changes. Larger than [`Document::save`]
-    /// for one document, but a batch of them compresses well as a whole (the transport's
-    /// gzip finds what documents share), which per-document compression prevents.
-    pub fn history_uncompressed(&mut self) -> Vec<u8> {
+    /// The document's whole history as uncompressed changes: what is stored and sent.
+    /// Larger than [`Document::save`] for one document, but a batch of them compresses well
+    /// as a whole (the transport's gzip finds what documents and their changes share, actor
+    /// ids included), which per-document compression prevents.
+    pub fn save_uncompressed(&mut self) -> Vec<u8> {
         self.doc
             .get_changes(&[])
             .iter()

@@ -472,7 +472,7 @@ impl Ingest<'_> {
         let mut snapshots = Vec::new();
         for (key, l) in self.docs.iter_mut() {
             if l.row.chunks >= SNAPSHOT_AFTER {
-                snapshots.push((key.clone(), l.doc.save()));
+                snapshots.push((key.clone(), l.doc.save_uncompressed()));
             }
         }
         let n = (self.feed.len() + snapshots.len()) as i64;
@@ -554,7 +554,7 @@ pub fn store_new_document(
     now: i64,
 ) -> Result<()> {
     let mut doc = Document::create(id, SERVER_ACTOR, body)?;
-    let bytes = doc.save();
+    let bytes = doc.save_uncompressed();
     tx.exec(
         "INSERT INTO documents (id, kind, scope, finalized, created_by, updated_at, chunks)
          VALUES ($1, $2, $3, 0, $4, $5, 1)",
@@ -669,33 +669,40 @@ pub fn download(
     let mut budget = proto::DOWNLOAD_BATCH_BYTES;
     let items = &mut out.response.items;
     for scope in to_grant {
-        let docs = tx.query(
-            "SELECT id, snapshot_seq FROM documents WHERE scope = $1 ORDER BY id",
+        // A document is its feed rows from its latest snapshot on, stored uncompressed:
+        // they are sent as they are, with no document loaded.
+        let rows = tx.query(
+            "SELECT f.record_id, f.kind, f.payload FROM documents d
+             JOIN feed f ON f.record_id = d.id
+                AND (f.seq >= d.snapshot_seq OR f.kind = 'attestation')
+             WHERE d.scope = $1
+             ORDER BY f.record_id, f.kind = 'attestation', f.seq",
             params![scope],
         )?;
-        let mut scope_items = Vec::new();
+        let mut scope_items: Vec<Item> = Vec::new();
         let mut size = 0;
-        for d in docs {
-            let key = d[0].text();
-            let mut doc = load_document(tx, &key, d[1].int())?;
-            let bytes = doc.history_uncompressed();
-            size += bytes.len();
-            scope_items.push(Item {
-                record_id: key.clone(),
-                kind: ItemKind::Change,
-                payload: bytes,
-            });
-            for a in tx.query(
-                "SELECT event FROM attestations WHERE record_id = $1 ORDER BY id",
-                params![&key],
-            )? {
-                let payload = a[0].text().into_bytes();
-                size += payload.len();
-                scope_items.push(Item {
+        for mut r in rows {
+            let key = r[0].text();
+            let payload = std::mem::take(&mut r[2]).into_bytes();
+            size += payload.len();
+            let kind = if r[1].text() == "attestation" {
+                ItemKind::Attestation
+            } else {
+                ItemKind::Change
+            };
+            match scope_items.last_mut() {
+                Some(last)
+                    if kind == ItemKind::Change
+                        && last.kind == ItemKind::Change
+                        && last.record_id == key =>
+                {
+                    last.payload.extend_from_slice(&payload);
+                }
+                _ => scope_items.push(Item {
                     record_id: key.clone(),
-                    kind: ItemKind::Attestation,
+                    kind,
                     payload,
-                });
+                }),
             }
             out.read.insert(key);
         }

@@ -317,7 +317,7 @@ impl Store {
             return Err(invalid(&body, "id", "a record with this id already exists"));
         }
         let mut doc = Document::create(id, &self.actor, &body)?;
-        let bytes = doc.save();
+        let bytes = doc.save_uncompressed();
         self.commit_change(id, &body, &bytes, &mut doc)
     }
 
@@ -349,7 +349,7 @@ impl Store {
                 batch_members.insert(id);
             }
             let mut doc = Document::create(id, &self.actor, &body)?;
-            let bytes = doc.save();
+            let bytes = doc.save_uncompressed();
             prepared.push((id, body, bytes, doc));
         }
         let tx = self.outbox.transaction()?;
@@ -660,14 +660,59 @@ impl Store {
     /// Merges into a record inside the caller's transaction (a sync applies a whole batch in
     /// one transaction).
     fn merge_in(&self, tx: &rusqlite::Transaction<'_>, id: RecordId, bytes: &[u8]) -> Result<()> {
-        let mut doc = match self.exists(id)? {
-            true => self.load(id)?,
-            false => Document::load(id, &self.actor, std::iter::empty())?,
+        self.merge_parsed(tx, id, bytes, None)
+    }
+
+    /// [`Store::merge_in`] with the document already parsed from `bytes` alone, when the
+    /// record was new (sync parses new records on several threads first).
+    fn merge_parsed(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        id: RecordId,
+        bytes: &[u8],
+        parsed: Option<(Document, RecordBody)>,
+    ) -> Result<()> {
+        let exists = self.exists(id)?;
+        let (mut doc, body) = match parsed {
+            Some(p) if !exists => p,
+            _ => {
+                let mut doc = match exists {
+                    true => self.load(id)?,
+                    false => Document::load(id, &self.actor, std::iter::empty())?,
+                };
+                doc.apply(bytes)?;
+                let body = doc.body()?;
+                (doc, body)
+            }
         };
-        doc.apply(bytes)?;
-        let body = doc.body()?;
         insert_chunk(tx, id, bytes, &mut doc)?;
         projection::project(tx, id, &body)
+    }
+
+    /// Parses each payload as a whole new document, on up to `threads` threads. `None` where
+    /// a payload does not stand alone (an edit of an existing record).
+    fn parse_new(
+        &self,
+        items: &[(RecordId, &[u8])],
+        threads: usize,
+    ) -> Vec<Option<(Document, RecordBody)>> {
+        let actor = self.actor.as_slice();
+        let parse = |(id, bytes): &(RecordId, &[u8])| {
+            let doc = Document::load(*id, actor, [*bytes]).ok()?;
+            let body = doc.body().ok()?;
+            Some((doc, body))
+        };
+        let chunk = items.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     /// Stores an attestation received from elsewhere, after checking it is intact.
@@ -762,7 +807,7 @@ impl Store {
         let tx = main.transaction()?;
         for (id, body) in records {
             let mut doc = Document::create(*id, &actor, body)?;
-            let bytes = doc.save();
+            let bytes = doc.save_uncompressed();
             insert_chunk(&tx, *id, &bytes, &mut doc)?;
             // From version 3 on, the projection tables are the ones the code writes today.
             if version >= 3 {

@@ -212,11 +212,22 @@ impl Store {
                 }
             }
         }
+        let changes: Vec<(RecordId, &[u8])> = response
+            .items
+            .iter()
+            .filter(|i| i.kind == proto::ItemKind::Change)
+            .map(|i| Ok((parse_record_id(&i.record_id)?, i.payload.as_slice())))
+            .collect::<Result<_>>()?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut parsed = self.parse_new(&changes, threads).into_iter();
         let tx = self.main.unchecked_transaction()?;
         for item in &response.items {
             let id = parse_record_id(&item.record_id)?;
             match item.kind {
-                proto::ItemKind::Change => self.merge_in(&tx, id, &item.payload)?,
+                proto::ItemKind::Change => {
+                    let pre = parsed.next().flatten();
+                    self.merge_parsed(&tx, id, &item.payload, pre)?
+                }
                 proto::ItemKind::Attestation => {
                     let att: Attestation = serde_json::from_slice(&item.payload)
                         .map_err(|e| Error::Storage(format!("attestation from server: {e}")))?;
