@@ -104,6 +104,12 @@ pub fn route_specs() -> Vec<RouteSpec> {
         ),
         route(
             Method::GET,
+            "/v1/teams/{id}/rollup",
+            SignedIn,
+            get(crate::rollup::get_team_rollup),
+        ),
+        route(
+            Method::GET,
             "/v1/admin/users",
             SignedIn,
             get(admin::list_users),

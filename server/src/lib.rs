@@ -3,8 +3,8 @@
 //!
 //! Layout: [`app`] is the HTTP surface (routes, extractors, handlers); [`sync`] the sync
 //! service; [`auth`] identity and credentials; [`policy`] every access decision; [`audit`]
-//! the hash-chained log; [`db`] the two databases behind one interface; [`admin`] and
-//! [`demo`] administration and demo data.
+//! the hash-chained log; [`db`] the two databases behind one interface; [`rollup`] the
+//! supervisor roll-up; [`admin`] and [`demo`] administration and demo data.
 
 pub mod admin;
 pub mod app;
@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod policy;
+pub mod rollup;
 pub mod sync;
 
 use std::net::SocketAddr;

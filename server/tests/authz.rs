@@ -27,7 +27,9 @@ fn expected(route: &str, role: ServerRole, rel: Rel) -> bool {
         | "POST /v1/auth/logout"
         | "GET /v1/me"
         | "POST /v1/sync" => true,
-        "POST /v1/members/{id}/assign" | "GET /v1/teams/{id}/members" => match role {
+        "POST /v1/members/{id}/assign"
+        | "GET /v1/teams/{id}/members"
+        | "GET /v1/teams/{id}/rollup" => match role {
             Supervisor => rel == Rel::Own,
             ProgramDirector => true,
             Worker | Administrator => false,
@@ -108,6 +110,7 @@ fn call(w: &World, method: &str, path: &str, rel: Rel, token: Option<&str>) -> u
             serde_json::json!({ "worker_id": w.other_worker[i] }).to_string(),
         ),
         "/v1/teams/{id}/members" => (format!("/v1/teams/{}/members", w.team[i]), String::new()),
+        "/v1/teams/{id}/rollup" => (format!("/v1/teams/{}/rollup", w.team[i]), String::new()),
         "/v1/admin/users/{id}/disable" => {
             let name = format!("tmp.{}", uuid::Uuid::new_v4().simple());
             let (id, _) = w

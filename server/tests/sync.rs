@@ -447,6 +447,47 @@ fn survives_restart(backend: Backend) {
     assert_eq!(sup.store.note_facts(m).unwrap().len(), 20);
 }
 
+/// The supervisor roll-up counts what the worker's synced records leave overdue.
+fn supervisor_rollup(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1
+        .store
+        .create(RecordBody::Member(fieldnote_core::synthetic::member(
+            &mut rand::rng(),
+        )))
+        .unwrap();
+    let referred = Timestamp::from_millis(Timestamp::now().millis() - 30 * 86_400_000);
+    let e =
+        fieldnote_core::synthetic::enrollment(m, Program::Csp, w1.staff_id, w1.team_id, referred);
+    w1.store.create(RecordBody::Enrollment(e)).unwrap();
+    w1.sync();
+    let sup = a.server.device("sup.north");
+    let (status, body) = raw(
+        &a.server.url,
+        "GET",
+        &format!("/v1/teams/{}/rollup", a.north),
+        Some(&sup.access_token()),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let worker = &body[0]["workers"][0];
+    assert_eq!(worker["worker"], w1.staff_id.to_string());
+    assert_eq!(worker["members"], 1);
+    assert!(worker["overdue"].as_u64().unwrap() >= 1, "{body}");
+    let other = a.server.device("sup.south");
+    let (status, _) = raw(
+        &a.server.url,
+        "GET",
+        &format!("/v1/teams/{}/rollup", a.north),
+        Some(&other.access_token()),
+        None,
+        &[],
+    );
+    assert_eq!(status, 404);
+}
+
 macro_rules! suite {
     ($backend:ident, $($name:ident),+ $(,)?) => {
         #[allow(non_snake_case)]
@@ -472,6 +513,7 @@ suite!(
     bad_input,
     login_limits_and_audit,
     survives_restart,
+    supervisor_rollup,
 );
 suite!(
     Postgres,
@@ -484,4 +526,5 @@ suite!(
     bad_input,
     login_limits_and_audit,
     survives_restart,
+    supervisor_rollup,
 );

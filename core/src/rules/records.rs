@@ -69,6 +69,49 @@ impl MemberRecords {
         Ok(out)
     }
 
+    /// Builds a member's records from whole records (a host that holds documents rather
+    /// than a device store: the server). Notes become their facts as the projection would
+    /// make them.
+    pub fn from_records(
+        member_id: RecordId,
+        records: impl IntoIterator<Item = crate::store::Record>,
+    ) -> MemberRecords {
+        let mut out = MemberRecords::default();
+        for r in records {
+            let finalized = r.is_finalized();
+            match r.body {
+                RecordBody::Member(m) if r.id == member_id => out.member = Some((r.id, m)),
+                RecordBody::ContactNote(n) => out.notes.push(NoteFacts {
+                    id: r.id,
+                    member_id: n.member_id,
+                    program: n.program,
+                    started_at: n.started_at,
+                    modality: n.modality,
+                    member_engaged: n.member_engaged,
+                    session_fields_complete: n.session_fields_complete(),
+                    telehealth_reason_given: n.telehealth_reason_given(),
+                    purposes: n.purposes,
+                    addendum_to: n.addendum_to,
+                    finalized,
+                }),
+                RecordBody::Enrollment(e) => out.enrollments.push((r.id, e)),
+                RecordBody::EngagementAttempt(a) => out.attempts.push(a),
+                RecordBody::DocumentDelivery(d) => out.deliveries.push(d),
+                RecordBody::NeedsAssessment(a) => out.assessments.push(a),
+                RecordBody::Plan(p) => out.plans.push((r.id, p, r.attestations)),
+                RecordBody::Consent(c) => out.consents.push((r.id, c)),
+                RecordBody::ServiceReferral(s) => out.referrals.push(s),
+                RecordBody::Incident(i) => out.incidents.push((r.id, i)),
+                RecordBody::CrisisPlan(c) => out.crisis_plans.push(c),
+                RecordBody::DischargePlan(d) => out.discharge_plans.push(d),
+                RecordBody::Override(o) => out.overrides.push(o),
+                _ => {}
+            }
+        }
+        out.notes.sort_by_key(|n| (n.started_at, n.id));
+        out
+    }
+
     /// Notes of one program (addenda excluded), oldest first.
     pub(crate) fn notes_of(&self, program: Program) -> impl Iterator<Item = &NoteFacts> {
         self.notes
