@@ -37,6 +37,25 @@ fn require(p: &Principal, agency: Option<&str>, action: &Action<'_>) -> Result<(
     }
 }
 
+/// Refuses, as "not found", a team the caller may not read (supervisors their own team,
+/// directors their agency's).
+pub fn require_team_read(tx: &mut dyn Tx, p: &Principal, team: &str) -> Result<()> {
+    let agency = policy::agency_of(tx, p)?;
+    let team_agency = tx
+        .query_opt("SELECT agency_id FROM teams WHERE id = $1", params![team])?
+        .map(|r| r[0].text())
+        .ok_or_else(|| Error::NotFound("no such team".into()))?;
+    let action = Action::ReadTeam {
+        team_id: team,
+        agency_id: &team_agency,
+    };
+    if policy::allowed(p, agency.as_deref(), &action) {
+        Ok(())
+    } else {
+        Err(Error::NotFound("no such team".into()))
+    }
+}
+
 /// Body of `POST /v1/members/{id}/assign`.
 #[derive(Deserialize)]
 struct AssignRequest {
@@ -101,21 +120,7 @@ pub async fn team_members(
     let team = path_id(path)?;
     let out = blocking(&state, move |db| {
         db.tx(|tx| {
-            let agency = policy::agency_of(tx, &p)?;
-            let team_agency = tx
-                .query_opt("SELECT agency_id FROM teams WHERE id = $1", params![&team])?
-                .map(|r| r[0].text())
-                .ok_or_else(|| Error::NotFound("no such team".into()))?;
-            if !policy::allowed(
-                &p,
-                agency.as_deref(),
-                &Action::ReadTeam {
-                    team_id: &team,
-                    agency_id: &team_agency,
-                },
-            ) {
-                return Err(Error::NotFound("no such team".into()));
-            }
+            require_team_read(tx, &p, &team)?;
             let rows = tx.query(
                 "SELECT member_id, worker_id FROM assignments WHERE team_id = $1
                  ORDER BY member_id",

@@ -13,10 +13,10 @@ use fieldnote_core::rules::records::MemberRecords;
 use fieldnote_core::rules::rollup::{MemberObligations, TeamRollup, rollup};
 use fieldnote_core::{Attestation, Record};
 
+use crate::admin::require_team_read;
 use crate::app::{AppState, Authed, IdPath, blocking, now_ms, path_id};
 use crate::db::Tx;
-use crate::error::{Error, Result};
-use crate::policy::{self, Action};
+use crate::error::Result;
 use crate::sync::load_document;
 use crate::{audit, params};
 
@@ -83,18 +83,7 @@ pub async fn get_team_rollup(
     let team = path_id(path)?;
     let out = blocking(&state, move |db| {
         db.tx(|tx| {
-            let agency = policy::agency_of(tx, &p)?;
-            let team_agency = tx
-                .query_opt("SELECT agency_id FROM teams WHERE id = $1", params![&team])?
-                .map(|r| r[0].text())
-                .ok_or_else(|| Error::NotFound("no such team".into()))?;
-            let action = Action::ReadTeam {
-                team_id: &team,
-                agency_id: &team_agency,
-            };
-            if !policy::allowed(&p, agency.as_deref(), &action) {
-                return Err(Error::NotFound("no such team".into()));
-            }
+            require_team_read(tx, &p, &team)?;
             let figures = team_rollup(tx, &team, Timestamp::from_millis(now_ms()))?;
             audit::append(
                 tx,

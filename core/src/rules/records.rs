@@ -40,32 +40,15 @@ pub struct MemberRecords {
 impl MemberRecords {
     /// Loads every record of `member_id` from the store.
     pub fn load(store: &Store, member_id: RecordId) -> Result<MemberRecords> {
-        let mut out = MemberRecords::default();
-        let member = store.get(member_id)?;
-        if let RecordBody::Member(m) = member.body {
-            out.member = Some((member_id, m));
-        }
-        out.notes = store.note_facts(member_id)?;
+        let mut records = vec![store.get(member_id)?];
         for entry in store.timeline(member_id)? {
-            if entry.kind == RecordKind::ContactNote.as_str() {
-                continue;
-            }
-            let r = store.get(entry.record_id)?;
-            match r.body {
-                RecordBody::Enrollment(e) => out.enrollments.push((r.id, e)),
-                RecordBody::EngagementAttempt(a) => out.attempts.push(a),
-                RecordBody::DocumentDelivery(d) => out.deliveries.push(d),
-                RecordBody::NeedsAssessment(a) => out.assessments.push(a),
-                RecordBody::Plan(p) => out.plans.push((r.id, p, r.attestations)),
-                RecordBody::Consent(c) => out.consents.push((r.id, c)),
-                RecordBody::ServiceReferral(s) => out.referrals.push(s),
-                RecordBody::Incident(i) => out.incidents.push((r.id, i)),
-                RecordBody::CrisisPlan(c) => out.crisis_plans.push(c),
-                RecordBody::DischargePlan(d) => out.discharge_plans.push(d),
-                RecordBody::Override(o) => out.overrides.push(o),
-                _ => {}
+            // Notes come from their projection; no note document is loaded.
+            if entry.kind != RecordKind::ContactNote.as_str() {
+                records.push(store.get(entry.record_id)?);
             }
         }
+        let mut out = MemberRecords::from_records(member_id, records);
+        out.notes = store.note_facts(member_id)?;
         Ok(out)
     }
 
