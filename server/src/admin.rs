@@ -15,18 +15,7 @@ use crate::policy::{self, Action};
 use crate::{audit, params, sync};
 
 fn record(tx: &mut dyn Tx, p: &Principal, action: &str, target: &str) -> Result<()> {
-    audit::append(
-        tx,
-        &audit::Entry {
-            at: now_ms(),
-            actor: &p.user_id,
-            device: p.device_id.as_deref(),
-            action,
-            target,
-            detail: "{}",
-        },
-    )?;
-    Ok(())
+    audit::record(tx, p, action, target, "{}").map(|_| ())
 }
 
 fn require(p: &Principal, agency: Option<&str>, action: &Action<'_>) -> Result<()> {

@@ -529,17 +529,7 @@ async fn logout(State(state): State<AppState>, Authed(p): Authed) -> Result<Stat
                     )?;
                 }
             }
-            audit::append(
-                tx,
-                &audit::Entry {
-                    at: now,
-                    actor: &p.user_id,
-                    device: p.device_id.as_deref(),
-                    action: "logout",
-                    target: &p.user_id,
-                    detail: "{}",
-                },
-            )?;
+            audit::record(tx, &p, "logout", &p.user_id, "{}")?;
             Ok(())
         })
     })
@@ -609,7 +599,7 @@ async fn sync_handler(
                 sync::ingest(tx, &p, agency.as_deref(), &req.upload, parsed, now)?
             };
             if !ingested.written.is_empty() {
-                audit_records(tx, &p, "sync.write", &ingested.written, now)?;
+                audit_records(tx, &p, "sync.write", &ingested.written)?;
             }
             Ok((p, agency, ingested))
         };
@@ -618,7 +608,7 @@ async fn sync_handler(
             let now = now_ms();
             let download = sync::download(tx, p, agency, req.cursor, now)?;
             if !download.read.is_empty() {
-                audit_records(tx, p, "sync.read", &download.read, now)?;
+                audit_records(tx, p, "sync.read", &download.read)?;
             }
             Ok(download.response)
         };
@@ -650,22 +640,10 @@ fn audit_records(
     p: &Principal,
     action: &str,
     ids: &std::collections::BTreeSet<String>,
-    now: i64,
 ) -> Result<()> {
     let target = ids.iter().cloned().collect::<Vec<_>>().join(",");
     let detail = format!("{{\"records\":{}}}", ids.len());
-    audit::append(
-        tx,
-        &audit::Entry {
-            at: now,
-            actor: &p.user_id,
-            device: p.device_id.as_deref(),
-            action,
-            target: &target,
-            detail: &detail,
-        },
-    )?;
-    Ok(())
+    audit::record(tx, p, action, &target, &detail).map(|_| ())
 }
 
 /// An id in a URL path, checked to be a uuid.

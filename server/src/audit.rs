@@ -90,6 +90,27 @@ pub fn append(tx: &mut dyn Tx, e: &Entry<'_>) -> Result<i64> {
     Ok(seq)
 }
 
+/// Appends what a signed-in principal did, at server time now.
+pub fn record(
+    tx: &mut dyn Tx,
+    p: &crate::auth::Principal,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<i64> {
+    append(
+        tx,
+        &Entry {
+            at: fieldnote_core::Timestamp::now().millis(),
+            actor: &p.user_id,
+            device: p.device_id.as_deref(),
+            action,
+            target,
+            detail,
+        },
+    )
+}
+
 fn stored(r: Row) -> Stored {
     Stored {
         seq: r[0].int(),

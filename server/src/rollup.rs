@@ -85,17 +85,7 @@ pub async fn get_team_rollup(
         db.tx(|tx| {
             require_team_read(tx, &p, &team)?;
             let figures = team_rollup(tx, &team, Timestamp::from_millis(now_ms()))?;
-            audit::append(
-                tx,
-                &audit::Entry {
-                    at: now_ms(),
-                    actor: &p.user_id,
-                    device: p.device_id.as_deref(),
-                    action: "team.rollup",
-                    target: &team,
-                    detail: "{}",
-                },
-            )?;
+            audit::record(tx, &p, "team.rollup", &team, "{}")?;
             Ok(figures)
         })
     })

@@ -652,19 +652,14 @@ impl Store {
     /// record, creating it if new. Idempotent and order-independent.
     pub fn merge_remote(&mut self, id: RecordId, bytes: &[u8]) -> Result<()> {
         let tx = self.main.unchecked_transaction()?;
-        self.merge_in(&tx, id, bytes)?;
+        self.merge_parsed(&tx, id, bytes, None)?;
         tx.commit()?;
         Ok(())
     }
 
     /// Merges into a record inside the caller's transaction (a sync applies a whole batch in
-    /// one transaction).
-    fn merge_in(&self, tx: &rusqlite::Transaction<'_>, id: RecordId, bytes: &[u8]) -> Result<()> {
-        self.merge_parsed(tx, id, bytes, None)
-    }
-
-    /// [`Store::merge_in`] with the document already parsed from `bytes` alone, when the
-    /// record was new (sync parses new records on several threads first).
+    /// one). `parsed` is the document already parsed from `bytes` alone, used when the
+    /// record is new (sync parses new records on several threads first).
     fn merge_parsed(
         &self,
         tx: &rusqlite::Transaction<'_>,
