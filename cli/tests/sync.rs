@@ -34,6 +34,8 @@ fn login_write_sync_status_logout() {
         tls_cert: None,
         tls_key: None,
         plain_http_behind_proxy: false,
+        safety: Default::default(),
+        timer_interval: Some(std::time::Duration::from_secs(1)),
         auth: Default::default(),
     };
     let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();

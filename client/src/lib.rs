@@ -4,6 +4,7 @@
 //! CLI and the FFI.
 
 mod error;
+pub mod safety;
 mod transport;
 
 use std::sync::Mutex;
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Error, Result};
+pub use safety::{Backoff, EventStream};
 pub use transport::{HttpTransport, TlsOptions, Transport, check_url, refusal};
 
 /// Rounds in one sync at most (a safety stop; a normal sync takes a few).
@@ -56,6 +58,8 @@ pub struct SyncReport {
     pub purged: usize,
     /// The server revoked this device: call [`Store::wipe`] now.
     pub wipe_required: bool,
+    /// Safety items (alarms, session events) the server recorded before the records synced.
+    pub safety_sent: usize,
 }
 
 /// A client of one server.
@@ -138,7 +142,8 @@ impl<T: Transport> Client<T> {
         Ok(())
     }
 
-    /// Syncs `store` with the server: sends everything pending (safety records first) and
+    /// Syncs `store` with the server: sends the safety outbox, then everything pending
+    /// (incidents and crisis plans first), and
     /// receives everything new for the caseload, in as many rounds as needed, calling
     /// `progress` after each. A sync cut short can simply be run again: nothing is lost or
     /// applied twice.
@@ -148,6 +153,15 @@ impl<T: Transport> Client<T> {
         progress: &mut dyn FnMut(&SyncProgress),
     ) -> Result<SyncReport> {
         let mut report = SyncReport::default();
+        // Alarms and session events go first, whatever the backlog of records.
+        match self.send_safety(store.safety()) {
+            Ok(applied) => report.safety_sent = applied.accepted + applied.refused,
+            Err(Error::DeviceRevoked) => {
+                report.wipe_required = true;
+                return Ok(report);
+            }
+            Err(e) => return Err(e),
+        }
         for _ in 0..MAX_ROUNDS {
             let prepared = store.prepare_sync()?;
             let response: proto::SyncResponse =

@@ -14,6 +14,18 @@ use crate::error::{Error, Result};
 pub trait Transport: Send + Sync {
     /// Sends a request to `path` with an optional bearer token.
     fn send(&self, path: &str, bearer: Option<&str>, body: Option<&[u8]>) -> Result<Vec<u8>>;
+
+    /// Opens a long-lived GET (the Server-Sent Events stream) and returns its body as it
+    /// arrives. `last_event_id` resumes after the last event seen.
+    fn open_stream(
+        &self,
+        path: &str,
+        bearer: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<Box<dyn std::io::Read + Send>> {
+        let _ = (path, bearer, last_event_id);
+        Err(Error::Network("this transport cannot stream".into()))
+    }
 }
 
 /// How to trust the server's certificate.
@@ -26,6 +38,7 @@ pub struct TlsOptions {
 /// The real transport.
 pub struct HttpTransport {
     agent: ureq::Agent,
+    stream_agent: ureq::Agent,
     base: String,
 }
 
@@ -82,14 +95,26 @@ impl HttpTransport {
             }
             tls_config = tls_config.root_certs(ureq::tls::RootCerts::Specific(Arc::new(certs)));
         }
+        let tls_config = tls_config.build();
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(120)))
-            .tls_config(tls_config.build())
+            .tls_config(tls_config.clone())
             .build()
             .new_agent();
-        Ok(HttpTransport { agent, base })
+        // The event stream stays open for hours; only connecting is bounded.
+        let stream_agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .tls_config(tls_config)
+            .build()
+            .new_agent();
+        Ok(HttpTransport {
+            agent,
+            stream_agent,
+            base,
+        })
     }
 }
 
@@ -122,6 +147,7 @@ impl Transport for HttpTransport {
                 let mut req = self
                     .agent
                     .get(&url)
+                    .header("accept", CBOR)
                     .header(VERSION_HEADER, PROTOCOL_VERSION.to_string());
                 if let Some(a) = &auth {
                     req = req.header("authorization", a);
@@ -141,6 +167,34 @@ impl Transport for HttpTransport {
             return Ok(bytes);
         }
         Err(refusal(status, &bytes))
+    }
+
+    fn open_stream(
+        &self,
+        path: &str,
+        bearer: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<Box<dyn std::io::Read + Send>> {
+        let mut req = self
+            .stream_agent
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/event-stream")
+            .header("authorization", format!("Bearer {bearer}"));
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let mut resp = req.call().map_err(|e| Error::Network(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let bytes = resp
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024)
+                .read_to_vec()
+                .unwrap_or_default();
+            return Err(refusal(status, &bytes));
+        }
+        Ok(Box::new(resp.into_body().into_reader()))
     }
 }
 

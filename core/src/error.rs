@@ -89,6 +89,9 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// The PIN matched neither safety PIN; nothing changed.
+    #[error("wrong PIN")]
+    WrongPin,
     /// The embedded database failed in a way not covered above.
     #[error("storage error: {0}")]
     Storage(String),

@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod safety;
+
 /// The protocol version this build speaks. A server refuses other versions with
 /// [`ErrorCode::UpgradeRequired`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -349,6 +351,8 @@ pub enum ErrorCode {
     UpgradeRequired,
     /// The device was revoked: wipe local data.
     DeviceRevoked,
+    /// The request conflicts with the current state (an alarm someone else already owns).
+    Conflict,
     /// The server failed; retry later.
     Internal,
 }

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{self, AuthConfig, Principal};
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::safety::http as safety;
+use fieldnote_protocol::safety::routes as safety_routes;
 use crate::{admin, audit, params, policy, sync};
 
 /// Shared state of every handler.
@@ -28,6 +30,8 @@ pub struct AppState {
     pub db: Arc<Db>,
     /// Sign-in limits and token lifetimes.
     pub auth: Arc<AuthConfig>,
+    /// Safety's clock, notifier and event hub.
+    pub safety: crate::safety::Safety,
 }
 
 /// Milliseconds since the epoch, server time.
@@ -150,6 +154,66 @@ pub fn route_specs() -> Vec<RouteSpec> {
             SignedIn,
             get(admin::read_audit),
         ),
+        route(
+            Method::POST,
+            safety_routes::SAFETY,
+            SignedIn,
+            post(safety::post_safety),
+        ),
+        route(
+            Method::GET,
+            safety_routes::ALARMS,
+            SignedIn,
+            get(safety::list_alarms),
+        ),
+        route(
+            Method::GET,
+            safety_routes::ALARM,
+            SignedIn,
+            get(safety::get_alarm),
+        ),
+        route(
+            Method::POST,
+            safety_routes::ACKNOWLEDGE,
+            SignedIn,
+            post(safety::acknowledge),
+        ),
+        route(
+            Method::POST,
+            safety_routes::RESOLVE,
+            SignedIn,
+            post(safety::resolve),
+        ),
+        route(
+            Method::GET,
+            safety_routes::TRAIL,
+            SignedIn,
+            get(safety::trail),
+        ),
+        route(
+            Method::GET,
+            safety_routes::SESSIONS,
+            SignedIn,
+            get(safety::list_sessions),
+        ),
+        route(
+            Method::GET,
+            safety_routes::EVENTS,
+            SignedIn,
+            get(safety::events),
+        ),
+        route(
+            Method::GET,
+            safety_routes::TEAM_SAFETY,
+            SignedIn,
+            get(safety::get_team_settings),
+        ),
+        route(
+            Method::PUT,
+            safety_routes::TEAM_SAFETY,
+            SignedIn,
+            axum::routing::put(safety::put_team_settings),
+        ),
     ]
 }
 
@@ -203,7 +267,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
 }
 
 /// Checks a token and counts the request against its device's (or user's) limit.
-fn authenticate_counted(
+pub(crate) fn authenticate_counted(
     tx: &mut dyn crate::db::Tx,
     token: &str,
     limit: i64,
@@ -242,7 +306,7 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 }
 
 /// Whether the request speaks CBOR (devices do; people and tools use JSON).
-fn wants_cbor(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_cbor(headers: &HeaderMap) -> bool {
     let is = |h| {
         headers
             .get(h)
@@ -253,7 +317,7 @@ fn wants_cbor(headers: &HeaderMap) -> bool {
 }
 
 /// Parses a body in the format its `Content-Type` names (CBOR or JSON).
-fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
     let cbor = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -267,8 +331,10 @@ fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
 
 /// A response in the format the request used.
 pub struct Wire<T> {
-    cbor: bool,
-    value: T,
+    /// Whether to answer in CBOR.
+    pub cbor: bool,
+    /// The answer.
+    pub value: T,
 }
 
 impl<T: Serialize> IntoResponse for Wire<T> {
@@ -286,7 +352,7 @@ impl<T: Serialize> IntoResponse for Wire<T> {
 }
 
 /// Checks the protocol version header, when present.
-fn check_version(headers: &HeaderMap) -> Result<()> {
+pub(crate) fn check_version(headers: &HeaderMap) -> Result<()> {
     if let Some(v) = headers.get(proto::VERSION_HEADER) {
         let found = v.to_str().unwrap_or("?").to_string();
         if found != proto::PROTOCOL_VERSION.to_string() {
@@ -300,7 +366,7 @@ fn check_version(headers: &HeaderMap) -> Result<()> {
 }
 
 /// The body, or a machine-readable 413 / 400.
-fn body_bytes(
+pub(crate) fn body_bytes(
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Bytes> {
     body.map_err(|e| {

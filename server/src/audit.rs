@@ -111,7 +111,8 @@ pub fn record(
     )
 }
 
-fn stored(r: Row) -> Stored {
+/// A stored entry from its row (columns as in [`recent`]).
+pub fn stored(r: Row) -> Stored {
     Stored {
         seq: r[0].int(),
         at: r[1].int(),

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use fieldnote_protocol::{ErrorBody, ErrorCode};
 
 /// Everything that can go wrong in the server.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Error {
     /// Bad configuration (flags, environment, files).
     #[error("configuration: {0}")]
@@ -56,6 +56,9 @@ pub enum Error {
         /// The server's.
         supported: u32,
     },
+    /// The request conflicts with the current state (an alarm someone else owns).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The device was revoked.
     #[error("this device was revoked; its data must be wiped")]
     DeviceRevoked,
@@ -112,6 +115,7 @@ impl Error {
             ),
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, body(ErrorCode::Forbidden, m.clone())),
             Error::NotFound(m) => (StatusCode::NOT_FOUND, body(ErrorCode::NotFound, m.clone())),
+            Error::Conflict(m) => (StatusCode::CONFLICT, body(ErrorCode::Conflict, m.clone())),
             Error::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 body(ErrorCode::RateLimited, self.to_string()),

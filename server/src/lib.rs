@@ -4,7 +4,8 @@
 //! Layout: [`app`] is the HTTP surface (routes, extractors, handlers); [`sync`] the sync
 //! service; [`auth`] identity and credentials; [`policy`] every access decision; [`audit`]
 //! the hash-chained log; [`db`] the two databases behind one interface; [`rollup`] the
-//! supervisor roll-up; [`admin`] and [`demo`] administration and demo data.
+//! supervisor roll-up; [`safety`] alarms, visit sessions, escalation and the live event
+//! stream; [`admin`] and [`demo`] administration and demo data.
 
 pub mod admin;
 pub mod app;
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod policy;
 pub mod rollup;
+pub mod safety;
 pub mod sync;
 
 use std::net::SocketAddr;
@@ -44,6 +46,11 @@ pub struct Config {
     pub plain_http_behind_proxy: bool,
     /// Sign-in limits and token lifetimes.
     pub auth: AuthConfig,
+    /// Safety's clock and notifier (tests use a manual clock and a recording notifier).
+    pub safety: safety::Safety,
+    /// How often this process runs the safety timers; `None` runs them only when
+    /// [`Running::run_timers`] is called (tests with a manual clock).
+    pub timer_interval: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -83,6 +90,9 @@ pub struct Running {
     pub tls: bool,
     handle: axum_server::Handle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    timers: Option<tokio::task::JoinHandle<()>>,
+    db: Arc<Db>,
+    safety: safety::Safety,
 }
 
 impl Running {
@@ -92,8 +102,16 @@ impl Running {
         format!("{scheme}://{}", self.addr)
     }
 
+    /// Fires the safety timers due now (blocking; for tests that move a manual clock).
+    pub fn run_timers(&self) -> Result<safety::TimerReport> {
+        safety::run_timers(&self.db, &self.safety)
+    }
+
     /// Stops accepting connections, lets requests in flight finish (up to 10 s), and waits.
     pub async fn shutdown(self) -> Result<()> {
+        if let Some(t) = &self.timers {
+            t.abort();
+        }
         self.handle
             .graceful_shutdown(Some(std::time::Duration::from_secs(10)));
         self.task
@@ -104,6 +122,9 @@ impl Running {
 
     /// Waits until the server stops (after [`Running::shutdown_handle`] is used).
     pub async fn wait(self) -> Result<()> {
+        if let Some(t) = &self.timers {
+            t.abort();
+        }
         self.task
             .await
             .map_err(|e| Error::Internal(e.to_string()))?
@@ -120,9 +141,29 @@ impl Running {
 pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
     config.check()?;
     let state = AppState {
-        db,
+        db: db.clone(),
         auth: Arc::new(config.auth.clone()),
+        safety: config.safety.clone(),
     };
+    if let Some(url) = &config.database_url {
+        safety::events::listen_postgres(url.clone(), &config.safety.hub);
+    }
+    let timers = config.timer_interval.map(|every| {
+        let (db, safety) = (db.clone(), config.safety.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let (db, safety) = (db.clone(), safety.clone());
+                match tokio::task::spawn_blocking(move || safety::run_timers(&db, &safety)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "safety timers failed; retrying"),
+                    Err(e) => tracing::error!(error = %e, "safety timers panicked; retrying"),
+                }
+            }
+        })
+    });
     let app = app::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -153,6 +194,9 @@ pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
         tls,
         handle,
         task,
+        timers,
+        db,
+        safety: config.safety.clone(),
     })
 }
 

@@ -42,6 +42,9 @@ struct Args {
     /// Authenticated requests allowed per device per minute.
     #[arg(long, env = "FIELDNOTE_REQUESTS_PER_MINUTE", default_value_t = 600)]
     requests_per_minute: i64,
+    /// Seconds between runs of the safety timers (missed check-ins, escalation).
+    #[arg(long, env = "FIELDNOTE_TIMER_INTERVAL", default_value_t = 1)]
+    timer_interval: u64,
 }
 
 #[tokio::main]
@@ -76,6 +79,8 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
             requests_per_minute: args.requests_per_minute,
             ..AuthConfig::default()
         },
+        safety: fieldnote_server::safety::Safety::default(),
+        timer_interval: Some(std::time::Duration::from_secs(args.timer_interval.max(1))),
     };
     let db = fieldnote_server::open_db(&config).await?;
     let seed_db = db.clone();

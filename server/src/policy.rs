@@ -57,6 +57,13 @@ pub enum Action<'a> {
     RevokeDevice(&'a Owner),
     /// Read and verify the audit log.
     ReadAudit,
+    /// Read or change a team's safety settings (grace period, fallback, ladder).
+    ConfigureSafety {
+        /// The team.
+        team_id: &'a str,
+        /// Its agency.
+        agency_id: &'a str,
+    },
 }
 
 /// Whether `p` may do `action`.
@@ -86,6 +93,11 @@ pub fn allowed(p: &Principal, p_agency: Option<&str>, action: &Action<'_>) -> bo
             }
         },
         Action::ManageUsers | Action::ReadAudit => p.role == Administrator,
+        Action::ConfigureSafety { team_id, agency_id } => match p.role {
+            Worker => false,
+            Supervisor => same_team(team_id),
+            ProgramDirector | Administrator => same_agency(agency_id),
+        },
         Action::RevokeDevice(o) => match p.role {
             Worker => o.user_id == p.user_id,
             Supervisor => same_team(&o.team_id),

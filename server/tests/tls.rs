@@ -47,6 +47,8 @@ fn serve(
         tls_cert: Some(dir.join("cert.pem")),
         tls_key: Some(dir.join("key.pem")),
         plain_http_behind_proxy: false,
+        safety: Default::default(),
+        timer_interval: Some(std::time::Duration::from_secs(1)),
         auth: AuthConfig::default(),
     };
     let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();
@@ -137,6 +139,8 @@ fn plain_http_only_on_loopback() {
         tls_cert: None,
         tls_key: None,
         plain_http_behind_proxy: false,
+        safety: Default::default(),
+        timer_interval: Some(std::time::Duration::from_secs(1)),
         auth: AuthConfig::default(),
     };
     let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();

@@ -8,6 +8,7 @@
 //!   yet acknowledged by the server, written with `synchronous=FULL` *before* the main
 //!   database. An operation returns only after this commit is durable; on open, entries the
 //!   main database lacks are replayed (applying a change twice is harmless).
+//! - `safety.db`: distress alarms and visit sessions with their own outbox (see [`safety`]).
 //! - `keycheck`: tells a wrong key from a damaged file (see [`key`]).
 //! - `quarantine/`: damaged databases, moved aside and never deleted.
 //!
@@ -15,6 +16,7 @@
 
 mod key;
 mod projection;
+pub mod safety;
 pub(crate) mod schema;
 mod search;
 mod sync;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::attest::SignatureState;
 pub use key::StoreKey;
+pub use safety::SafetyStore;
 pub use sync::{
     PreparedSync, RecordSyncState, RejectedDraft, SyncApplied, SyncStatus, signing_role,
 };
@@ -43,7 +46,7 @@ use crate::model::{
 
 const MAIN_FILE: &str = "fieldnote.db";
 const OUTBOX_FILE: &str = "outbox.db";
-const KEYCHECK_FILE: &str = "keycheck";
+pub(crate) const KEYCHECK_FILE: &str = "keycheck";
 const QUARANTINE_DIR: &str = "quarantine";
 /// After this many incremental chunks, a document's chunks are compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: i64 = 16;
@@ -187,6 +190,7 @@ pub struct Store {
     key: StoreKey,
     main: Connection,
     outbox: Connection,
+    safety: SafetyStore,
     actor: Vec<u8>,
     report: OpenReport,
     documents_loaded: std::cell::Cell<u64>,
@@ -250,6 +254,9 @@ impl Store {
         let (mut outbox, moved) = open_or_quarantine(&dir, OUTBOX_FILE, &key, "FULL", key_known)?;
         report.outbox_quarantined = moved;
         schema::migrate(&mut outbox, schema::OUTBOX, None)?;
+        let (safety, _) =
+            open_or_quarantine(&dir, safety::SAFETY_FILE, &key, "FULL", key_known)?;
+        let safety = SafetyStore::from_connection(safety)?;
 
         let (mut main, moved) = open_or_quarantine(&dir, MAIN_FILE, &key, "NORMAL", key_known)?;
         report.quarantined = moved;
@@ -264,6 +271,7 @@ impl Store {
             key,
             main,
             outbox,
+            safety,
             actor,
             report,
             documents_loaded: Default::default(),
@@ -273,6 +281,12 @@ impl Store {
         }
         store.report.replayed = store.replay_outbox()?;
         Ok(store)
+    }
+
+    /// The safety database: alarms and visit sessions (open a second handle with
+    /// [`SafetyStore::open`] to send alarms from another thread).
+    pub fn safety(&self) -> &SafetyStore {
+        &self.safety
     }
 
     /// What happened while the store was opened.
@@ -1197,7 +1211,7 @@ fn insert_attestation(conn: &Connection, att: &Attestation) -> Result<()> {
 /// Opens one of the store's databases. An unreadable file is a wrong key unless the key is
 /// known to be right (`key_known`), in which case the file is damaged: it is moved to
 /// quarantine and a new one is created in its place. Returns where a damaged file went.
-fn open_or_quarantine(
+pub(crate) fn open_or_quarantine(
     dir: &Path,
     file: &str,
     key: &StoreKey,

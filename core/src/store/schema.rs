@@ -53,6 +53,12 @@ pub(crate) const OUTBOX: &[Migration] = &[
     },
 ];
 
+/// Migrations of the safety database.
+pub(crate) const SAFETY: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../../migrations/safety/001_safety.sql"),
+}];
+
 /// What a migration run did.
 #[derive(Debug, Default)]
 pub(crate) struct Migrated {

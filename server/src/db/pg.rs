@@ -11,7 +11,10 @@ use super::{Row, Tx, Val};
 use crate::error::{Error, Result};
 
 const MIGRATIONS: super::Migrations =
-    &[(1, include_str!("../../migrations/postgres/001_initial.sql"))];
+    &[
+    (1, include_str!("../../migrations/postgres/001_initial.sql")),
+    (2, include_str!("../../migrations/postgres/002_safety.sql")),
+];
 
 /// How many times a transaction that PostgreSQL aborted for a deadlock or serialization
 /// failure is tried again.

@@ -11,7 +11,10 @@ use super::{Row, Tx, Val};
 use crate::error::{Error, Result};
 
 const MIGRATIONS: super::Migrations =
-    &[(1, include_str!("../../migrations/sqlite/001_initial.sql"))];
+    &[
+    (1, include_str!("../../migrations/sqlite/001_initial.sql")),
+    (2, include_str!("../../migrations/sqlite/002_safety.sql")),
+];
 
 /// An open SQLite database.
 pub struct SqliteDb {

@@ -73,6 +73,8 @@ impl TestServer {
             tls_cert: None,
             tls_key: None,
             plain_http_behind_proxy: false,
+            safety: Default::default(),
+            timer_interval: Some(std::time::Duration::from_secs(1)),
             auth,
         };
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -186,6 +186,8 @@ fn server_config(dir: &Path, url: Option<String>) -> fieldnote_server::Config {
         tls_cert: None,
         tls_key: None,
         plain_http_behind_proxy: false,
+        safety: Default::default(),
+        timer_interval: Some(std::time::Duration::from_secs(1)),
         auth: fieldnote_server::auth::AuthConfig {
             requests_per_minute: 1_000_000,
             login_failures: 1_000_000,

@@ -1,0 +1,193 @@
+//! The safety event log and its live delivery.
+//!
+//! Every alarm and session change appends an event (the alarm or session as it now stands)
+//! in the transaction that makes the change, numbered by the `safety_events` counter row so
+//! that numbers commit in order across processes. Subscribers read the log after the last
+//! number they saw; the [`Hub`] only wakes them. A change committed by this process wakes
+//! them directly; on PostgreSQL a change committed by another process arrives through
+//! `LISTEN`/`NOTIFY`, so every process's subscribers hear of every change at once.
+
+use fieldnote_protocol::ServerRole;
+use fieldnote_protocol::safety::SafetyEvent;
+
+use crate::auth::Principal;
+use crate::db::Tx;
+use crate::error::{Error, Result};
+use crate::params;
+
+/// The PostgreSQL notification channel.
+pub const CHANNEL: &str = "fieldnote_safety";
+
+/// Wakes subscribers when the event log grows.
+#[derive(Debug)]
+pub struct Hub {
+    tx: tokio::sync::watch::Sender<i64>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            tx: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl Hub {
+    /// Tells subscribers the log reached `seq` (0 when unknown: they read to find out).
+    /// A negative `seq` wakes nobody.
+    pub fn wake(&self, seq: i64) {
+        if seq >= 0 {
+            self.tx.send_modify(|v| *v = (*v + 1).max(seq));
+        }
+    }
+
+    /// A receiver that changes whenever [`Hub::wake`] is called.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.tx.subscribe()
+    }
+}
+
+/// Appends an event within `tx` and returns its number.
+pub fn append(
+    tx: &mut dyn Tx,
+    at: i64,
+    team_id: &str,
+    worker_id: &str,
+    event: &SafetyEvent,
+) -> Result<i64> {
+    let seq = tx.next_counter("safety_events", 1)?;
+    let mut event = event.clone();
+    event.seq = seq;
+    let body = serde_json::to_string(&event).map_err(|e| Error::Internal(e.to_string()))?;
+    tx.exec(
+        "INSERT INTO safety_events (seq, at, team_id, worker_id, body) VALUES ($1, $2, $3, $4, $5)",
+        params![seq, at, team_id, worker_id, body],
+    )?;
+    if !tx.for_update().is_empty() {
+        // Delivered by PostgreSQL on commit, to every listening process.
+        tx.query("SELECT pg_notify($1, $2)", params![CHANNEL, seq.to_string()])?;
+    }
+    Ok(seq)
+}
+
+/// The SQL condition (on columns `team_id` and `worker_id`) and its parameter that limit
+/// alarms, sessions and events to what `p` may see: their own (worker), their team's
+/// (supervisor), their agency's (director); administrators see none.
+pub fn scope(p: &Principal, agency: Option<&str>, first_param: usize) -> (String, String) {
+    let n = first_param;
+    match p.role {
+        ServerRole::Worker => (format!("worker_id = ${n}"), p.user_id.clone()),
+        ServerRole::Supervisor => (
+            format!("team_id = ${n}"),
+            p.team_id.clone().unwrap_or_default(),
+        ),
+        ServerRole::ProgramDirector => (
+            format!("team_id IN (SELECT id FROM teams WHERE agency_id = ${n})"),
+            agency.unwrap_or_default().to_string(),
+        ),
+        ServerRole::Administrator => ("1 = 0 AND $1 = ''".into(), String::new()),
+    }
+}
+
+/// Events after `after` that `p` may see, oldest first, at most `limit`.
+pub fn read_after(
+    tx: &mut dyn Tx,
+    p: &Principal,
+    agency: Option<&str>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<SafetyEvent>> {
+    let (cond, arg) = scope(p, agency, 1);
+    let rows = tx.query(
+        &format!(
+            "SELECT body FROM safety_events WHERE {cond} AND seq > $2 ORDER BY seq LIMIT $3"
+        ),
+        params![arg, after, limit],
+    )?;
+    rows.into_iter()
+        .map(|r| {
+            serde_json::from_str(&r[0].text())
+                .map_err(|e| Error::Internal(format!("stored safety event unreadable: {e}")))
+        })
+        .collect()
+}
+
+/// The newest event number.
+pub fn latest(tx: &mut dyn Tx) -> Result<i64> {
+    Ok(tx
+        .query_one(
+            "SELECT value FROM counters WHERE name = 'safety_events'",
+            params![],
+        )?[0]
+        .int())
+}
+
+/// Listens on PostgreSQL for events committed by any process and wakes `hub`, on a thread
+/// of its own that reconnects after a lost connection and ends when the hub is dropped.
+pub fn listen_postgres(url: String, hub: &std::sync::Arc<Hub>) {
+    let hub = std::sync::Arc::downgrade(hub);
+    let spawned = std::thread::Builder::new()
+        .name("safety-listen".into())
+        .spawn(move || {
+            let wake = |seq| hub.upgrade().map(|h| h.wake(seq)).is_some();
+            loop {
+                match postgres::Client::connect(&url, postgres::NoTls) {
+                    Ok(mut client) => {
+                        if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")) {
+                            tracing::error!(error = %e, "safety LISTEN failed");
+                        } else if !listen(&mut client, &wake) {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "safety LISTEN cannot connect"),
+                }
+                if !wake(0) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the safety listener");
+    }
+}
+
+/// Relays notifications until the connection is lost (returns true) or the hub is gone
+/// (false).
+fn listen(client: &mut postgres::Client, wake: &dyn Fn(i64) -> bool) -> bool {
+    use postgres::fallible_iterator::FallibleIterator;
+    // Anything committed while disconnected is read from the log.
+    if !wake(0) {
+        return false;
+    }
+    loop {
+        let mut seqs = Vec::new();
+        let failed = {
+            let mut notifications = client.notifications();
+            let mut it = notifications.timeout_iter(std::time::Duration::from_secs(1));
+            loop {
+                match it.next() {
+                    Ok(Some(n)) => seqs.push(n.payload().parse().unwrap_or(0)),
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            }
+        };
+        for seq in seqs {
+            if !wake(seq) {
+                return false;
+            }
+        }
+        if let Some(e) = failed {
+            tracing::warn!(error = %e, "safety LISTEN connection lost");
+            return true;
+        }
+        if client.is_closed() {
+            return true;
+        }
+        // A quiet second: carry on only while the hub exists.
+        if !wake(-1) {
+            return false;
+        }
+    }
+}

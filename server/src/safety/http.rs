@@ -1,0 +1,372 @@
+//! The safety routes: the device's safety path, alarm answering, sessions, team settings
+//! and the live event stream.
+//!
+//! The safety path authenticates without counting against the request rate limit: a phone
+//! that has used up its sync allowance must still be able to raise an alarm.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use fieldnote_protocol::safety::{
+    self as proto, AlarmView, ResolveRequest, ResolveResponse, SafetyRequest, SafetyResponse,
+    SafetySettings, SessionView,
+};
+use serde::Deserialize;
+
+use super::events;
+use crate::app::{
+    AppState, Authed, Bearer, IdPath, Wire, blocking, body_bytes, check_version, decode,
+    path_id, wants_cbor,
+};
+use crate::auth::{self, Principal};
+use crate::error::{Error, Result};
+use crate::policy::{self, Action};
+use crate::{audit, params};
+
+/// After a change: wake live subscribers and hand notices to the notifier.
+async fn after_change(state: &AppState) {
+    state.safety.hub.wake(0);
+    let safety = state.safety.clone();
+    let delivered = blocking(state, move |db| {
+        super::notify::deliver(db, safety.notifier.as_ref(), safety.clock.now_ms())
+    })
+    .await;
+    if let Err(e) = delivered {
+        tracing::error!(error = %e, "notices not delivered; the timer loop retries");
+    }
+}
+
+/// `POST /v1/safety`: a device's alarms and session events.
+pub async fn post_safety(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Bearer(token): Bearer,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Wire<SafetyResponse>> {
+    check_version(&headers)?;
+    let decoded: Result<SafetyRequest> = body_bytes(body).and_then(|b| decode(&headers, &b));
+    let clock = state.safety.clock.clone();
+    let receipts = blocking(&state, move |db| {
+        db.tx(|tx| {
+            let now = clock.now_ms();
+            let p = auth::authenticate(tx, &token, now)?;
+            // Judged only after the token, like the sync body.
+            let req = decoded.clone()?;
+            if req.items.len() > proto::MAX_SAFETY_ITEMS {
+                return Err(Error::invalid(
+                    "items",
+                    format!("at most {} per request", proto::MAX_SAFETY_ITEMS),
+                ));
+            }
+            if p.device_id.is_none() {
+                return Err(Error::Forbidden("only a registered device raises alarms".into()));
+            }
+            let agency = policy::agency_of(tx, &p)?;
+            super::ingest(tx, &p, agency.as_deref(), &req, now)
+        })
+    })
+    .await?;
+    after_change(&state).await;
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: SafetyResponse { receipts },
+    })
+}
+
+/// Which alarms to list.
+#[derive(Deserialize)]
+pub struct AlarmQuery {
+    /// Include those closed in the last week.
+    #[serde(default)]
+    pub all: bool,
+}
+
+async fn principal_tx<R: Send + 'static>(
+    state: &AppState,
+    p: Principal,
+    f: impl Fn(&mut dyn crate::db::Tx, &Principal, Option<&str>, i64) -> Result<R> + Send + 'static,
+) -> Result<R> {
+    let clock = state.safety.clock.clone();
+    blocking(state, move |db| {
+        db.tx(|tx| {
+            let agency = policy::agency_of(tx, &p)?;
+            f(tx, &p, agency.as_deref(), clock.now_ms())
+        })
+    })
+    .await
+}
+
+/// `GET /v1/alarms`: alarms in the caller's scope.
+pub async fn list_alarms(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    Query(q): Query<AlarmQuery>,
+) -> Result<Wire<Vec<AlarmView>>> {
+    let alarms = principal_tx(&state, p, move |tx, p, agency, now| {
+        let list = super::list_alarms(tx, p, agency, q.all, now)?;
+        if !list.is_empty() {
+            audit::record(tx, p, "alarm.list", "-", &format!("{{\"alarms\":{}}}", list.len()))?;
+        }
+        Ok(list)
+    })
+    .await?;
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: alarms,
+    })
+}
+
+/// `GET /v1/alarms/{id}`: one alarm (its worker may read it: "help is coming").
+pub async fn get_alarm(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    path: Path<IdPath>,
+) -> Result<Wire<AlarmView>> {
+    let id = path_id(path)?;
+    let alarm = principal_tx(&state, p, move |tx, p, agency, _| {
+        let a = super::visible_alarm(tx, p, agency, &id)?;
+        audit::record(tx, p, "alarm.read", &id, "{}")?;
+        Ok(a)
+    })
+    .await?;
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: alarm,
+    })
+}
+
+/// `POST /v1/alarms/{id}/acknowledge`.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    path: Path<IdPath>,
+) -> Result<Wire<AlarmView>> {
+    let id = path_id(path)?;
+    let alarm = principal_tx(&state, p, move |tx, p, agency, now| {
+        super::acknowledge(tx, p, agency, &id, now)
+    })
+    .await?;
+    after_change(&state).await;
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: alarm,
+    })
+}
+
+/// `POST /v1/alarms/{id}/resolve`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    path: Path<IdPath>,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Wire<ResolveResponse>> {
+    let id = path_id(path)?;
+    let req: ResolveRequest = decode(&headers, &body_bytes(body)?)?;
+    let resp = principal_tx(&state, p, move |tx, p, agency, now| {
+        super::resolve(tx, p, agency, &id, &req, now)
+    })
+    .await?;
+    after_change(&state).await;
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: resp,
+    })
+}
+
+/// `GET /v1/alarms/{id}/trail`: the alarm's audit entries, for the people answering.
+pub async fn trail(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    path: Path<IdPath>,
+) -> Result<axum::Json<Vec<audit::Stored>>> {
+    let id = path_id(path)?;
+    let entries = principal_tx(&state, p, move |tx, p, agency, _| {
+        let a = super::visible_alarm(tx, p, agency, &id)?;
+        if a.worker_id == p.user_id && p.role == fieldnote_protocol::ServerRole::Worker {
+            return Err(Error::NotFound("no such alarm".into()));
+        }
+        let session = a.session_id.clone().unwrap_or_default();
+        let rows = tx.query(
+            "SELECT seq, at, actor, device, action, target, detail, prev_hash, hash
+             FROM audit WHERE target = $1 OR target = $2 ORDER BY seq",
+            params![&id, &session],
+        )?;
+        audit::record(tx, p, "alarm.trail", &id, "{}")?;
+        Ok(rows.into_iter().map(audit::stored).collect())
+    })
+    .await?;
+    Ok(axum::Json(entries))
+}
+
+/// `GET /v1/sessions`: sessions under way in the caller's scope.
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+) -> Result<Wire<Vec<SessionView>>> {
+    let sessions = principal_tx(&state, p, move |tx, p, agency, _| {
+        let list = super::list_sessions(tx, p, agency)?;
+        if !list.is_empty() {
+            audit::record(tx, p, "session.list", "-", &format!("{{\"sessions\":{}}}", list.len()))?;
+        }
+        Ok(list)
+    })
+    .await?;
+    Ok(Wire {
+        cbor: wants_cbor(&headers),
+        value: sessions,
+    })
+}
+
+fn team_agency(tx: &mut dyn crate::db::Tx, team: &str) -> Result<String> {
+    tx.query_opt("SELECT agency_id FROM teams WHERE id = $1", params![team])?
+        .map(|r| r[0].text())
+        .ok_or_else(|| Error::NotFound("no such team".into()))
+}
+
+/// `GET /v1/teams/{id}/safety`: the team's settings (its own or the defaults).
+pub async fn get_team_settings(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    path: Path<IdPath>,
+) -> Result<axum::Json<SafetySettings>> {
+    let team = path_id(path)?;
+    let settings = principal_tx(&state, p, move |tx, p, agency, _| {
+        let team_agency = team_agency(tx, &team)?;
+        let action = Action::ConfigureSafety {
+            team_id: &team,
+            agency_id: &team_agency,
+        };
+        if !policy::allowed(p, agency, &action) {
+            return Err(Error::NotFound("no such team".into()));
+        }
+        super::settings_for(tx, &team)
+    })
+    .await?;
+    Ok(axum::Json(settings))
+}
+
+/// `PUT /v1/teams/{id}/safety`: replaces the team's settings.
+pub async fn put_team_settings(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+    headers: HeaderMap,
+    path: Path<IdPath>,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<axum::Json<SafetySettings>> {
+    let team = path_id(path)?;
+    let settings: SafetySettings = decode(&headers, &body_bytes(body)?)?;
+    let saved = principal_tx(&state, p, move |tx, p, agency, now| {
+        let team_agency = team_agency(tx, &team)?;
+        let action = Action::ConfigureSafety {
+            team_id: &team,
+            agency_id: &team_agency,
+        };
+        if !policy::allowed(p, agency, &action) {
+            return Err(Error::NotFound("no such team".into()));
+        }
+        super::put_settings(tx, p, &team, &settings, now)?;
+        Ok(settings.clone())
+    })
+    .await?;
+    Ok(axum::Json(saved))
+}
+
+struct Subscription {
+    state: AppState,
+    token: String,
+    last: i64,
+    rx: tokio::sync::watch::Receiver<i64>,
+    buffer: VecDeque<proto::SafetyEvent>,
+}
+
+fn sse_event(e: &proto::SafetyEvent) -> Event {
+    let name = if e.alarm.is_some() { "alarm" } else { "session" };
+    Event::default()
+        .id(e.seq.to_string())
+        .event(name)
+        .json_data(e)
+        .unwrap_or_else(|_| Event::default().comment("unserializable event"))
+}
+
+/// `GET /v1/events`: alarm and session changes in the caller's scope, pushed as they commit.
+/// `Last-Event-ID` resumes after a reconnect; the stream ends when the token stops being
+/// valid (expired, signed out, revoked), and the client reconnects with a fresh one.
+pub async fn events(
+    State(state): State<AppState>,
+    Bearer(token): Bearer,
+    headers: HeaderMap,
+) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, Infallible>>>> {
+    let resume: Option<i64> = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let clock = state.safety.clock.clone();
+    let first_token = token.clone();
+    let last = blocking(&state, move |db| {
+        db.tx(|tx| {
+            let p = auth::authenticate(tx, &first_token, clock.now_ms())?;
+            if p.role == fieldnote_protocol::ServerRole::Administrator {
+                return Err(Error::Forbidden("administrators do not receive alarms".into()));
+            }
+            audit::record(tx, &p, "safety.stream", "-", "{}")?;
+            match resume {
+                Some(seq) => Ok(seq),
+                None => events::latest(tx),
+            }
+        })
+    })
+    .await?;
+    let sub = Subscription {
+        rx: state.safety.hub.subscribe(),
+        state,
+        token,
+        last,
+        buffer: VecDeque::new(),
+    };
+    let stream = futures_util::stream::unfold(sub, |mut sub| async move {
+        loop {
+            if let Some(e) = sub.buffer.pop_front() {
+                let event = sse_event(&e);
+                return Some((Ok(event), sub));
+            }
+            // Mark the current wake as seen before reading, so a change committed during
+            // the read wakes the wait below.
+            sub.rx.borrow_and_update();
+            let (token, last, clock) = (
+                sub.token.clone(),
+                sub.last,
+                sub.state.safety.clock.clone(),
+            );
+            let read = blocking(&sub.state, move |db| {
+                db.tx(|tx| {
+                    let p = auth::authenticate(tx, &token, clock.now_ms())?;
+                    let agency = policy::agency_of(tx, &p)?;
+                    events::read_after(tx, &p, agency.as_deref(), last, 100)
+                })
+            })
+            .await;
+            match read {
+                Ok(list) if !list.is_empty() => {
+                    sub.last = list.last().map_or(sub.last, |e| e.seq);
+                    sub.buffer.extend(list);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+            if sub.rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
