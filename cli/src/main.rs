@@ -38,6 +38,15 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Seconds a safety command keeps retrying to reach the server before leaving the item
+    /// queued (it goes first at the next sync).
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDNOTE_SAFETY_WAIT",
+        default_value_t = 30
+    )]
+    wait: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -105,6 +114,12 @@ enum Command {
     Rejected,
     /// Sign out: the server revokes this device's credential.
     Logout,
+    /// Visit sessions: start, check in, extend, end (with the cancel or duress PIN).
+    #[command(subcommand)]
+    Session(safety::SessionCmd),
+    /// Distress alarms: raise (panic, discreet, duress), send, status; list, ack, resolve.
+    #[command(subcommand)]
+    Alarm(safety::AlarmCmd),
     /// Fill the store with a synthetic caseload, then show it.
     Demo {
         /// Members to create.
@@ -234,6 +249,7 @@ enum PlanCmd {
 }
 
 mod net;
+mod safety;
 
 /// A failure of a command: the store's, or the server's.
 #[derive(Debug)]
@@ -367,6 +383,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
     }
     let worker = worker_id(&cli.store, &store)?;
     let json = cli.json;
+    let wait = std::time::Duration::from_secs(cli.wait);
     match cli.command {
         Command::Init => {
             out!(
@@ -609,6 +626,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status => net::status(&store, json)?,
         Command::Rejected => net::rejected(&store, json)?,
         Command::Logout => net::logout(&cli.store)?,
+        Command::Session(cmd) => safety::session(&cli.store, &store, cmd, wait)?,
+        Command::Alarm(cmd) => safety::alarm(&cli.store, &store, cmd, wait, json)?,
     }
     Ok(())
 }

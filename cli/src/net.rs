@@ -1,4 +1,5 @@
 //! The commands that talk to a server: sign in, sync, status, rejected drafts, sign out.
+//! (Safety commands are in `safety`.)
 //! Device credentials live in `<store>.device` (readable only by its owner) beside the store;
 //! a phone keeps them in its keystore instead.
 
@@ -96,11 +97,18 @@ pub fn login(
     Ok(())
 }
 
+/// A client of the server this store is signed in to.
+pub fn signed_in_client(store_dir: &Path) -> Result<Client, CliError> {
+    let saved = load_saved(store_dir)?;
+    Ok(
+        Client::connect(&saved.credentials.server, &tls(&saved.ca_pem))?
+            .with_credentials(saved.credentials),
+    )
+}
+
 /// `fieldnote sync`.
 pub fn sync(store_dir: &Path, mut store: Store, json: bool) -> Result<(), CliError> {
-    let saved = load_saved(store_dir)?;
-    let client = Client::connect(&saved.credentials.server, &tls(&saved.ca_pem))?
-        .with_credentials(saved.credentials);
+    let client = signed_in_client(store_dir)?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg}")

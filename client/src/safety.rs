@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use fieldnote_core::store::SafetyStore;
 use fieldnote_core::store::safety::SafetyApplied;
 use fieldnote_protocol::safety::{
-    AlarmView, ResolveRequest, ResolveResponse, SafetyEvent, SafetyResponse,
-    SessionView, routes,
+    AlarmView, ResolveRequest, ResolveResponse, SafetyEvent, SafetyResponse, SessionView, routes,
 };
 
 use crate::error::{Error, Result};
@@ -73,9 +72,11 @@ impl<T: Transport> Client<T> {
             match self.send_safety(safety) {
                 Ok(applied) => return Ok(applied),
                 Err(e) if e.is_retryable() && started.elapsed() < give_up_after => {
-                    std::thread::sleep(backoff.wait(attempt).min(
-                        give_up_after.saturating_sub(started.elapsed()),
-                    ));
+                    std::thread::sleep(
+                        backoff
+                            .wait(attempt)
+                            .min(give_up_after.saturating_sub(started.elapsed())),
+                    );
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
@@ -184,9 +185,10 @@ impl Iterator for EventStream {
                 if data.is_empty() {
                     continue;
                 }
-                return Some(serde_json::from_str(&data).map_err(|e| {
-                    Error::Protocol(format!("an event could not be read: {e}"))
-                }));
+                return Some(
+                    serde_json::from_str(&data)
+                        .map_err(|e| Error::Protocol(format!("an event could not be read: {e}"))),
+                );
             }
             if let Some(d) = line.strip_prefix("data:") {
                 if !data.is_empty() {

@@ -20,8 +20,8 @@ use crate::auth::{self, AuthConfig, Principal};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::safety::http as safety;
-use fieldnote_protocol::safety::routes as safety_routes;
 use crate::{admin, audit, params, policy, sync};
+use fieldnote_protocol::safety::routes as safety_routes;
 
 /// Shared state of every handler.
 #[derive(Clone)]

@@ -7,7 +7,8 @@
 //!   records;
 //! - a supervisor, everything of their team;
 //! - a program director, everything of their agency's teams;
-//! - an administrator manages teams, users, devices and the audit log, and reads no PHI by
+//! - an administrator manages teams, users, devices, escalation ladders and the audit log,
+//!   and reads no PHI by
 //!   role alone (caseload moves are a supervisor's or director's call).
 
 use fieldnote_protocol::ServerRole;
@@ -96,7 +97,8 @@ pub fn allowed(p: &Principal, p_agency: Option<&str>, action: &Action<'_>) -> bo
         Action::ConfigureSafety { team_id, agency_id } => match p.role {
             Worker => false,
             Supervisor => same_team(team_id),
-            ProgramDirector | Administrator => same_agency(agency_id),
+            ProgramDirector => same_agency(agency_id),
+            Administrator => true,
         },
         Action::RevokeDevice(o) => match p.role {
             Worker => o.user_id == p.user_id,

@@ -39,6 +39,27 @@ fn expected(route: &str, role: ServerRole, rel: Rel) -> bool {
             ProgramDirector | Administrator => true,
             Worker => false,
         },
+        // Every signed-in device may raise alarms; lists are filtered to the caller's scope.
+        "POST /v1/safety" | "GET /v1/alarms" | "GET /v1/sessions" => true,
+        "GET /v1/events" => role != Administrator,
+        // The alarm of a worker of the `rel` team.
+        "GET /v1/alarms/{id}" => match role {
+            Worker | Supervisor => rel == Rel::Own,
+            ProgramDirector => true,
+            Administrator => false,
+        },
+        "POST /v1/alarms/{id}/acknowledge"
+        | "POST /v1/alarms/{id}/resolve"
+        | "GET /v1/alarms/{id}/trail" => match role {
+            Supervisor => rel == Rel::Own,
+            ProgramDirector => true,
+            Worker | Administrator => false,
+        },
+        "GET /v1/teams/{id}/safety" | "PUT /v1/teams/{id}/safety" => match role {
+            Supervisor => rel == Rel::Own,
+            ProgramDirector | Administrator => true,
+            Worker => false,
+        },
         "GET /v1/admin/users"
         | "POST /v1/admin/users"
         | "POST /v1/admin/users/{id}/disable"
@@ -63,6 +84,8 @@ struct World {
     team: [String; 2],
     member: [String; 2],
     other_worker: [String; 2],
+    /// Access tokens of the first worker of each team (w.a, w.b), who raise alarms.
+    raisers: [String; 2],
     actors: Vec<(ServerRole, Device)>,
 }
 
@@ -84,6 +107,7 @@ fn world(backend: Backend) -> World {
     let mut wb = server.device("w.b");
     let mb = wb.add_member(2);
     wb.sync();
+    let raisers = [wa.access_token(), wb.access_token()];
     let actors = vec![
         (ServerRole::Worker, wa),
         (ServerRole::Supervisor, server.device("s.a")),
@@ -92,6 +116,7 @@ fn world(backend: Backend) -> World {
     ];
     World {
         server,
+        raisers,
         team: [a, b],
         member: [ma.to_string(), mb.to_string()],
         other_worker: [wa2, wb2],
@@ -138,10 +163,49 @@ fn call(w: &World, method: &str, path: &str, rel: Rel, token: Option<&str>) -> u
             r#"{"protocol":1,"cursor":{"feed":0,"grant":0},"upload":[]}"#.into(),
         ),
         "/v1/auth/logout" => (path.into(), "{}".into()),
+        "/v1/safety" => (path.into(), alarm_body(&uuid::Uuid::now_v7().to_string())),
+        "/v1/alarms/{id}"
+        | "/v1/alarms/{id}/acknowledge"
+        | "/v1/alarms/{id}/resolve"
+        | "/v1/alarms/{id}/trail" => {
+            let id = uuid::Uuid::now_v7().to_string();
+            let (status, _) =
+                common::raw_post(url, "/v1/safety", Some(&w.raisers[i]), &alarm_body(&id));
+            assert_eq!(status, 200, "raising the alarm the route is checked on");
+            (path.replace("{id}", &id), r#"{"outcome":"checked"}"#.into())
+        }
+        "/v1/teams/{id}/safety" => (
+            path.replace("{id}", &w.team[i]),
+            serde_json::to_string(&fieldnote_protocol::safety::SafetySettings::default()).unwrap(),
+        ),
+        "/v1/events" => return stream_status(url, token),
         other => (other.into(), "{}".into()),
     };
-    let body = (method == "POST").then(|| body.into_bytes());
+    let body = (method != "GET").then(|| body.into_bytes());
     raw(url, method, &concrete, token, body, &[]).0
+}
+
+/// A safety request raising one panic alarm.
+fn alarm_body(id: &str) -> String {
+    let now = fieldnote_core::Timestamp::now().millis();
+    serde_json::json!({
+        "sent_at": now,
+        "items": [{ "type": "alarm", "id": id, "kind": "panic", "device_time": now }]
+    })
+    .to_string()
+}
+
+/// The status of the event stream, read without waiting for a body that never ends.
+fn stream_status(url: &str, token: Option<&str>) -> u16 {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut req = agent.get(format!("{url}/v1/events"));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    req.call().unwrap().status().as_u16()
 }
 
 fn matrix(backend: Backend) {

@@ -254,8 +254,7 @@ impl Store {
         let (mut outbox, moved) = open_or_quarantine(&dir, OUTBOX_FILE, &key, "FULL", key_known)?;
         report.outbox_quarantined = moved;
         schema::migrate(&mut outbox, schema::OUTBOX, None)?;
-        let (safety, _) =
-            open_or_quarantine(&dir, safety::SAFETY_FILE, &key, "FULL", key_known)?;
+        let (safety, _) = open_or_quarantine(&dir, safety::SAFETY_FILE, &key, "FULL", key_known)?;
         let safety = SafetyStore::from_connection(safety)?;
 
         let (mut main, moved) = open_or_quarantine(&dir, MAIN_FILE, &key, "NORMAL", key_known)?;

@@ -11,8 +11,8 @@
 
 use std::path::Path;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use fieldnote_protocol::safety::{
     AlarmKind, AlarmState, AlarmView, Location, RaiseAlarm, SafetyItem, SafetyOutcome,
     SafetyRequest, SafetyResponse, SessionAction, SessionEvent,
@@ -161,7 +161,11 @@ fn hash_pin(pin: &str) -> Result<String> {
 
 fn pin_matches(pin: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(pin.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(pin.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -212,11 +216,9 @@ impl SafetyStore {
     fn setting(&self, name: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT value FROM settings WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
+            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -361,7 +363,9 @@ impl SafetyStore {
             params![
                 view.id,
                 view.state.as_str(),
-                view.acknowledged_by_name.clone().or(view.acknowledged_by.clone()),
+                view.acknowledged_by_name
+                    .clone()
+                    .or(view.acknowledged_by.clone()),
                 view.acknowledged_at,
                 view.fallback_after_secs as i64
             ],
@@ -387,7 +391,11 @@ impl SafetyStore {
         let now = now_ms();
         let place = place.trim();
         if place.is_empty() || place.chars().count() > 200 {
-            return Err(invalid("visit session", "place", "must be 1 to 200 characters"));
+            return Err(invalid(
+                "visit session",
+                "place",
+                "must be 1 to 200 characters",
+            ));
         }
         check_end(now, expected_end.millis(), "expected_end")?;
         check_location(location.as_ref())?;
@@ -444,13 +452,8 @@ impl SafetyStore {
     }
 
     fn require_session(&self) -> Result<LocalSession> {
-        self.active_session()?.ok_or_else(|| {
-            invalid(
-                "visit session",
-                "session",
-                "no visit session is under way",
-            )
-        })
+        self.active_session()?
+            .ok_or_else(|| invalid("visit session", "session", "no visit session is under way"))
     }
 
     /// "I am all right": checks in to the session under way.
@@ -543,13 +546,12 @@ impl SafetyStore {
     /// The next batch to send (alarms first, then session events in order), or `None` when
     /// nothing waits.
     pub fn prepare_send(&self) -> Result<Option<PreparedSafety>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT item_id, body FROM safety_outbox ORDER BY priority, seq LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(
-            [fieldnote_protocol::safety::MAX_SAFETY_ITEMS as i64],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT item_id, body FROM safety_outbox ORDER BY priority, seq LIMIT ?1")?;
+        let rows = stmt.query_map([fieldnote_protocol::safety::MAX_SAFETY_ITEMS as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut item_ids = Vec::new();
         let mut items = Vec::new();
         for row in rows {

@@ -10,8 +10,7 @@ use postgres::types::{ToSql, Type};
 use super::{Row, Tx, Val};
 use crate::error::{Error, Result};
 
-const MIGRATIONS: super::Migrations =
-    &[
+const MIGRATIONS: super::Migrations = &[
     (1, include_str!("../../migrations/postgres/001_initial.sql")),
     (2, include_str!("../../migrations/postgres/002_safety.sql")),
 ];
@@ -22,8 +21,25 @@ const RETRIES: usize = 8;
 
 /// A connection and the statements prepared on it.
 pub struct PgConn {
-    client: postgres::Client,
+    /// Always `Some` until dropped.
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
+}
+
+impl Drop for PgConn {
+    /// The blocking client runs its own small runtime and cannot be dropped on a tokio
+    /// thread; when the last handle goes away inside one, the close happens on a thread of
+    /// its own.
+    fn drop(&mut self) {
+        let client = self.client.take();
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let _ = std::thread::Builder::new()
+                .name("pg-close".into())
+                .spawn(move || drop(client));
+        } else {
+            drop(client);
+        }
+    }
 }
 
 /// Opens connections for the pool.
@@ -37,17 +53,20 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> std::result::Result<PgConn, postgres::Error> {
         Ok(PgConn {
-            client: self.config.connect(NoTls)?,
+            client: Some(self.config.connect(NoTls)?),
             statements: HashMap::new(),
         })
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> std::result::Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+        match conn.client.as_mut() {
+            Some(c) => c.simple_query("").map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 }
 
@@ -79,6 +98,9 @@ impl PgDb {
             .get()
             .map_err(|e| Error::Database(format!("no database connection: {e}")))?;
         let PgConn { client, statements } = &mut *conn;
+        let client = client
+            .as_mut()
+            .ok_or_else(|| Error::Internal("connection already closed".into()))?;
         let mut attempt = 0;
         loop {
             attempt += 1;

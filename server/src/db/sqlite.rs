@@ -10,8 +10,7 @@ use rusqlite::{Connection, ToSql};
 use super::{Row, Tx, Val};
 use crate::error::{Error, Result};
 
-const MIGRATIONS: super::Migrations =
-    &[
+const MIGRATIONS: super::Migrations = &[
     (1, include_str!("../../migrations/sqlite/001_initial.sql")),
     (2, include_str!("../../migrations/sqlite/002_safety.sql")),
 ];

@@ -65,7 +65,10 @@ pub fn append(
     )?;
     if !tx.for_update().is_empty() {
         // Delivered by PostgreSQL on commit, to every listening process.
-        tx.query("SELECT pg_notify($1, $2)", params![CHANNEL, seq.to_string()])?;
+        tx.exec(
+            "SELECT pg_notify($1, $2)",
+            params![CHANNEL, seq.to_string()],
+        )?;
     }
     Ok(seq)
 }
@@ -99,9 +102,7 @@ pub fn read_after(
 ) -> Result<Vec<SafetyEvent>> {
     let (cond, arg) = scope(p, agency, 1);
     let rows = tx.query(
-        &format!(
-            "SELECT body FROM safety_events WHERE {cond} AND seq > $2 ORDER BY seq LIMIT $3"
-        ),
+        &format!("SELECT body FROM safety_events WHERE {cond} AND seq > $2 ORDER BY seq LIMIT $3"),
         params![arg, after, limit],
     )?;
     rows.into_iter()
@@ -114,11 +115,10 @@ pub fn read_after(
 
 /// The newest event number.
 pub fn latest(tx: &mut dyn Tx) -> Result<i64> {
-    Ok(tx
-        .query_one(
-            "SELECT value FROM counters WHERE name = 'safety_events'",
-            params![],
-        )?[0]
+    Ok(tx.query_one(
+        "SELECT value FROM counters WHERE name = 'safety_events'",
+        params![],
+    )?[0]
         .int())
 }
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::events;
 use crate::app::{
-    AppState, Authed, Bearer, IdPath, Wire, blocking, body_bytes, check_version, decode,
+    AppState, Authed, Bearer, IdPath, Wire, blocking, body_bytes, check_version, decode, now_ms,
     path_id, wants_cbor,
 };
 use crate::auth::{self, Principal};
@@ -53,7 +53,7 @@ pub async fn post_safety(
     let receipts = blocking(&state, move |db| {
         db.tx(|tx| {
             let now = clock.now_ms();
-            let p = auth::authenticate(tx, &token, now)?;
+            let p = auth::authenticate(tx, &token, now_ms())?;
             // Judged only after the token, like the sync body.
             let req = decoded.clone()?;
             if req.items.len() > proto::MAX_SAFETY_ITEMS {
@@ -63,7 +63,9 @@ pub async fn post_safety(
                 ));
             }
             if p.device_id.is_none() {
-                return Err(Error::Forbidden("only a registered device raises alarms".into()));
+                return Err(Error::Forbidden(
+                    "only a registered device raises alarms".into(),
+                ));
             }
             let agency = policy::agency_of(tx, &p)?;
             super::ingest(tx, &p, agency.as_deref(), &req, now)
@@ -110,7 +112,13 @@ pub async fn list_alarms(
     let alarms = principal_tx(&state, p, move |tx, p, agency, now| {
         let list = super::list_alarms(tx, p, agency, q.all, now)?;
         if !list.is_empty() {
-            audit::record(tx, p, "alarm.list", "-", &format!("{{\"alarms\":{}}}", list.len()))?;
+            audit::record(
+                tx,
+                p,
+                "alarm.list",
+                "-",
+                &format!("{{\"alarms\":{}}}", list.len()),
+            )?;
         }
         Ok(list)
     })
@@ -215,7 +223,13 @@ pub async fn list_sessions(
     let sessions = principal_tx(&state, p, move |tx, p, agency, _| {
         let list = super::list_sessions(tx, p, agency)?;
         if !list.is_empty() {
-            audit::record(tx, p, "session.list", "-", &format!("{{\"sessions\":{}}}", list.len()))?;
+            audit::record(
+                tx,
+                p,
+                "session.list",
+                "-",
+                &format!("{{\"sessions\":{}}}", list.len()),
+            )?;
         }
         Ok(list)
     })
@@ -289,7 +303,11 @@ struct Subscription {
 }
 
 fn sse_event(e: &proto::SafetyEvent) -> Event {
-    let name = if e.alarm.is_some() { "alarm" } else { "session" };
+    let name = if e.alarm.is_some() {
+        "alarm"
+    } else {
+        "session"
+    };
     Event::default()
         .id(e.seq.to_string())
         .event(name)
@@ -309,13 +327,14 @@ pub async fn events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
-    let clock = state.safety.clock.clone();
     let first_token = token.clone();
     let last = blocking(&state, move |db| {
         db.tx(|tx| {
-            let p = auth::authenticate(tx, &first_token, clock.now_ms())?;
+            let p = auth::authenticate(tx, &first_token, now_ms())?;
             if p.role == fieldnote_protocol::ServerRole::Administrator {
-                return Err(Error::Forbidden("administrators do not receive alarms".into()));
+                return Err(Error::Forbidden(
+                    "administrators do not receive alarms".into(),
+                ));
             }
             audit::record(tx, &p, "safety.stream", "-", "{}")?;
             match resume {
@@ -341,14 +360,10 @@ pub async fn events(
             // Mark the current wake as seen before reading, so a change committed during
             // the read wakes the wait below.
             sub.rx.borrow_and_update();
-            let (token, last, clock) = (
-                sub.token.clone(),
-                sub.last,
-                sub.state.safety.clock.clone(),
-            );
+            let (token, last) = (sub.token.clone(), sub.last);
             let read = blocking(&sub.state, move |db| {
                 db.tx(|tx| {
-                    let p = auth::authenticate(tx, &token, clock.now_ms())?;
+                    let p = auth::authenticate(tx, &token, now_ms())?;
                     let agency = policy::agency_of(tx, &p)?;
                     events::read_after(tx, &p, agency.as_deref(), last, 100)
                 })

@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use fieldnote_protocol::safety::{
-    AlarmKind, AlarmState, AlarmView, Location, RaiseAlarm, SafetyEvent, SafetyItem,
-    SafetyOutcome, SafetyRequest, SafetySettings, SessionAction, SessionEvent, SessionState,
-    SessionView, TierTarget,
+    AlarmKind, AlarmState, AlarmView, Location, RaiseAlarm, SafetyEvent, SafetyItem, SafetyOutcome,
+    SafetyRequest, SafetySettings, SessionAction, SessionEvent, SessionState, SessionView,
+    TierTarget,
 };
 use fieldnote_protocol::{ServerRole, safety};
 
@@ -159,7 +159,10 @@ pub fn put_settings(
         .check()
         .map_err(|(field, reason)| Error::invalid(&field, reason))?;
     let agency = tx
-        .query_opt("SELECT agency_id FROM teams WHERE id = $1", params![team_id])?
+        .query_opt(
+            "SELECT agency_id FROM teams WHERE id = $1",
+            params![team_id],
+        )?
         .map(|r| r[0].text())
         .ok_or_else(|| Error::NotFound("no such team".into()))?;
     for (i, tier) in settings.ladder.iter().enumerate() {
@@ -182,12 +185,10 @@ pub fn put_settings(
         }
     }
     let json = serde_json::to_string(settings).map_err(|e| Error::Internal(e.to_string()))?;
-    if tx
-        .exec(
-            "UPDATE team_safety SET settings = $1, updated_at = $2 WHERE team_id = $3",
-            params![&json, now, team_id],
-        )?
-        == 0
+    if tx.exec(
+        "UPDATE team_safety SET settings = $1, updated_at = $2 WHERE team_id = $3",
+        params![&json, now, team_id],
+    )? == 0
     {
         tx.exec(
             "INSERT INTO team_safety (team_id, settings, updated_at) VALUES ($1, $2, $3)",
@@ -313,7 +314,9 @@ pub fn list_alarms(
     now: i64,
 ) -> Result<Vec<AlarmView>> {
     let (cond, arg) = events::scope(p, agency, 1);
-    let cond = cond.replace("worker_id", "a.worker_id").replace("team_id", "a.team_id");
+    let cond = cond
+        .replace("worker_id", "a.worker_id")
+        .replace("team_id", "a.team_id");
     let since = if all { now - 7 * 86_400_000 } else { i64::MAX };
     let rows = tx.query(
         &format!(
@@ -468,9 +471,8 @@ fn entitled_member(
     match owner {
         Some(o) if policy::allowed(p, agency, &Action::WriteScope(&o)) => Ok(Some(m.clone())),
         _ => {
-            warnings.push(
-                "member_id: not a member on your caseload; recorded without it".to_string(),
-            );
+            warnings
+                .push("member_id: not a member on your caseload; recorded without it".to_string());
             Ok(None)
         }
     }
@@ -490,7 +492,9 @@ fn raise(
     if a.kind == AlarmKind::MissedCheckIn {
         return Ok(refused("kind", "missed check-ins are raised by the server"));
     }
-    if let Some(existing) = tx.query_opt("SELECT worker_id FROM alarms WHERE id = $1", params![&a.id])? {
+    if let Some(existing) =
+        tx.query_opt("SELECT worker_id FROM alarms WHERE id = $1", params![&a.id])?
+    {
         // A retry: the same alarm, never a second one.
         if existing[0].text() != p.user_id {
             return Ok(refused("id", "is already used by another alarm"));
@@ -514,7 +518,9 @@ fn raise(
                 member = member.or(r[0].opt_text());
                 session = Some(sid.clone());
             }
-            None => warnings.push("session_id: no such session of yours; recorded without it".into()),
+            None => {
+                warnings.push("session_id: no such session of yours; recorded without it".into())
+            }
         }
     }
     let location = location_json(a.location.as_ref());
@@ -709,9 +715,17 @@ fn session_event(
 
 /// May `p` answer this alarm: a supervisor of its team, a director of its agency, or someone
 /// named on its team's ladder.
-fn may_respond(tx: &mut dyn Tx, p: &Principal, agency: Option<&str>, a: &AlarmView) -> Result<bool> {
+fn may_respond(
+    tx: &mut dyn Tx,
+    p: &Principal,
+    agency: Option<&str>,
+    a: &AlarmView,
+) -> Result<bool> {
     let team_agency = tx
-        .query_opt("SELECT agency_id FROM teams WHERE id = $1", params![&a.team_id])?
+        .query_opt(
+            "SELECT agency_id FROM teams WHERE id = $1",
+            params![&a.team_id],
+        )?
         .map(|r| r[0].text())
         .unwrap_or_default();
     if policy::allowed(
@@ -758,10 +772,14 @@ pub fn acknowledge(
 ) -> Result<AlarmView> {
     let a = visible_alarm(tx, p, agency, id)?;
     if !may_respond(tx, p, agency, &a)? {
-        return Err(Error::Forbidden("only the people answering may acknowledge".into()));
+        return Err(Error::Forbidden(
+            "only the people answering may acknowledge".into(),
+        ));
     }
     match a.state {
-        AlarmState::Resolved => return Err(Error::Conflict("the alarm is already resolved".into())),
+        AlarmState::Resolved => {
+            return Err(Error::Conflict("the alarm is already resolved".into()));
+        }
         AlarmState::Acknowledged if a.acknowledged_by.as_deref() == Some(p.user_id.as_str()) => {
             return Ok(a);
         }
@@ -784,7 +802,15 @@ pub fn acknowledge(
     if won == 0 {
         return Err(Error::Retry("alarm changed during acknowledgement".into()));
     }
-    audit_safety(tx, &p.user_id, p.device_id.as_deref(), "alarm.acknowledge", id, None, now)?;
+    audit_safety(
+        tx,
+        &p.user_id,
+        p.device_id.as_deref(),
+        "alarm.acknowledge",
+        id,
+        None,
+        now,
+    )?;
     alarm_changed(tx, id, now)
 }
 
@@ -804,7 +830,9 @@ pub fn resolve(
     }
     let a = visible_alarm(tx, p, agency, id)?;
     if !may_respond(tx, p, agency, &a)? {
-        return Err(Error::Forbidden("only the people answering may resolve".into()));
+        return Err(Error::Forbidden(
+            "only the people answering may resolve".into(),
+        ));
     }
     if a.state == AlarmState::Resolved {
         return Err(Error::Conflict("the alarm is already resolved".into()));
@@ -829,7 +857,15 @@ pub fn resolve(
         )?;
         session_changed(tx, sid, now)?;
     }
-    audit_safety(tx, &p.user_id, p.device_id.as_deref(), "alarm.resolve", id, None, now)?;
+    audit_safety(
+        tx,
+        &p.user_id,
+        p.device_id.as_deref(),
+        "alarm.resolve",
+        id,
+        None,
+        now,
+    )?;
     Ok(safety::ResolveResponse {
         alarm: alarm_changed(tx, id, now)?,
         incident_report_due: due,
@@ -896,7 +932,15 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                 if inserted > 0 {
                     let users = tier_users(tx, &first.target, &team)?;
                     add_notices(tx, &id, &users, 1, "escalation", now)?;
-                    audit_safety(tx, "system", None, "alarm.raise.missed_check_in", &id, None, now)?;
+                    audit_safety(
+                        tx,
+                        "system",
+                        None,
+                        "alarm.raise.missed_check_in",
+                        &id,
+                        None,
+                        now,
+                    )?;
                     alarm_changed(tx, &id, now)?;
                 }
                 session_changed(tx, &sid, now)?;

@@ -61,6 +61,26 @@ impl TestServer {
     }
 
     pub fn start_with(backend: Backend, auth: AuthConfig) -> TestServer {
+        Self::start_configured(
+            backend,
+            auth,
+            Default::default(),
+            Some(std::time::Duration::from_secs(1)),
+        )
+    }
+
+    /// A server whose safety timers run only when the test calls `run_timers`, on the
+    /// clock the test gives.
+    pub fn start_safety(backend: Backend, safety: fieldnote_server::safety::Safety) -> TestServer {
+        Self::start_configured(backend, AuthConfig::default(), safety, None)
+    }
+
+    pub fn start_configured(
+        backend: Backend,
+        auth: AuthConfig,
+        safety: fieldnote_server::safety::Safety,
+        timer_interval: Option<std::time::Duration>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let database_url = match backend {
             Backend::Sqlite => None,
@@ -73,8 +93,8 @@ impl TestServer {
             tls_cert: None,
             tls_key: None,
             plain_http_behind_proxy: false,
-            safety: Default::default(),
-            timer_interval: Some(std::time::Duration::from_secs(1)),
+            safety,
+            timer_interval,
             auth,
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -102,7 +122,18 @@ impl TestServer {
 
     /// Another server process's worth of state on the same database (PostgreSQL).
     pub fn second_instance(&self) -> (Running, Arc<Db>) {
-        let config = self.config.clone();
+        self.second_instance_with(self.config.safety.clone())
+    }
+
+    /// Another server process on the same database, with its own safety runtime.
+    pub fn second_instance_with(
+        &self,
+        safety: fieldnote_server::safety::Safety,
+    ) -> (Running, Arc<Db>) {
+        let config = Config {
+            safety,
+            ..self.config.clone()
+        };
         let db = self
             .rt
             .block_on(fieldnote_server::open_db(&config))
@@ -169,6 +200,13 @@ impl TestServer {
         if let Some(r) = self.running.take() {
             self.rt.block_on(r.shutdown()).unwrap();
         }
+    }
+
+    /// Starts a stopped server again on `addr` (its old address), on the same database.
+    pub fn start_again_on(&mut self, addr: std::net::SocketAddr) {
+        self.config.listen = addr;
+        self.restart();
+        self.config.listen = "127.0.0.1:0".parse().unwrap();
     }
 
     /// Stops and starts the server again on a new port, on the same database.
@@ -327,8 +365,13 @@ pub fn raw(
             }
             req.call()
         }
-        (_, body) => {
-            let mut req = agent.post(&url).header("content-type", "application/json");
+        (method, body) => {
+            let req = if method == "PUT" {
+                agent.put(&url)
+            } else {
+                agent.post(&url)
+            };
+            let mut req = req.header("content-type", "application/json");
             if let Some(a) = &auth {
                 req = req.header("authorization", a);
             }
