@@ -27,7 +27,7 @@ pub enum SessionCmd {
         #[arg(long)]
         place: String,
         /// Expected length in minutes.
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, default_value_t = 60, allow_hyphen_values = true)]
         minutes: i64,
         /// Latitude, when known.
         #[arg(long, requires = "longitude", allow_hyphen_values = true)]
@@ -41,7 +41,7 @@ pub enum SessionCmd {
     /// The visit runs longer: it now ends this many minutes from now.
     Extend {
         /// Minutes from now.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         minutes: i64,
     },
     /// End the visit. With `--pin`, the cancel PIN checks out and the duress PIN raises a

@@ -2,68 +2,15 @@
 //! with a second device of the same user, see the status, sign out.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
+mod common;
 
-use fieldnote_protocol::ServerRole;
-use fieldnote_server::admin::{NewUser, insert_user};
-use fieldnote_server::params;
-
-fn fieldnote(store: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fieldnote"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env("FIELDNOTE_PASSWORD", "a long test password")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
+use common::{Server, fieldnote};
 
 #[test]
 fn login_write_sync_status_logout() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = fieldnote_server::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("server"),
-        database_url: None,
-        tls_cert: None,
-        tls_key: None,
-        plain_http_behind_proxy: false,
-        safety: Default::default(),
-        timer_interval: Some(std::time::Duration::from_secs(1)),
-        auth: Default::default(),
-    };
-    let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();
-    fieldnote_server::demo::bootstrap(&db).unwrap();
-    let hash = fieldnote_server::auth::hash_password("a long test password").unwrap();
-    db.tx(|tx| {
-        let agency = tx.query_one("SELECT id FROM agencies", params![])?[0].text();
-        tx.exec(
-            "INSERT INTO teams (id, agency_id, name) VALUES ('t', $1, 'T')",
-            params![agency],
-        )?;
-        insert_user(
-            tx,
-            &NewUser {
-                username: "worker".into(),
-                display_name: "Test Worker".into(),
-                role: ServerRole::Worker,
-                team_id: Some("t".into()),
-                password: String::new(),
-            },
-            &hash,
-        )
-    })
-    .unwrap();
-    let server = rt
-        .block_on(fieldnote_server::start_with(&config, db))
-        .unwrap();
-    let url = server.url();
+    let server = Server::start(dir.path());
+    let url = server.url.clone();
 
     let phone = dir.path().join("phone");
     let (ok, out, err) = fieldnote(&phone, &["login", "--server", &url, "--user", "worker"]);
@@ -135,5 +82,4 @@ fn login_write_sync_status_logout() {
     assert!(fieldnote(&phone, &["logout"]).0);
     let (ok, _, err) = fieldnote(&phone, &["sync"]);
     assert!(!ok && err.contains("not signed in"), "{err}");
-    rt.block_on(server.shutdown()).unwrap();
 }
