@@ -192,7 +192,17 @@ impl Db {
     /// transaction that lost a deadlock or a serialization race is retried.
     pub fn tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
         match self {
-            Db::Sqlite(db) => db.tx(&mut f),
+            Db::Sqlite(db) => db.tx(false, &mut f),
+            Db::Postgres(db) => db.tx(&mut f),
+        }
+    }
+
+    /// [`Db::tx`] for work that must not queue behind bulk sync (distress alarms and their
+    /// delivery): on SQLite it takes the connection next; PostgreSQL runs transactions side
+    /// by side anyway.
+    pub fn urgent_tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        match self {
+            Db::Sqlite(db) => db.tx(true, &mut f),
             Db::Postgres(db) => db.tx(&mut f),
         }
     }

@@ -1,8 +1,13 @@
 //! The embedded SQLite backend: one connection, serialized behind a mutex, in WAL mode with
 //! `synchronous=FULL` so that an acknowledged change survives a power cut.
+//!
+//! Urgent transactions (distress alarms and their stream) go ahead of ordinary ones: while
+//! one waits, ordinary transactions that win the lock give it back, so an alarm waits for
+//! at most the transaction in progress, never for a queue of bulk syncs.
 
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
@@ -18,6 +23,16 @@ const MIGRATIONS: super::Migrations = &[
 /// An open SQLite database.
 pub struct SqliteDb {
     conn: Mutex<Connection>,
+    urgent_waiting: AtomicUsize,
+}
+
+/// Counts an urgent transaction as waiting until dropped.
+struct Urgent<'a>(&'a AtomicUsize);
+
+impl Drop for Urgent<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl SqliteDb {
@@ -35,16 +50,33 @@ impl SqliteDb {
         .map_err(sql_err)?;
         let db = super::Db::Sqlite(SqliteDb {
             conn: Mutex::new(conn),
+            urgent_waiting: AtomicUsize::new(0),
         });
         super::migrate(&db, MIGRATIONS)?;
         Ok(db)
     }
 
-    pub(super) fn tx<R>(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| Error::Internal("database lock poisoned".into()))?;
+    pub(super) fn tx<R>(
+        &self,
+        urgent: bool,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>,
+    ) -> Result<R> {
+        let _urgent = urgent.then(|| {
+            self.urgent_waiting.fetch_add(1, Ordering::SeqCst);
+            Urgent(&self.urgent_waiting)
+        });
+        let mut conn = loop {
+            let conn = self
+                .conn
+                .lock()
+                .map_err(|_| Error::Internal("database lock poisoned".into()))?;
+            if urgent || self.urgent_waiting.load(Ordering::SeqCst) == 0 {
+                break conn;
+            }
+            drop(conn);
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        };
+        drop(_urgent);
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql_err)?;

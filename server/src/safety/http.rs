@@ -51,7 +51,7 @@ pub async fn post_safety(
     let decoded: Result<SafetyRequest> = body_bytes(body).and_then(|b| decode(&headers, &b));
     let clock = state.safety.clock.clone();
     let receipts = blocking(&state, move |db| {
-        db.tx(|tx| {
+        db.urgent_tx(|tx| {
             let now = clock.now_ms();
             let p = auth::authenticate(tx, &token, now_ms())?;
             // Judged only after the token, like the sync body.
@@ -94,7 +94,7 @@ async fn principal_tx<R: Send + 'static>(
 ) -> Result<R> {
     let clock = state.safety.clock.clone();
     blocking(state, move |db| {
-        db.tx(|tx| {
+        db.urgent_tx(|tx| {
             let agency = policy::agency_of(tx, &p)?;
             f(tx, &p, agency.as_deref(), clock.now_ms())
         })
@@ -329,7 +329,7 @@ pub async fn events(
         .and_then(|v| v.parse().ok());
     let first_token = token.clone();
     let last = blocking(&state, move |db| {
-        db.tx(|tx| {
+        db.urgent_tx(|tx| {
             let p = auth::authenticate(tx, &first_token, now_ms())?;
             if p.role == fieldnote_protocol::ServerRole::Administrator {
                 return Err(Error::Forbidden(
@@ -362,7 +362,7 @@ pub async fn events(
             sub.rx.borrow_and_update();
             let (token, last) = (sub.token.clone(), sub.last);
             let read = blocking(&sub.state, move |db| {
-                db.tx(|tx| {
+                db.urgent_tx(|tx| {
                     let p = auth::authenticate(tx, &token, now_ms())?;
                     let agency = policy::agency_of(tx, &p)?;
                     events::read_after(tx, &p, agency.as_deref(), last, 100)

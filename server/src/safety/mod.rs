@@ -889,7 +889,7 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
     let now = safety.clock.now_ms();
     let mut report = TimerReport::default();
     loop {
-        let missed = db.tx(|tx| {
+        let missed = db.urgent_tx(|tx| {
             let due = tx.query(
                 &format!(
                     "SELECT id, worker_id, team_id, member_id, deadline FROM visit_sessions
@@ -953,7 +953,7 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
         }
     }
     loop {
-        let (escalated, exhausted) = db.tx(|tx| {
+        let (escalated, exhausted) = db.urgent_tx(|tx| {
             let due = tx.query(
                 &format!(
                     "SELECT id, team_id, tier FROM alarms

@@ -73,7 +73,7 @@ impl Notifier for RecordingNotifier {
 
 /// Hands undelivered notices to `notifier`; returns how many were delivered.
 pub fn deliver(db: &Db, notifier: &dyn Notifier, now: i64) -> Result<usize> {
-    db.tx(|tx| {
+    db.urgent_tx(|tx| {
         let lock = if tx.for_update().is_empty() {
             ""
         } else {

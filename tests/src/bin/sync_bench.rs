@@ -4,7 +4,9 @@
 //! - **W3** first sync of a new device (40 members, 1,000 notes, 40 plans);
 //! - **W4** reconnect after a day (20 notes edited, 5 new, 3 plans edited by the supervisor);
 //! - **W5** server ingest, many devices syncing at once, on SQLite and (with `--pg-url`)
-//!   PostgreSQL; the server runs in a child process so its memory is its own.
+//!   PostgreSQL; the server runs in a child process so its memory is its own;
+//! - **W9** distress press to the supervisor's live stream while those devices keep
+//!   bulk-syncing, beside the same presses on an idle server.
 //!
 //! Baselines: (b) a naive JSON last-write-wins REST sync (a small axum server here: push
 //! and pull whole records as gzip'd JSON); (c) automerge's per-document sync protocol over
@@ -259,6 +261,15 @@ impl Transport for Counting {
             l.push(t.elapsed());
         }
         r
+    }
+
+    fn open_stream(
+        &self,
+        path: &str,
+        bearer: &str,
+        last_event_id: Option<i64>,
+    ) -> fieldnote_client::Result<Box<dyn Read + Send>> {
+        self.inner.open_stream(path, bearer, last_event_id)
     }
 }
 
@@ -528,7 +539,8 @@ fn w5(
         {
             return Err("the W5 database already holds bench users; give an empty one".into());
         }
-        add_team(&db, devices)?;
+        // One more worker than devices: the W9 presser.
+        add_team(&db, devices + 1)?;
     }
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.args(["--serve", "--dir"]).arg(&dir);
@@ -568,7 +580,7 @@ fn w5(
             .into_iter()
             .map(|mut d| {
                 let barrier = barrier.clone();
-                std::thread::spawn(move || -> Result<(usize, Vec<Duration>), String> {
+                std::thread::spawn(move || -> Result<(usize, Vec<Duration>, Device), String> {
                     barrier.wait();
                     let r = d
                         .client
@@ -581,7 +593,7 @@ fn w5(
                         .lock()
                         .map(|l| l.clone())
                         .unwrap_or_default();
-                    Ok((r.progress.sent, lat[1..].to_vec()))
+                    Ok((r.progress.sent, lat[1..].to_vec(), d))
                 })
             })
             .collect();
@@ -590,11 +602,13 @@ fn w5(
         let mut sent = 0;
         let mut errors = 0;
         let mut latencies = Vec::new();
+        let mut phones = Vec::new();
         for h in handles {
             match h.join() {
-                Ok(Ok((s, l))) => {
+                Ok(Ok((s, l, d))) => {
                     sent += s;
                     latencies.extend(l);
+                    phones.push(d);
                 }
                 _ => errors += 1,
             }
@@ -609,11 +623,113 @@ fn w5(
             ms(p(0.99)),
             peak_rss_mib(child.id())
         ));
+        let presses = if args.quick { 10 } else { 50 };
+        w9(&url, &dir, backend, phones, devices, presses, report)?;
         Ok(())
     })();
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+// ---- W9 ----
+
+/// Presses a panic alarm `n` times, one after another, and times each from the press to
+/// the supervisor's stream delivering it.
+fn presses(
+    presser: &Device,
+    events: &std::sync::mpsc::Receiver<(String, Instant)>,
+    n: usize,
+) -> Result<Vec<Duration>, BoxError> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let pressed = Instant::now();
+        let id = presser
+            .store
+            .safety()
+            .raise_alarm(fieldnote_protocol::safety::AlarmKind::Panic, None)?;
+        presser.client.send_safety(presser.store.safety())?;
+        loop {
+            let (got, at) = events.recv_timeout(Duration::from_secs(30))?;
+            if got == id {
+                out.push(at - pressed);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn w9(
+    url: &str,
+    dir: &Path,
+    backend: &str,
+    phones: Vec<Device>,
+    devices: usize,
+    n: usize,
+    report: &mut Vec<String>,
+) -> Result<(), BoxError> {
+    let presser = device(url, &dir.join("presser"), &format!("w{devices}"))?;
+    let sup = device(url, &dir.join("supervisor"), "sup")?;
+    let stream = sup.client.events(None)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for event in stream {
+            let Ok(event) = event else { break };
+            if let Some(a) = event.alarm
+                && tx.send((a.id, Instant::now())).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let idle = presses(&presser, &rx, n)?;
+    // Every other device keeps writing and bulk-syncing until the presses are done.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let load: Vec<_> = phones
+        .into_iter()
+        .map(|mut d| {
+            let stop = stop.clone();
+            let member = d.store.caseload().ok().and_then(|c| c.first().map(|m| m.member_id));
+            let seed: u64 = rand::Rng::random(&mut rng);
+            std::thread::spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+                let mut rounds = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(m) = member {
+                        for _ in 0..10 {
+                            let note = synthetic::note(
+                                &mut rng, m, Program::Csp, d.staff, Timestamp::now(), 120,
+                            );
+                            let _ = d.store.create(RecordBody::ContactNote(note));
+                        }
+                    }
+                    if d.client.sync(&mut d.store, &mut |_| {}).is_ok() {
+                        rounds += 1;
+                    }
+                }
+                rounds
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let loaded = presses(&presser, &rx, n);
+    stop.store(true, Ordering::Relaxed);
+    let syncs: u64 = load.into_iter().filter_map(|h| h.join().ok()).sum();
+    let loaded = loaded?;
+    let p = |v: &[Duration], q: f64| v[((v.len() - 1) as f64 * q) as usize];
+    report.push(format!(
+        "| W9 distress press to supervisor stream event, {n} presses while {devices} devices bulk-sync ({syncs} syncs), {backend} | p50 {} p99 {} | idle server: p50 {} p99 {} | | {:.2}x idle at p99 | p99 under 250 ms |",
+        ms(p(&loaded, 0.5)),
+        ms(p(&loaded, 0.99)),
+        ms(p(&idle, 0.5)),
+        ms(p(&idle, 0.99)),
+        ratio(p(&loaded, 0.99), p(&idle, 0.99)),
+    ));
+    Ok(())
 }
 
 fn ms(d: Duration) -> String {
