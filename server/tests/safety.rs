@@ -657,6 +657,25 @@ fn live_stream(backend: Backend) {
     let event = resumed.next().unwrap().unwrap();
     assert!(event.seq > before);
     assert_eq!(event.alarm.unwrap().state, AlarmState::Resolved);
+    // The raise reached the audit log (appended just after the alarm committed).
+    let (_, trail) = raw(
+        &server.url,
+        "GET",
+        &format!("/v1/alarms/{id}/trail"),
+        Some(&sup.access_token()),
+        None,
+        &[],
+    );
+    let actions: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["alarm.raise.duress", "alarm.acknowledge", "alarm.resolve"]
+    );
     // Sessions stream too.
     let session = safety
         .start_session(None, "court", in_minutes(20), None)

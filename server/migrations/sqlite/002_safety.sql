@@ -45,9 +45,14 @@ CREATE TABLE alarms (
     resolved_by TEXT,
     resolved_at BIGINT,
     outcome TEXT,
-    incident_due BIGINT
+    incident_due BIGINT,
+    device_id TEXT,
+    received_at BIGINT NOT NULL,
+    -- 0 until the raise is in the audit log (appended just after the alarm commits).
+    audited BIGINT NOT NULL DEFAULT 1
 );
 CREATE INDEX alarms_due ON alarms (next_at) WHERE state = 'raised';
+CREATE INDEX alarms_unaudited ON alarms (received_at) WHERE audited = 0;
 CREATE INDEX alarms_team ON alarms (team_id, state);
 CREATE TABLE notices (
     id TEXT PRIMARY KEY,

@@ -193,17 +193,17 @@ impl Db {
     pub fn tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
         match self {
             Db::Sqlite(db) => db.tx(false, &mut f),
-            Db::Postgres(db) => db.tx(&mut f),
+            Db::Postgres(db) => db.tx(false, &mut f),
         }
     }
 
     /// [`Db::tx`] for work that must not queue behind bulk sync (distress alarms and their
-    /// delivery): on SQLite it takes the connection next; PostgreSQL runs transactions side
-    /// by side anyway.
+    /// delivery): on SQLite it takes the connection next; on PostgreSQL it uses a few
+    /// connections kept for it, so it never queues for a connection.
     pub fn urgent_tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
         match self {
             Db::Sqlite(db) => db.tx(true, &mut f),
-            Db::Postgres(db) => db.tx(&mut f),
+            Db::Postgres(db) => db.tx(true, &mut f),
         }
     }
 

@@ -73,6 +73,9 @@ impl r2d2::ManageConnection for Manager {
 /// A PostgreSQL connection pool.
 pub struct PgDb {
     pool: r2d2::Pool<Manager>,
+    /// A few connections kept for urgent work (alarms), so that an alarm never waits for a
+    /// connection behind bulk syncs.
+    urgent: r2d2::Pool<Manager>,
 }
 
 impl PgDb {
@@ -81,20 +84,29 @@ impl PgDb {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Config(format!("database-url: {e}")))?;
-        let manager = Manager { config };
-        let pool = r2d2::Pool::builder()
-            .max_size(16)
-            .connection_timeout(std::time::Duration::from_secs(10))
-            .build(manager)
-            .map_err(|e| Error::Database(format!("cannot connect to PostgreSQL: {e}")))?;
-        let db = super::Db::Postgres(PgDb { pool });
+        let connect = |size, idle| {
+            r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(idle))
+                .connection_timeout(std::time::Duration::from_secs(10))
+                .build(Manager {
+                    config: config.clone(),
+                })
+                .map_err(|e| Error::Database(format!("cannot connect to PostgreSQL: {e}")))
+        };
+        let (pool, urgent) = (connect(16, 4)?, connect(4, 1)?);
+        let db = super::Db::Postgres(PgDb { pool, urgent });
         super::migrate(&db, MIGRATIONS)?;
         Ok(db)
     }
 
-    pub(super) fn tx<R>(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
-        let mut conn = self
-            .pool
+    pub(super) fn tx<R>(
+        &self,
+        urgent: bool,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>,
+    ) -> Result<R> {
+        let pool = if urgent { &self.urgent } else { &self.pool };
+        let mut conn = pool
             .get()
             .map_err(|e| Error::Database(format!("no database connection: {e}")))?;
         let PgConn { client, statements } = &mut *conn;

@@ -27,16 +27,18 @@ use crate::error::{Error, Result};
 use crate::policy::{self, Action};
 use crate::{audit, params};
 
-/// After a change: wake live subscribers and hand notices to the notifier.
+/// After a change: wake live subscribers, hand notices to the notifier, then append the
+/// audit entries of new alarms.
 async fn after_change(state: &AppState) {
     state.safety.hub.wake(0);
     let safety = state.safety.clone();
-    let delivered = blocking(state, move |db| {
-        super::notify::deliver(db, safety.notifier.as_ref(), safety.clock.now_ms())
+    let done = blocking(state, move |db| {
+        super::notify::deliver(db, safety.notifier.as_ref(), safety.clock.now_ms())?;
+        super::audit_raised(db)
     })
     .await;
-    if let Err(e) = delivered {
-        tracing::error!(error = %e, "notices not delivered; the timer loop retries");
+    if let Err(e) = done {
+        tracing::error!(error = %e, "safety follow-up failed; the timer loop retries");
     }
 }
 

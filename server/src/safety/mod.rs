@@ -531,10 +531,13 @@ fn raise(
     let settings = settings_for(tx, &team)?;
     let raised_at = (a.device_time + skew).min(now);
     let first = &settings.ladder[0];
+    // The audit entry follows in its own transaction ([`audit_raised`]): the audit chain's
+    // head is a lock every sync takes, and an alarm must not queue behind them.
     tx.exec(
         "INSERT INTO alarms (id, kind, state, worker_id, team_id, member_id, session_id,
-                             location, raised_at, device_time, tier, next_at)
-         VALUES ($1, $2, 'raised', $3, $4, $5, $6, $7, $8, $9, 1, $10)",
+                             location, raised_at, device_time, tier, next_at, device_id,
+                             received_at, audited)
+         VALUES ($1, $2, 'raised', $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12, 0)",
         params![
             &a.id,
             a.kind.as_str(),
@@ -545,20 +548,13 @@ fn raise(
             location,
             raised_at,
             a.device_time,
-            now + first.ack_timeout_secs as i64 * 1000
+            now + first.ack_timeout_secs as i64 * 1000,
+            p.device_id.clone(),
+            now
         ],
     )?;
     let users = tier_users(tx, &first.target, &team)?;
     add_notices(tx, &a.id, &users, 1, "escalation", now)?;
-    audit_safety(
-        tx,
-        &p.user_id,
-        p.device_id.as_deref(),
-        &format!("alarm.raise.{}", a.kind.as_str()),
-        &a.id,
-        Some(a.device_time),
-        now,
-    )?;
     if let Some(sid) = &session {
         tx.exec(
             "UPDATE visit_sessions SET state = 'alarm', deadline = NULL WHERE id = $1",
@@ -872,6 +868,35 @@ pub fn resolve(
     })
 }
 
+/// Appends the audit entries of raised alarms not yet in the audit log (just after each
+/// raise commits, and on every timer run after a crash in between). Returns how many.
+pub fn audit_raised(db: &Db) -> Result<usize> {
+    db.tx(|tx| {
+        let rows = tx.query(
+            &format!(
+                "SELECT id, kind, worker_id, device_id, device_time, received_at FROM alarms
+                 WHERE audited = 0 ORDER BY received_at LIMIT 200{}",
+                skip_locked(tx)
+            ),
+            params![],
+        )?;
+        for r in &rows {
+            let id = r[0].text();
+            audit_safety(
+                tx,
+                &r[2].text(),
+                r[3].opt_text().as_deref(),
+                &format!("alarm.raise.{}", r[1].text()),
+                &id,
+                r[4].opt_int(),
+                r[5].int(),
+            )?;
+            tx.exec("UPDATE alarms SET audited = 1 WHERE id = $1", params![&id])?;
+        }
+        Ok(rows.len())
+    })
+}
+
 /// The lock clause that lets several processes share due rows without both taking one.
 fn skip_locked(tx: &dyn Tx) -> &'static str {
     if tx.for_update().is_empty() {
@@ -911,8 +936,9 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                 let first = &settings.ladder[0];
                 let inserted = tx.exec(
                     "INSERT INTO alarms (id, kind, state, worker_id, team_id, member_id,
-                         session_id, location, raised_at, tier, next_at)
-                     SELECT $1, 'missed_check_in', 'raised', $2, $3, $4, $5, location, $6, 1, $7
+                         session_id, location, raised_at, tier, next_at, received_at)
+                     SELECT $1, 'missed_check_in', 'raised', $2, $3, $4, $5, location, $6, 1, $7,
+                         $6
                      FROM visit_sessions WHERE id = $5
                      AND NOT EXISTS (SELECT 1 FROM alarms WHERE id = $1)",
                     params![
@@ -1012,5 +1038,6 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
         safety.hub.wake(0);
     }
     report.notices = notify::deliver(db, safety.notifier.as_ref(), now)?;
+    audit_raised(db)?;
     Ok(report)
 }
