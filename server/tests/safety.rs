@@ -106,6 +106,20 @@ fn put_settings(server: &TestServer, token: &str, team: &str, s: &SafetySettings
     .0
 }
 
+/// An alarm's audit trail, as the people answering see it.
+fn trail(server: &TestServer, token: &str, id: &str) -> Vec<serde_json::Value> {
+    let (status, body) = raw(
+        &server.url,
+        "GET",
+        &format!("/v1/alarms/{id}/trail"),
+        Some(token),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    body.as_array().unwrap().clone()
+}
+
 fn notices(n: &RecordingNotifier) -> Vec<(u32, String, String)> {
     n.sent()
         .into_iter()
@@ -228,20 +242,8 @@ fn escalation(backend: Backend) {
     // Every step is in the hash-chained audit log, with server and device time.
     server.add_user("root", ServerRole::Administrator, None);
     let root = server.device("root");
-    let (_, trail) = raw(
-        &server.url,
-        "GET",
-        &format!("/v1/alarms/{}/trail", alarm.id),
-        Some(&director.access_token()),
-        None,
-        &[],
-    );
-    let actions: Vec<&str> = trail
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let trail = trail(&server, &director.access_token(), &alarm.id);
+    let actions: Vec<&str> = trail.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
         vec![
@@ -658,20 +660,8 @@ fn live_stream(backend: Backend) {
     assert!(event.seq > before);
     assert_eq!(event.alarm.unwrap().state, AlarmState::Resolved);
     // The raise reached the audit log (appended just after the alarm committed).
-    let (_, trail) = raw(
-        &server.url,
-        "GET",
-        &format!("/v1/alarms/{id}/trail"),
-        Some(&sup.access_token()),
-        None,
-        &[],
-    );
-    let actions: Vec<&str> = trail
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let trail = trail(&server, &sup.access_token(), &id);
+    let actions: Vec<&str> = trail.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(
         actions,
         vec!["alarm.raise.duress", "alarm.acknowledge", "alarm.resolve"]

@@ -207,6 +207,15 @@ impl Db {
         }
     }
 
+    /// Runs read-only `f` without waiting for writers: on SQLite on a second, read-only
+    /// connection; on PostgreSQL on the urgent connections. Writing in `f` fails.
+    pub fn read_tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        match self {
+            Db::Sqlite(db) => db.read(&mut f),
+            Db::Postgres(db) => db.tx(true, &mut f),
+        }
+    }
+
     /// Whether this is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         matches!(self, Db::Postgres(_))

@@ -24,6 +24,8 @@ const MIGRATIONS: super::Migrations = &[
 pub struct SqliteDb {
     conn: Mutex<Connection>,
     urgent_waiting: AtomicUsize,
+    /// A read-only connection: in WAL mode it reads beside the writer, never waiting for it.
+    reader: Mutex<Connection>,
 }
 
 /// Counts an urgent transaction as waiting until dropped.
@@ -48,9 +50,14 @@ impl SqliteDb {
              PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
         )
         .map_err(sql_err)?;
+        let reader = Connection::open(path).map_err(sql_err)?;
+        reader
+            .execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;")
+            .map_err(sql_err)?;
         let db = super::Db::Sqlite(SqliteDb {
             conn: Mutex::new(conn),
             urgent_waiting: AtomicUsize::new(0),
+            reader: Mutex::new(reader),
         });
         super::migrate(&db, MIGRATIONS)?;
         Ok(db)
@@ -79,6 +86,23 @@ impl SqliteDb {
         drop(_urgent);
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let mut wrapper = SqliteTx { tx };
+        let out = f(&mut wrapper)?;
+        wrapper.tx.commit().map_err(sql_err)?;
+        Ok(out)
+    }
+}
+
+impl SqliteDb {
+    /// Runs read-only `f` on the reader connection, beside any write in progress.
+    pub(super) fn read<R>(&self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        let mut conn = self
+            .reader
+            .lock()
+            .map_err(|_| Error::Internal("database lock poisoned".into()))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
             .map_err(sql_err)?;
         let mut wrapper = SqliteTx { tx };
         let out = f(&mut wrapper)?;

@@ -364,7 +364,7 @@ pub async fn events(
             sub.rx.borrow_and_update();
             let (token, last) = (sub.token.clone(), sub.last);
             let read = blocking(&sub.state, move |db| {
-                db.urgent_tx(|tx| {
+                db.read_tx(|tx| {
                     let p = auth::authenticate(tx, &token, now_ms())?;
                     let agency = policy::agency_of(tx, &p)?;
                     events::read_after(tx, &p, agency.as_deref(), last, 100)
