@@ -183,7 +183,7 @@ pub enum SafetyOutcome {
     Accepted {
         /// The alarm as it now stands, for alarms.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        alarm: Option<AlarmView>,
+        alarm: Option<Box<AlarmView>>,
         /// The session as it now stands, for session events.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<SessionView>,
@@ -484,6 +484,7 @@ pub struct SafetyEvent {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -243,7 +243,10 @@ fn escalation(backend: Backend) {
     server.add_user("root", ServerRole::Administrator, None);
     let root = server.device("root");
     let trail = trail(&server, &director.access_token(), &alarm.id);
-    let actions: Vec<&str> = trail.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
         vec![
@@ -661,7 +664,10 @@ fn live_stream(backend: Backend) {
     assert_eq!(event.alarm.unwrap().state, AlarmState::Resolved);
     // The raise reached the audit log (appended just after the alarm committed).
     let trail = trail(&server, &sup.access_token(), &id);
-    let actions: Vec<&str> = trail.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
     assert_eq!(
         actions,
         vec!["alarm.raise.duress", "alarm.acknowledge", "alarm.resolve"]

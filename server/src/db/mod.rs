@@ -165,7 +165,7 @@ pub enum DbConfig {
 /// The database.
 pub enum Db {
     /// Embedded SQLite.
-    Sqlite(sqlite::SqliteDb),
+    Sqlite(Box<sqlite::SqliteDb>),
     /// PostgreSQL.
     Postgres(pg::PgDb),
 }

@@ -54,11 +54,11 @@ impl SqliteDb {
         reader
             .execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;")
             .map_err(sql_err)?;
-        let db = super::Db::Sqlite(SqliteDb {
+        let db = super::Db::Sqlite(Box::new(SqliteDb {
             conn: Mutex::new(conn),
             urgent_waiting: AtomicUsize::new(0),
             reader: Mutex::new(reader),
-        });
+        }));
         super::migrate(&db, MIGRATIONS)?;
         Ok(db)
     }

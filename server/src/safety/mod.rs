@@ -500,7 +500,7 @@ fn raise(
             return Ok(refused("id", "is already used by another alarm"));
         }
         return Ok(SafetyOutcome::Accepted {
-            alarm: load_alarm(tx, &a.id)?,
+            alarm: load_alarm(tx, &a.id)?.map(Box::new),
             session: None,
             warnings: Vec::new(),
         });
@@ -564,7 +564,7 @@ fn raise(
     }
     let view = alarm_changed(tx, &a.id, now)?;
     Ok(SafetyOutcome::Accepted {
-        alarm: Some(view),
+        alarm: Some(Box::new(view)),
         session: None,
         warnings,
     })

@@ -634,32 +634,36 @@ fn w5(
 
 // ---- W9 ----
 
-/// Presses a panic alarm `n` times, one after another, and times each from the press to
-/// the supervisor's stream delivering it.
+/// Presses a panic alarm `n` times, one after another; times each from the press to the
+/// supervisor's stream delivering it, and from the alarm being durable on the phone to the
+/// same event (sorted, each).
 fn presses(
     presser: &Device,
     events: &std::sync::mpsc::Receiver<(String, Instant)>,
     n: usize,
-) -> Result<Vec<Duration>, BoxError> {
-    let mut out = Vec::with_capacity(n);
+) -> Result<(Vec<Duration>, Vec<Duration>), BoxError> {
+    let (mut total, mut after_save) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
         let pressed = Instant::now();
         let id = presser
             .store
             .safety()
             .raise_alarm(fieldnote_protocol::safety::AlarmKind::Panic, None)?;
+        let saved = Instant::now();
         presser.client.send_safety(presser.store.safety())?;
         loop {
             let (got, at) = events.recv_timeout(Duration::from_secs(30))?;
             if got == id {
-                out.push(at - pressed);
+                total.push(at - pressed);
+                after_save.push(at - saved);
                 break;
             }
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    out.sort();
-    Ok(out)
+    total.sort();
+    after_save.sort();
+    Ok((total, after_save))
 }
 
 fn w9(
@@ -685,7 +689,7 @@ fn w9(
             }
         }
     });
-    let idle = presses(&presser, &rx, n)?;
+    let (idle, _) = presses(&presser, &rx, n)?;
     // Every other device keeps writing and bulk-syncing until the presses are done.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
@@ -693,7 +697,11 @@ fn w9(
         .into_iter()
         .map(|mut d| {
             let stop = stop.clone();
-            let member = d.store.caseload().ok().and_then(|c| c.first().map(|m| m.member_id));
+            let member = d
+                .store
+                .caseload()
+                .ok()
+                .and_then(|c| c.first().map(|m| m.member_id));
             let seed: u64 = rand::Rng::random(&mut rng);
             std::thread::spawn(move || {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
@@ -702,7 +710,12 @@ fn w9(
                     if let Some(m) = member {
                         for _ in 0..10 {
                             let note = synthetic::note(
-                                &mut rng, m, Program::Csp, d.staff, Timestamp::now(), 120,
+                                &mut rng,
+                                m,
+                                Program::Csp,
+                                d.staff,
+                                Timestamp::now(),
+                                120,
                             );
                             let _ = d.store.create(RecordBody::ContactNote(note));
                         }
@@ -719,12 +732,14 @@ fn w9(
     let loaded = presses(&presser, &rx, n);
     stop.store(true, Ordering::Relaxed);
     let syncs: u64 = load.into_iter().filter_map(|h| h.join().ok()).sum();
-    let loaded = loaded?;
+    let (loaded, after_save) = loaded?;
     let p = |v: &[Duration], q: f64| v[((v.len() - 1) as f64 * q) as usize];
     report.push(format!(
-        "| W9 distress press to supervisor stream event, {n} presses while {devices} devices bulk-sync ({syncs} syncs), {backend} | p50 {} p99 {} | idle server: p50 {} p99 {} | | {:.2}x idle at p99 | p99 under 250 ms |",
+        "| W9 distress press to supervisor stream event, {n} presses while {devices} devices bulk-sync ({syncs} syncs), {backend} | p50 {} p99 {} (from saved on the phone: p50 {} p99 {}) | idle server: p50 {} p99 {} | | {:.2}x idle at p99 | p99 under 250 ms |",
         ms(p(&loaded, 0.5)),
         ms(p(&loaded, 0.99)),
+        ms(p(&after_save, 0.5)),
+        ms(p(&after_save, 0.99)),
         ms(p(&idle, 0.5)),
         ms(p(&idle, 0.99)),
         ratio(p(&loaded, 0.99), p(&idle, 0.99)),
