@@ -346,8 +346,9 @@ pub struct SessionView {
     pub started_at: i64,
     /// Server time it is expected to end.
     pub expected_end: i64,
-    /// Server time a missed check-in is raised unless the worker checks in, extends or
-    /// checks out (expected end plus the team's grace period); none once ended.
+    /// Server time a missed check-in is raised unless the worker extends or checks out
+    /// (expected end plus the team's grace period; a check-in re-arms it only after a
+    /// missed check-in); none once ended or in alarm.
     pub deadline: Option<i64>,
     /// Server time of the last check-in.
     pub last_check_in: Option<i64>,

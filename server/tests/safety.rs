@@ -756,3 +756,113 @@ fn two_processes_fire_each_timer_once_and_share_the_stream() {
     assert_eq!(got.state, AlarmState::Raised);
     server.rt.block_on(b.shutdown()).unwrap();
 }
+
+fn edges(backend: Backend) {
+    let (server, clock, notifier) = safety_server(backend);
+    let t = team(&server, "glen");
+    let sup = server.device("sup.glen");
+    let worker = server.device("worker.glen");
+    let safety = worker.store.safety();
+    let run = || server.running.as_ref().unwrap().run_timers().unwrap();
+
+    // Offline, a visit starts and the panic button is pressed in it: one batch carries the
+    // alarm first and the session's start after. The session opens in alarm, with no timer
+    // of its own, so no second (missed check-in) alarm follows.
+    let panic_session = safety
+        .start_session(None, "riverside apartments", in_minutes(20), None)
+        .unwrap();
+    let panic = safety.raise_alarm(AlarmKind::Panic, None).unwrap();
+    worker.client.send_safety(safety).unwrap();
+    let alarm = sup.client.refresh_alarm(safety, &panic).unwrap();
+    assert_eq!(alarm.session_id.as_deref(), Some(panic_session.as_str()));
+    assert_eq!(alarm.place.as_deref(), Some("riverside apartments"));
+    let sessions = sup.client.sessions().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        (sessions[0].state, sessions[0].deadline),
+        (SessionState::Alarm, None)
+    );
+    clock.advance_secs(3600);
+    assert_eq!(run().missed, 0);
+    sup.client.resolve(&panic, "worker safe", false).unwrap();
+
+    // A missed check-in, then the worker checks in: resolving the alarm leaves the resumed
+    // visit running, with its timer.
+    let visit = safety
+        .start_session(None, "library", in_minutes(30), None)
+        .unwrap();
+    worker.client.send_safety(safety).unwrap();
+    clock.advance_secs(30 * 60 + 601);
+    assert_eq!(run().missed, 1);
+    safety.check_in(None).unwrap();
+    worker.client.send_safety(safety).unwrap();
+    let missed = sup.client.alarms(false).unwrap();
+    assert_eq!(missed.len(), 1);
+    sup.client
+        .resolve(&missed[0].id, "late; fine", false)
+        .unwrap();
+    let sessions = sup.client.sessions().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        (sessions[0].id.as_str(), sessions[0].state),
+        (visit.as_str(), SessionState::Active)
+    );
+    assert!(sessions[0].deadline.is_some());
+    safety.check_out(None).unwrap();
+    worker.client.send_safety(safety).unwrap();
+
+    // A silent alarm stays off the worker's own list; the supervisor has it. The worker in
+    // distress cannot acknowledge it, and a supervisor in distress is not paged about
+    // their own alarm.
+    let discreet = safety.raise_alarm(AlarmKind::Discreet, None).unwrap();
+    worker.client.send_safety(safety).unwrap();
+    assert!(worker.client.alarms(false).unwrap().is_empty());
+    assert_eq!(sup.client.alarms(false).unwrap()[0].id, discreet);
+    assert!(worker.client.acknowledge(&discreet).is_err());
+    let before = notifier.sent().len();
+    let own = sup
+        .store
+        .safety()
+        .raise_alarm(AlarmKind::Panic, None)
+        .unwrap();
+    sup.client.send_safety(sup.store.safety()).unwrap();
+    let paged: Vec<_> = notifier.sent()[before..]
+        .iter()
+        .filter(|n| n.alarm_id == own)
+        .map(|n| n.user_id.clone())
+        .collect();
+    assert!(!paged.contains(&t.supervisor), "{paged:?}");
+    assert!(sup.client.acknowledge(&own).is_err());
+
+    // A place with a control character is refused on the device and on the server.
+    assert!(
+        safety
+            .start_session(None, "a\u{0}b", in_minutes(5), None)
+            .is_err()
+    );
+    let now = Timestamp::now().millis();
+    let (_, resp) = raw_post(
+        &server.url,
+        "/v1/safety",
+        Some(&worker.access_token()),
+        &serde_json::json!({"sent_at": now, "items": [
+            {"type": "alarm", "id": uuid::Uuid::now_v7().to_string(), "kind": "panic",
+             "device_time": now, "session_id": "x\u{0}"},
+            {"type": "session", "event_id": uuid::Uuid::now_v7().to_string(),
+             "session_id": uuid::Uuid::now_v7().to_string(), "action": "start",
+             "place": "a\u{0}b", "expected_end": now + 60_000, "device_time": i64::MIN}]})
+        .to_string(),
+    );
+    assert_eq!(resp["receipts"][0]["outcome"], "accepted", "{resp}");
+    assert_eq!(resp["receipts"][1]["field"], "place", "{resp}");
+}
+
+#[test]
+fn edges_sqlite() {
+    edges(Backend::Sqlite);
+}
+
+#[test]
+fn edges_postgres() {
+    edges(Backend::Postgres);
+}

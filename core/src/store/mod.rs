@@ -62,6 +62,9 @@ pub struct OpenReport {
     pub quarantined: Option<PathBuf>,
     /// Where a damaged outbox was moved, when one was found.
     pub outbox_quarantined: Option<PathBuf>,
+    /// Where a damaged safety database was moved, when one was found (its unsent alarms
+    /// are in the moved file; the shell should fall back to a call if one was pending).
+    pub safety_quarantined: Option<PathBuf>,
 }
 
 /// A record read back from the store.
@@ -254,7 +257,9 @@ impl Store {
         let (mut outbox, moved) = open_or_quarantine(&dir, OUTBOX_FILE, &key, "FULL", key_known)?;
         report.outbox_quarantined = moved;
         schema::migrate(&mut outbox, schema::OUTBOX, None)?;
-        let (safety, _) = open_or_quarantine(&dir, safety::SAFETY_FILE, &key, "FULL", key_known)?;
+        let (safety, moved) =
+            open_or_quarantine(&dir, safety::SAFETY_FILE, &key, "FULL", key_known)?;
+        report.safety_quarantined = moved;
         let safety = SafetyStore::from_connection(safety)?;
 
         let (mut main, moved) = open_or_quarantine(&dir, MAIN_FILE, &key, "NORMAL", key_known)?;

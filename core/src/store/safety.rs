@@ -174,13 +174,24 @@ impl SafetyStore {
     /// [`crate::Store::safety`], for a thread that sends alarms while another syncs).
     pub fn open(dir: impl AsRef<Path>, key: &StoreKey) -> Result<SafetyStore> {
         let dir = dir.as_ref();
-        match key::keycheck(&dir.join(super::KEYCHECK_FILE), key)? {
+        let key_known = match key::keycheck(&dir.join(super::KEYCHECK_FILE), key)? {
             key::KeyCheck::Mismatch => return Err(Error::WrongKey),
             key::KeyCheck::OtherFormat(found) => return Err(Error::UnsupportedFormat { found }),
-            key::KeyCheck::Matches | key::KeyCheck::Missing => {}
-        }
-        let (conn, _) = super::open_or_quarantine(dir, SAFETY_FILE, key, "FULL", true)?;
+            key::KeyCheck::Matches => true,
+            key::KeyCheck::Missing => false,
+        };
+        // Without a key check, an unreadable file means a wrong key: never quarantine it.
+        let (conn, _) = super::open_or_quarantine(dir, SAFETY_FILE, key, "FULL", key_known)?;
         Self::from_connection(conn)
+    }
+
+    /// A write transaction that takes the write lock at once, so a second handle's commit
+    /// can never make it fail halfway.
+    fn write(&self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?)
     }
 
     pub(crate) fn from_connection(mut conn: Connection) -> Result<SafetyStore> {
@@ -202,7 +213,7 @@ impl SafetyStore {
             ));
         }
         let (cancel, duress) = (hash_pin(cancel_pin)?, hash_pin(duress_pin)?);
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         for (name, value) in [("cancel_pin", cancel), ("duress_pin", duress)] {
             tx.execute(
                 "INSERT OR REPLACE INTO settings (name, value) VALUES (?1, ?2)",
@@ -256,6 +267,7 @@ impl SafetyStore {
     ) -> Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
+        let fallback = self.fallback_secs()? as i64;
         let item = SafetyItem::Alarm(RaiseAlarm {
             id: id.clone(),
             kind,
@@ -264,7 +276,7 @@ impl SafetyStore {
             device_time: now,
             location,
         });
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         tx.execute(
             "INSERT INTO alarms (id, kind, member_id, session_id, raised_at, state,
                                  fallback_after_secs)
@@ -275,7 +287,7 @@ impl SafetyStore {
                 session.and_then(|s| s.member_id).map(|m| m.to_string()),
                 session.map(|s| s.id.clone()),
                 now,
-                self.fallback_secs()? as i64
+                fallback
             ],
         )?;
         if let Some(s) = session {
@@ -349,7 +361,7 @@ impl SafetyStore {
     /// Records what the server says of an alarm (from a receipt, a status check or the
     /// event stream).
     pub fn record_alarm_view(&self, view: &AlarmView) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         self.apply_view(&tx, view)?;
         tx.commit()?;
         Ok(())
@@ -390,11 +402,11 @@ impl SafetyStore {
     ) -> Result<String> {
         let now = now_ms();
         let place = place.trim();
-        if place.is_empty() || place.chars().count() > 200 {
+        if place.is_empty() || place.chars().count() > 200 || place.chars().any(char::is_control) {
             return Err(invalid(
                 "visit session",
                 "place",
-                "must be 1 to 200 characters",
+                "must be 1 to 200 characters, without control characters",
             ));
         }
         check_end(now, expected_end.millis(), "expected_end")?;
@@ -407,7 +419,7 @@ impl SafetyStore {
             ));
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         tx.execute(
             "INSERT INTO sessions (id, member_id, place, started_at, expected_end)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -460,7 +472,7 @@ impl SafetyStore {
     pub fn check_in(&self, location: Option<Location>) -> Result<()> {
         let s = self.require_session()?;
         check_location(location.as_ref())?;
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         push_session(&tx, &s.id, SessionAction::CheckIn, now_ms(), location)?;
         tx.commit()?;
         Ok(())
@@ -472,7 +484,7 @@ impl SafetyStore {
         let s = self.require_session()?;
         let now = now_ms();
         check_end(now, until.millis(), "until")?;
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         tx.execute(
             "UPDATE sessions SET expected_end = ?2 WHERE id = ?1",
             params![s.id, until.millis()],
@@ -495,7 +507,7 @@ impl SafetyStore {
         let s = self.require_session()?;
         check_location(location.as_ref())?;
         let now = now_ms();
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         tx.execute(
             "UPDATE sessions SET ended_at = ?2 WHERE id = ?1",
             params![s.id, now],
@@ -588,7 +600,7 @@ impl SafetyStore {
             )));
         }
         let mut applied = SafetyApplied::default();
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write()?;
         for (id, receipt) in prepared.item_ids.iter().zip(&response.receipts) {
             match receipt {
                 SafetyOutcome::Accepted { alarm, .. } => {

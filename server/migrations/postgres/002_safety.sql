@@ -61,6 +61,8 @@ CREATE TABLE notices (
     tier BIGINT NOT NULL,
     reason TEXT NOT NULL,
     created_at BIGINT NOT NULL,
+    -- A process handing the notice to the gateway holds it until then.
+    claimed_until BIGINT,
     delivered_at BIGINT
 );
 CREATE INDEX notices_undelivered ON notices (created_at) WHERE delivered_at IS NULL;

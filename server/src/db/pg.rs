@@ -257,7 +257,9 @@ fn pg_err(e: postgres::Error) -> Error {
     match e.code() {
         Some(c)
             if *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::T_R_SERIALIZATION_FAILURE =>
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                // Two copies of one message inserted at once: the retry finds the first.
+                || *c == SqlState::UNIQUE_VIOLATION =>
         {
             Error::Retry(e.to_string())
         }

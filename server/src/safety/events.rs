@@ -105,12 +105,17 @@ pub fn read_after(
         &format!("SELECT body FROM safety_events WHERE {cond} AND seq > $2 ORDER BY seq LIMIT $3"),
         params![arg, after, limit],
     )?;
-    rows.into_iter()
-        .map(|r| {
-            serde_json::from_str(&r[0].text())
-                .map_err(|e| Error::Internal(format!("stored safety event unreadable: {e}")))
-        })
-        .collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let event: SafetyEvent = serde_json::from_str(&r[0].text())
+            .map_err(|e| Error::Internal(format!("stored safety event unreadable: {e}")))?;
+        // A worker's own stream never shows their silent alarms.
+        let silent = event.alarm.as_ref().is_some_and(|a| a.kind.is_silent());
+        if !(silent && p.role == ServerRole::Worker) {
+            out.push(event);
+        }
+    }
+    Ok(out)
 }
 
 /// The newest event number.

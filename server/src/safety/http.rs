@@ -17,7 +17,7 @@ use fieldnote_protocol::safety::{
 };
 use serde::Deserialize;
 
-use super::events;
+use super::{Items, events};
 use crate::app::{
     AppState, Authed, Bearer, IdPath, Wire, blocking, body_bytes, check_version, decode, now_ms,
     path_id, wants_cbor,
@@ -53,7 +53,9 @@ pub async fn post_safety(
     let decoded: Result<SafetyRequest> = body_bytes(body).and_then(|b| decode(&headers, &b));
     let clock = state.safety.clock.clone();
     let receipts = blocking(&state, move |db| {
-        db.urgent_tx(|tx| {
+        // Alarms first, in a transaction of their own that nothing else in the batch can
+        // hold back; then the session events, in order.
+        let (p, agency, req, mut receipts) = db.urgent_tx(|tx| {
             let now = clock.now_ms();
             let p = auth::authenticate(tx, &token, now_ms())?;
             // Judged only after the token, like the sync body.
@@ -70,8 +72,17 @@ pub async fn post_safety(
                 ));
             }
             let agency = policy::agency_of(tx, &p)?;
-            super::ingest(tx, &p, agency.as_deref(), &req, now)
-        })
+            let alarms = super::ingest(tx, &p, agency.as_deref(), &req, Items::Alarms, now)?;
+            Ok((p, agency, req, alarms))
+        })?;
+        if req.items.len() > receipts.len() {
+            receipts.extend(db.tx(|tx| {
+                let now = clock.now_ms();
+                super::ingest(tx, &p, agency.as_deref(), &req, Items::Sessions, now)
+            })?);
+        }
+        receipts.sort_by_key(|(i, _)| *i);
+        Ok(receipts.into_iter().map(|(_, r)| r).collect::<Vec<_>>())
     })
     .await?;
     after_change(&state).await;
@@ -96,7 +107,7 @@ async fn principal_tx<R: Send + 'static>(
 ) -> Result<R> {
     let clock = state.safety.clock.clone();
     blocking(state, move |db| {
-        db.urgent_tx(|tx| {
+        db.tx(|tx| {
             let agency = policy::agency_of(tx, &p)?;
             f(tx, &p, agency.as_deref(), clock.now_ms())
         })
@@ -331,7 +342,7 @@ pub async fn events(
         .and_then(|v| v.parse().ok());
     let first_token = token.clone();
     let last = blocking(&state, move |db| {
-        db.urgent_tx(|tx| {
+        db.tx(|tx| {
             let p = auth::authenticate(tx, &first_token, now_ms())?;
             if p.role == fieldnote_protocol::ServerRole::Administrator {
                 return Err(Error::Forbidden(

@@ -226,15 +226,18 @@ fn tier_users(tx: &mut dyn Tx, target: &TierTarget, team_id: &str) -> Result<Vec
     Ok(rows.into_iter().map(|r| r[0].text()).collect())
 }
 
+/// Queues notices for `users`, never for the worker in distress (a page could give a
+/// silent alarm away, and they cannot answer their own alarm).
 fn add_notices(
     tx: &mut dyn Tx,
     alarm_id: &str,
     users: &[String],
+    worker: &str,
     tier: u32,
     reason: &str,
     now: i64,
 ) -> Result<()> {
-    for u in users {
+    for u in users.iter().filter(|u| u.as_str() != worker) {
         tx.exec(
             "INSERT INTO notices (id, alarm_id, user_id, tier, reason, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -314,9 +317,13 @@ pub fn list_alarms(
     now: i64,
 ) -> Result<Vec<AlarmView>> {
     let (cond, arg) = events::scope(p, agency, 1);
-    let cond = cond
+    let mut cond = cond
         .replace("worker_id", "a.worker_id")
         .replace("team_id", "a.team_id");
+    if p.role == ServerRole::Worker {
+        // Nothing a worker's own phone or account shows gives a silent alarm away.
+        cond.push_str(" AND a.kind NOT IN ('discreet', 'duress')");
+    }
     let since = if all { now - 7 * 86_400_000 } else { i64::MAX };
     let rows = tx.query(
         &format!(
@@ -435,23 +442,49 @@ fn audit_safety(
     Ok(())
 }
 
-/// Records a device's safety batch in one transaction; each item gets a receipt. Returns
-/// whether anything changed (so the caller wakes subscribers and delivers notices).
+/// Records the `which` items of a device's safety batch; returns (index in the batch,
+/// receipt) for each.
 pub fn ingest(
     tx: &mut dyn Tx,
     p: &Principal,
     agency: Option<&str>,
     req: &SafetyRequest,
+    which: Items,
     now: i64,
-) -> Result<Vec<SafetyOutcome>> {
-    let skew = now - req.sent_at;
-    req.items
-        .iter()
-        .map(|item| match item {
-            SafetyItem::Alarm(a) => raise(tx, p, agency, a, skew, now),
-            SafetyItem::Session(e) => session_event(tx, p, agency, e, skew, now),
-        })
-        .collect()
+) -> Result<Vec<(usize, SafetyOutcome)>> {
+    let skew = now.saturating_sub(req.sent_at);
+    let mut out = Vec::new();
+    for (i, item) in req.items.iter().enumerate() {
+        let receipt = match (item, which) {
+            (SafetyItem::Alarm(a), Items::Alarms) => raise(tx, p, agency, a, skew, now)?,
+            (SafetyItem::Session(e), Items::Sessions) => {
+                session_event(tx, p, agency, e, skew, now)?
+            }
+            _ => continue,
+        };
+        out.push((i, receipt));
+    }
+    Ok(out)
+}
+
+/// Which items of a batch to record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Items {
+    /// The alarms (their own transaction: nothing else in the batch can hold them back).
+    Alarms,
+    /// The session events, in order.
+    Sessions,
+}
+
+/// A device time on the server's clock, never later than now.
+fn on_server_clock(device_time: i64, skew: i64, now: i64) -> i64 {
+    device_time.saturating_add(skew).min(now)
+}
+
+/// Whether free text holds control characters (which PostgreSQL's text type, for one,
+/// refuses).
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
 }
 
 /// The member id, if `p` may name that member; a warning otherwise.
@@ -508,20 +541,25 @@ fn raise(
     let mut warnings = Vec::new();
     let mut member = entitled_member(tx, p, agency, a.member_id.as_ref(), &mut warnings)?;
     let mut session = None;
-    if let Some(sid) = &a.session_id {
+    if let Some(sid) = a.session_id.as_ref().filter(|s| is_uuid(s)) {
         let row = tx.query_opt(
-            "SELECT member_id FROM visit_sessions WHERE id = $1 AND worker_id = $2",
-            params![sid, &p.user_id],
+            "SELECT member_id, worker_id FROM visit_sessions WHERE id = $1",
+            params![sid],
         )?;
         match row {
-            Some(r) => {
+            Some(r) if r[1].text() == p.user_id => {
                 member = member.or(r[0].opt_text());
                 session = Some(sid.clone());
             }
-            None => {
-                warnings.push("session_id: no such session of yours; recorded without it".into())
+            Some(_) => {
+                warnings.push("session_id: not a session of yours; recorded without it".into())
             }
+            // The session's start has not arrived yet (it comes in this batch or the next):
+            // the start will find this alarm and open the session in alarm state.
+            None => session = Some(sid.clone()),
         }
+    } else if a.session_id.is_some() {
+        warnings.push("session_id: not a valid id; recorded without it".into());
     }
     let location = location_json(a.location.as_ref());
     if a.location.is_some() && location.is_none() {
@@ -529,7 +567,7 @@ fn raise(
     }
     let team = p.team_id.clone().unwrap_or_default();
     let settings = settings_for(tx, &team)?;
-    let raised_at = (a.device_time + skew).min(now);
+    let raised_at = on_server_clock(a.device_time, skew, now);
     let first = &settings.ladder[0];
     // The audit entry follows in its own transaction ([`audit_raised`]): the audit chain's
     // head is a lock every sync takes, and an alarm must not queue behind them.
@@ -554,13 +592,15 @@ fn raise(
         ],
     )?;
     let users = tier_users(tx, &first.target, &team)?;
-    add_notices(tx, &a.id, &users, 1, "escalation", now)?;
+    add_notices(tx, &a.id, &users, &p.user_id, 1, "escalation", now)?;
     if let Some(sid) = &session {
-        tx.exec(
+        let changed = tx.exec(
             "UPDATE visit_sessions SET state = 'alarm', deadline = NULL WHERE id = $1",
             params![sid],
         )?;
-        session_changed(tx, sid, now)?;
+        if changed > 0 {
+            session_changed(tx, sid, now)?;
+        }
     }
     let view = alarm_changed(tx, &a.id, now)?;
     Ok(SafetyOutcome::Accepted {
@@ -589,6 +629,10 @@ fn session_event(
         session,
         warnings,
     };
+    let existing = load_session(tx, &e.session_id)?;
+    if existing.as_ref().is_some_and(|s| s.worker_id != p.user_id) {
+        return Ok(refused("session_id", "belongs to another worker"));
+    }
     if tx
         .query_opt(
             "SELECT 1 FROM session_events WHERE event_id = $1",
@@ -596,13 +640,9 @@ fn session_event(
         )?
         .is_some()
     {
-        return Ok(accepted(load_session(tx, &e.session_id)?, Vec::new()));
+        return Ok(accepted(existing, Vec::new()));
     }
-    let existing = load_session(tx, &e.session_id)?;
-    if existing.as_ref().is_some_and(|s| s.worker_id != p.user_id) {
-        return Ok(refused("session_id", "belongs to another worker"));
-    }
-    let at = (e.device_time + skew).min(now);
+    let at = on_server_clock(e.device_time, skew, now);
     let team = p.team_id.clone().unwrap_or_default();
     let grace = settings_for(tx, &team)?.grace_secs as i64 * 1000;
     let location = location_json(e.location.as_ref());
@@ -618,33 +658,50 @@ fn session_event(
             None,
         ) => {
             let place = place.trim();
-            if place.is_empty() || place.chars().count() > 200 {
-                return Ok(refused("place", "must be 1 to 200 characters"));
+            if place.is_empty() || place.chars().count() > 200 || has_control(place) {
+                return Ok(refused(
+                    "place",
+                    "must be 1 to 200 characters, without control characters",
+                ));
             }
             if *expected_end <= e.device_time {
                 return Ok(refused("expected_end", "must be after the session's start"));
             }
-            if *expected_end - e.device_time > max_ms {
+            if expected_end.saturating_sub(e.device_time) > max_ms {
                 return Ok(refused(
                     "expected_end",
                     format!("must be within {MAX_SESSION_HOURS} hours of the start"),
                 ));
             }
             let member = entitled_member(tx, p, agency, member_id.as_ref(), &mut warnings)?;
-            let end = expected_end + skew;
+            let end = expected_end.saturating_add(skew);
+            // An alarm raised in this session before its start arrived: the alarm's
+            // escalation has the session; no timer of its own.
+            let in_alarm = tx
+                .query_opt(
+                    "SELECT 1 FROM alarms WHERE session_id = $1 AND worker_id = $2",
+                    params![&e.session_id, &p.user_id],
+                )?
+                .is_some();
+            let (state, deadline) = if in_alarm {
+                ("alarm", None)
+            } else {
+                ("active", Some(end.saturating_add(grace)))
+            };
             tx.exec(
                 "INSERT INTO visit_sessions (id, worker_id, team_id, member_id, place, state,
                      started_at, expected_end, deadline, location)
-                 VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9)",
+                                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 params![
                     &e.session_id,
                     &p.user_id,
                     &team,
                     member,
                     place,
+                    state,
                     at,
                     end,
-                    end + grace,
+                    deadline,
                     location
                 ],
             )?;
@@ -659,6 +716,8 @@ fn session_event(
                 SessionState::Missed => ("active", Some(now + grace)),
                 other => (other.as_str(), s.deadline),
             };
+            // Location only while the session is under way.
+            let location = location.filter(|_| s.state != SessionState::CheckedOut);
             tx.exec(
                 "UPDATE visit_sessions SET last_check_in = $1, state = $2, deadline = $3,
                      location = COALESCE($4, location) WHERE id = $5",
@@ -670,10 +729,13 @@ fn session_event(
             if *until <= e.device_time {
                 return Ok(refused("until", "must be in the future"));
             }
-            if *until - s.started_at.min(e.device_time) > 2 * max_ms {
-                return Ok(refused("until", "extends the session too far"));
+            if until.saturating_sub(e.device_time) > max_ms {
+                return Ok(refused(
+                    "until",
+                    format!("must be within {MAX_SESSION_HOURS} hours"),
+                ));
             }
-            let end = until + skew;
+            let end = until.saturating_add(skew);
             if matches!(s.state, SessionState::Active | SessionState::Missed) {
                 tx.exec(
                     "UPDATE visit_sessions SET expected_end = $1, deadline = $2, state = 'active'
@@ -696,6 +758,8 @@ fn session_event(
         "INSERT INTO session_events (event_id, session_id, at) VALUES ($1, $2, $3)",
         params![&e.event_id, &e.session_id, now],
     )?;
+    // Lock order in every safety transaction: the event counter, then the audit head.
+    let view = session_changed(tx, &e.session_id, now)?;
     audit_safety(
         tx,
         &p.user_id,
@@ -705,7 +769,6 @@ fn session_event(
         Some(e.device_time),
         now,
     )?;
-    let view = session_changed(tx, &e.session_id, now)?;
     Ok(accepted(Some(view), warnings))
 }
 
@@ -717,6 +780,10 @@ fn may_respond(
     agency: Option<&str>,
     a: &AlarmView,
 ) -> Result<bool> {
+    if a.worker_id == p.user_id {
+        // The person in distress (or whoever holds their phone) never stops the ladder.
+        return Ok(false);
+    }
     let team_agency = tx
         .query_opt(
             "SELECT agency_id FROM teams WHERE id = $1",
@@ -798,6 +865,7 @@ pub fn acknowledge(
     if won == 0 {
         return Err(Error::Retry("alarm changed during acknowledgement".into()));
     }
+    let view = alarm_changed(tx, id, now)?;
     audit_safety(
         tx,
         &p.user_id,
@@ -807,7 +875,7 @@ pub fn acknowledge(
         None,
         now,
     )?;
-    alarm_changed(tx, id, now)
+    Ok(view)
 }
 
 /// Closes an alarm with an outcome; when it was a Reportable Adverse Incident, says when the
@@ -838,21 +906,29 @@ pub fn resolve(
             .deadline(fieldnote_core::Timestamp::from_millis(a.raised_at))
             .millis()
     });
-    tx.exec(
+    let won = tx.exec(
         "UPDATE alarms SET state = 'resolved', resolved_by = $1, resolved_at = $2, outcome = $3,
              incident_due = $4, next_at = NULL,
              acknowledged_by = COALESCE(acknowledged_by, $1),
              acknowledged_at = COALESCE(acknowledged_at, $2)
-         WHERE id = $5",
+         WHERE id = $5 AND state <> 'resolved'",
         params![&p.user_id, now, outcome, due, id],
     )?;
-    if let Some(sid) = &a.session_id {
-        tx.exec(
-            "UPDATE visit_sessions SET state = 'checked_out', deadline = NULL WHERE id = $1",
+    if won == 0 {
+        return Err(Error::Retry("alarm changed during resolution".into()));
+    }
+    // A session the worker has taken up again (checked in after a missed check-in) keeps
+    // running; only one held by the alarm closes with it.
+    if let Some(sid) = &a.session_id
+        && tx.exec(
+            "UPDATE visit_sessions SET state = 'checked_out', deadline = NULL
+             WHERE id = $1 AND state IN ('alarm', 'missed')",
             params![sid],
-        )?;
+        )? > 0
+    {
         session_changed(tx, sid, now)?;
     }
+    let alarm = alarm_changed(tx, id, now)?;
     audit_safety(
         tx,
         &p.user_id,
@@ -863,7 +939,7 @@ pub fn resolve(
         now,
     )?;
     Ok(safety::ResolveResponse {
-        alarm: alarm_changed(tx, id, now)?,
+        alarm,
         incident_report_due: due,
     })
 }
@@ -955,9 +1031,11 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                     "UPDATE visit_sessions SET state = 'missed', deadline = NULL WHERE id = $1",
                     params![&sid],
                 )?;
+                session_changed(tx, &sid, now)?;
                 if inserted > 0 {
                     let users = tier_users(tx, &first.target, &team)?;
-                    add_notices(tx, &id, &users, 1, "escalation", now)?;
+                    add_notices(tx, &id, &users, &worker, 1, "escalation", now)?;
+                    alarm_changed(tx, &id, now)?;
                     audit_safety(
                         tx,
                         "system",
@@ -967,9 +1045,7 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                         None,
                         now,
                     )?;
-                    alarm_changed(tx, &id, now)?;
                 }
-                session_changed(tx, &sid, now)?;
             }
             Ok(due.len())
         })?;
@@ -982,7 +1058,7 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
         let (escalated, exhausted) = db.urgent_tx(|tx| {
             let due = tx.query(
                 &format!(
-                    "SELECT id, team_id, tier FROM alarms
+                    "SELECT id, team_id, tier, worker_id FROM alarms
                      WHERE state = 'raised' AND next_at <= $1 ORDER BY next_at LIMIT 50{}",
                     skip_locked(tx)
                 ),
@@ -991,6 +1067,7 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
             let (mut escalated, mut exhausted) = (0, 0);
             for a in &due {
                 let (id, team, tier) = (a[0].text(), a[1].text(), a[2].int() as usize);
+                let worker = a[3].text();
                 let settings = settings_for(tx, &team)?;
                 if let Some(next) = settings.ladder.get(tier) {
                     let next_tier = tier as u32 + 1;
@@ -1003,7 +1080,8 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                         ],
                     )?;
                     let users = tier_users(tx, &next.target, &team)?;
-                    add_notices(tx, &id, &users, next_tier, "escalation", now)?;
+                    add_notices(tx, &id, &users, &worker, next_tier, "escalation", now)?;
+                    alarm_changed(tx, &id, now)?;
                     audit_safety(tx, "system", None, "alarm.escalate", &id, None, now)?;
                     escalated += 1;
                 } else {
@@ -1020,11 +1098,11 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                             }
                         }
                     }
-                    add_notices(tx, &id, &everyone, 0, "ladder_exhausted", now)?;
+                    add_notices(tx, &id, &everyone, &worker, 0, "ladder_exhausted", now)?;
+                    alarm_changed(tx, &id, now)?;
                     audit_safety(tx, "system", None, "alarm.ladder_exhausted", &id, None, now)?;
                     exhausted += 1;
                 }
-                alarm_changed(tx, &id, now)?;
             }
             Ok((escalated, exhausted))
         })?;

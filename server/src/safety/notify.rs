@@ -1,8 +1,9 @@
 //! Outbound alerts to people who are not looking at a screen: pager, SMS or phone gateways.
 //!
 //! Escalation writes a notice row in the same transaction that changes the alarm; a
-//! deliverer then hands undelivered notices to the [`Notifier`] and marks them delivered, so
-//! a crash between the two sends a notice again rather than never. Several server processes
+//! deliverer then claims undelivered notices, hands them to the [`Notifier`] outside any
+//! transaction, and marks them delivered, so a crash in between sends a notice again (after
+//! the claim lapses) rather than never. Several server processes
 //! share the work with row locks (`SKIP LOCKED` on PostgreSQL). Notices carry ids and a
 //! reason, never record content.
 
@@ -71,9 +72,15 @@ impl Notifier for RecordingNotifier {
     }
 }
 
-/// Hands undelivered notices to `notifier`; returns how many were delivered.
+/// How long a process holds a notice it is handing to the gateway before another may.
+const CLAIM_MS: i64 = 60_000;
+
+/// Hands undelivered notices to `notifier`; returns how many were delivered. The notices
+/// are claimed in one transaction, handed over outside it (a slow gateway holds no database
+/// connection or lock), and marked in a second; a failed one is released at once for the
+/// next attempt.
 pub fn deliver(db: &Db, notifier: &dyn Notifier, now: i64) -> Result<usize> {
-    db.urgent_tx(|tx| {
+    let claimed = db.urgent_tx(|tx| {
         let lock = if tx.for_update().is_empty() {
             ""
         } else {
@@ -82,11 +89,12 @@ pub fn deliver(db: &Db, notifier: &dyn Notifier, now: i64) -> Result<usize> {
         let rows = tx.query(
             &format!(
                 "SELECT id, alarm_id, user_id, tier, reason FROM notices
-                 WHERE delivered_at IS NULL ORDER BY created_at, id LIMIT 200{lock}"
+                 WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until < $1)
+                 ORDER BY created_at, id LIMIT 200{lock}"
             ),
-            params![],
+            params![now],
         )?;
-        let mut delivered = 0;
+        let mut claimed = Vec::with_capacity(rows.len());
         for r in rows {
             let notice = Notice {
                 id: r[0].text(),
@@ -95,19 +103,42 @@ pub fn deliver(db: &Db, notifier: &dyn Notifier, now: i64) -> Result<usize> {
                 tier: r[3].int() as u32,
                 reason: r[4].text(),
             };
-            match notifier.notify(&notice) {
-                Ok(()) => {
-                    tx.exec(
-                        "UPDATE notices SET delivered_at = $1 WHERE id = $2",
-                        params![now, &notice.id],
-                    )?;
-                    delivered += 1;
-                }
-                Err(e) => {
-                    tracing::error!(notice = %notice.id, error = %e, "notice not delivered")
-                }
+            tx.exec(
+                "UPDATE notices SET claimed_until = $1 WHERE id = $2",
+                params![now + CLAIM_MS, &notice.id],
+            )?;
+            claimed.push(notice);
+        }
+        Ok(claimed)
+    })?;
+    if claimed.is_empty() {
+        return Ok(0);
+    }
+    let outcomes: Vec<(String, bool)> = claimed
+        .iter()
+        .map(|n| match notifier.notify(n) {
+            Ok(()) => (n.id.clone(), true),
+            Err(e) => {
+                tracing::error!(notice = %n.id, error = %e, "notice not delivered");
+                (n.id.clone(), false)
+            }
+        })
+        .collect();
+    db.urgent_tx(|tx| {
+        for (id, ok) in &outcomes {
+            if *ok {
+                tx.exec(
+                    "UPDATE notices SET delivered_at = $1 WHERE id = $2",
+                    params![now, id],
+                )?;
+            } else {
+                tx.exec(
+                    "UPDATE notices SET claimed_until = NULL WHERE id = $1",
+                    params![id],
+                )?;
             }
         }
-        Ok(delivered)
-    })
+        Ok(())
+    })?;
+    Ok(outcomes.iter().filter(|(_, ok)| *ok).count())
 }
