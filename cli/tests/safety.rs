@@ -120,7 +120,7 @@ fn an_alarm_survives_kill_9_between_press_and_send() {
     assert!(ok && out.contains("Test Supervisor"), "{out}{err}");
     let (_, status, _) = fieldnote(&phone, &["alarm", "status", &id]);
     assert!(
-        status.contains("Acknowledged by Test Supervisor") || status.contains("Test Supervisor"),
+        status.contains("Acknowledged") && status.contains("Test Supervisor"),
         "{status}"
     );
     let (ok, out, err) = fieldnote(

@@ -30,10 +30,8 @@ fn require(p: &Principal, agency: Option<&str>, action: &Action<'_>) -> Result<(
 /// directors their agency's).
 pub fn require_team_read(tx: &mut dyn Tx, p: &Principal, team: &str) -> Result<()> {
     let agency = policy::agency_of(tx, p)?;
-    let team_agency = tx
-        .query_opt("SELECT agency_id FROM teams WHERE id = $1", params![team])?
-        .map(|r| r[0].text())
-        .ok_or_else(|| Error::NotFound("no such team".into()))?;
+    let team_agency =
+        policy::team_agency(tx, team)?.ok_or_else(|| Error::NotFound("no such team".into()))?;
     let action = Action::ReadTeam {
         team_id: team,
         agency_id: &team_agency,

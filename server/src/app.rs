@@ -306,7 +306,7 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 }
 
 /// Whether the request speaks CBOR (devices do; people and tools use JSON).
-pub(crate) fn wants_cbor(headers: &HeaderMap) -> bool {
+fn wants_cbor(headers: &HeaderMap) -> bool {
     let is = |h| {
         headers
             .get(h)
@@ -335,6 +335,16 @@ pub struct Wire<T> {
     pub cbor: bool,
     /// The answer.
     pub value: T,
+}
+
+impl<T> Wire<T> {
+    /// `value`, in the format the request named (its `Content-Type` or `Accept`).
+    pub fn answer(headers: &HeaderMap, value: T) -> Wire<T> {
+        Wire {
+            cbor: wants_cbor(headers),
+            value,
+        }
+    }
 }
 
 impl<T: Serialize> IntoResponse for Wire<T> {
@@ -525,10 +535,7 @@ async fn login(
         })
     })
     .await?;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: resp,
-    })
+    Ok(Wire::answer(&headers, resp))
 }
 
 async fn token(
@@ -573,10 +580,7 @@ async fn token(
         })
     })
     .await?;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: resp,
-    })
+    Ok(Wire::answer(&headers, resp))
 }
 
 async fn logout(State(state): State<AppState>, Authed(p): Authed) -> Result<StatusCode> {
@@ -695,10 +699,7 @@ async fn sync_handler(
         Ok(response)
     })
     .await?;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: response,
-    })
+    Ok(Wire::answer(&headers, response))
 }
 
 fn audit_records(

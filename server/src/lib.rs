@@ -54,6 +54,22 @@ pub struct Config {
 }
 
 impl Config {
+    /// A server on a free loopback port over the embedded store in `data_dir`, every other
+    /// setting at its default (the command line's defaults; tests and benchmarks).
+    pub fn loopback(data_dir: PathBuf) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            database_url: None,
+            tls_cert: None,
+            tls_key: None,
+            plain_http_behind_proxy: false,
+            auth: AuthConfig::default(),
+            safety: safety::Safety::default(),
+            timer_interval: Some(std::time::Duration::from_secs(1)),
+        }
+    }
+
     /// The database this configuration names.
     pub fn db_config(&self) -> DbConfig {
         match &self.database_url {

@@ -111,9 +111,14 @@ pub fn allowed(p: &Principal, p_agency: Option<&str>, action: &Action<'_>) -> bo
 
 /// The agency of a principal's team.
 pub fn agency_of(tx: &mut dyn Tx, p: &Principal) -> Result<Option<String>> {
-    let Some(team) = &p.team_id else {
-        return Ok(None);
-    };
+    match &p.team_id {
+        Some(team) => team_agency(tx, team),
+        None => Ok(None),
+    }
+}
+
+/// The agency of a team, if the team exists.
+pub fn team_agency(tx: &mut dyn Tx, team: &str) -> Result<Option<String>> {
     Ok(tx
         .query_opt("SELECT agency_id FROM teams WHERE id = $1", params![team])?
         .map(|r| r[0].text()))

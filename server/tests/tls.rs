@@ -5,7 +5,6 @@
 
 use fieldnote_client::{Client, Error, TlsOptions, check_url};
 use fieldnote_server::Config;
-use fieldnote_server::auth::AuthConfig;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
 struct Pki {
@@ -41,15 +40,9 @@ fn serve(
     std::fs::write(dir.join("cert.pem"), &pki.cert_pem).unwrap();
     std::fs::write(dir.join("key.pem"), &pki.key_pem).unwrap();
     let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.to_path_buf(),
-        database_url: None,
         tls_cert: Some(dir.join("cert.pem")),
         tls_key: Some(dir.join("key.pem")),
-        plain_http_behind_proxy: false,
-        safety: Default::default(),
-        timer_interval: Some(std::time::Duration::from_secs(1)),
-        auth: AuthConfig::default(),
+        ..Config::loopback(dir.to_path_buf())
     };
     let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();
     rt.block_on(fieldnote_server::start_with(&config, db))
@@ -134,14 +127,7 @@ fn plain_http_only_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         listen: "0.0.0.0:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        database_url: None,
-        tls_cert: None,
-        tls_key: None,
-        plain_http_behind_proxy: false,
-        safety: Default::default(),
-        timer_interval: Some(std::time::Duration::from_secs(1)),
-        auth: AuthConfig::default(),
+        ..Config::loopback(dir.path().to_path_buf())
     };
     let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();
     let err = rt

@@ -39,17 +39,7 @@ impl Server {
     /// Starts a server in `dir` with users `worker` and `supervisor` on team `t`.
     pub fn start(dir: &std::path::Path) -> Server {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let config = fieldnote_server::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.join("server"),
-            database_url: None,
-            tls_cert: None,
-            tls_key: None,
-            plain_http_behind_proxy: false,
-            safety: Default::default(),
-            timer_interval: Some(std::time::Duration::from_secs(1)),
-            auth: Default::default(),
-        };
+        let config = fieldnote_server::Config::loopback(dir.join("server"));
         let db = rt.block_on(fieldnote_server::open_db(&config)).unwrap();
         fieldnote_server::demo::bootstrap(&db).unwrap();
         let hash = fieldnote_server::auth::hash_password(PASSWORD).unwrap();

@@ -131,6 +131,16 @@ pub trait Tx {
     /// ` FOR UPDATE` where the database locks rows, empty where it locks the whole file.
     fn for_update(&self) -> &'static str;
 
+    /// The clause that lets several processes share due rows without two taking one
+    /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose writer is alone).
+    fn skip_locked(&self) -> &'static str {
+        if self.for_update().is_empty() {
+            ""
+        } else {
+            " FOR UPDATE SKIP LOCKED"
+        }
+    }
+
     /// The first row, if any.
     fn query_opt(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())

@@ -34,11 +34,8 @@ impl Default for Hub {
 
 impl Hub {
     /// Tells subscribers the log reached `seq` (0 when unknown: they read to find out).
-    /// A negative `seq` wakes nobody.
     pub fn wake(&self, seq: i64) {
-        if seq >= 0 {
-            self.tx.send_modify(|v| *v = (*v + 1).max(seq));
-        }
+        self.tx.send_modify(|v| *v = (*v + 1).max(seq));
     }
 
     /// A receiver that changes whenever [`Hub::wake`] is called.
@@ -74,18 +71,18 @@ pub fn append(
 }
 
 /// The SQL condition (on columns `team_id` and `worker_id`) and its parameter that limit
-/// alarms, sessions and events to what `p` may see: their own (worker), their team's
+/// alarms, sessions and events to what `p` may see (the columns prefixed with `alias`, such
+/// as `a.`), bound to `$1`: their own (worker), their team's
 /// (supervisor), their agency's (director); administrators see none.
-pub fn scope(p: &Principal, agency: Option<&str>, first_param: usize) -> (String, String) {
-    let n = first_param;
+pub fn scope(p: &Principal, agency: Option<&str>, alias: &str) -> (String, String) {
     match p.role {
-        ServerRole::Worker => (format!("worker_id = ${n}"), p.user_id.clone()),
+        ServerRole::Worker => (format!("{alias}worker_id = $1"), p.user_id.clone()),
         ServerRole::Supervisor => (
-            format!("team_id = ${n}"),
+            format!("{alias}team_id = $1"),
             p.team_id.clone().unwrap_or_default(),
         ),
         ServerRole::ProgramDirector => (
-            format!("team_id IN (SELECT id FROM teams WHERE agency_id = ${n})"),
+            format!("{alias}team_id IN (SELECT id FROM teams WHERE agency_id = $1)"),
             agency.unwrap_or_default().to_string(),
         ),
         ServerRole::Administrator => ("1 = 0 AND $1 = ''".into(), String::new()),
@@ -100,7 +97,7 @@ pub fn read_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<SafetyEvent>> {
-    let (cond, arg) = scope(p, agency, 1);
+    let (cond, arg) = scope(p, agency, "");
     let rows = tx.query(
         &format!("SELECT body FROM safety_events WHERE {cond} AND seq > $2 ORDER BY seq LIMIT $3"),
         params![arg, after, limit],
@@ -134,20 +131,13 @@ pub fn listen_postgres(url: String, hub: &std::sync::Arc<Hub>) {
     let spawned = std::thread::Builder::new()
         .name("safety-listen".into())
         .spawn(move || {
-            let wake = |seq| hub.upgrade().map(|h| h.wake(seq)).is_some();
-            loop {
+            while hub.strong_count() > 0 {
                 match postgres::Client::connect(&url, postgres::NoTls) {
-                    Ok(mut client) => {
-                        if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")) {
-                            tracing::error!(error = %e, "safety LISTEN failed");
-                        } else if !listen(&mut client, &wake) {
-                            return;
-                        }
-                    }
+                    Ok(mut client) => match client.batch_execute(&format!("LISTEN {CHANNEL}")) {
+                        Ok(()) => listen(&mut client, &hub),
+                        Err(e) => tracing::error!(error = %e, "safety LISTEN failed"),
+                    },
                     Err(e) => tracing::warn!(error = %e, "safety LISTEN cannot connect"),
-                }
-                if !wake(0) {
-                    return;
                 }
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
@@ -157,42 +147,29 @@ pub fn listen_postgres(url: String, hub: &std::sync::Arc<Hub>) {
     }
 }
 
-/// Relays notifications until the connection is lost (returns true) or the hub is gone
-/// (false).
-fn listen(client: &mut postgres::Client, wake: &dyn Fn(i64) -> bool) -> bool {
+/// Relays notifications to `hub` until the connection is lost or the hub is dropped.
+fn listen(client: &mut postgres::Client, hub: &std::sync::Weak<Hub>) {
     use postgres::fallible_iterator::FallibleIterator;
+    let wake = |seq| {
+        if let Some(h) = hub.upgrade() {
+            h.wake(seq);
+        }
+    };
     // Anything committed while disconnected is read from the log.
-    if !wake(0) {
-        return false;
-    }
-    loop {
-        let mut seqs = Vec::new();
-        let failed = {
-            let mut notifications = client.notifications();
-            let mut it = notifications.timeout_iter(std::time::Duration::from_secs(1));
-            loop {
-                match it.next() {
-                    Ok(Some(n)) => seqs.push(n.payload().parse().unwrap_or(0)),
-                    Ok(None) => break None,
-                    Err(e) => break Some(e),
+    wake(0);
+    // A quiet second ends each wait, to notice a dropped hub or a closed connection.
+    while hub.strong_count() > 0 && !client.is_closed() {
+        let mut notifications = client.notifications();
+        let mut it = notifications.timeout_iter(std::time::Duration::from_secs(1));
+        loop {
+            match it.next() {
+                Ok(Some(n)) => wake(n.payload().parse().unwrap_or(0)),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "safety LISTEN connection lost");
+                    return;
                 }
             }
-        };
-        for seq in seqs {
-            if !wake(seq) {
-                return false;
-            }
-        }
-        if let Some(e) = failed {
-            tracing::warn!(error = %e, "safety LISTEN connection lost");
-            return true;
-        }
-        if client.is_closed() {
-            return true;
-        }
-        // A quiet second: carry on only while the hub exists.
-        if !wake(-1) {
-            return false;
         }
     }
 }

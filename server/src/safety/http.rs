@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::{Items, events};
 use crate::app::{
     AppState, Authed, Bearer, IdPath, Wire, blocking, body_bytes, check_version, decode, now_ms,
-    path_id, wants_cbor,
+    path_id,
 };
 use crate::auth::{self, Principal};
 use crate::error::{Error, Result};
@@ -86,10 +86,7 @@ pub async fn post_safety(
     })
     .await?;
     after_change(&state).await;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: SafetyResponse { receipts },
-    })
+    Ok(Wire::answer(&headers, SafetyResponse { receipts }))
 }
 
 /// Which alarms to list.
@@ -136,10 +133,7 @@ pub async fn list_alarms(
         Ok(list)
     })
     .await?;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: alarms,
-    })
+    Ok(Wire::answer(&headers, alarms))
 }
 
 /// `GET /v1/alarms/{id}`: one alarm (its worker may read it: "help is coming").
@@ -156,10 +150,7 @@ pub async fn get_alarm(
         Ok(a)
     })
     .await?;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: alarm,
-    })
+    Ok(Wire::answer(&headers, alarm))
 }
 
 /// `POST /v1/alarms/{id}/acknowledge`.
@@ -175,10 +166,7 @@ pub async fn acknowledge(
     })
     .await?;
     after_change(&state).await;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: alarm,
-    })
+    Ok(Wire::answer(&headers, alarm))
 }
 
 /// `POST /v1/alarms/{id}/resolve`.
@@ -196,10 +184,7 @@ pub async fn resolve(
     })
     .await?;
     after_change(&state).await;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: resp,
-    })
+    Ok(Wire::answer(&headers, resp))
 }
 
 /// `GET /v1/alarms/{id}/trail`: the alarm's audit entries, for the people answering.
@@ -247,16 +232,11 @@ pub async fn list_sessions(
         Ok(list)
     })
     .await?;
-    Ok(Wire {
-        cbor: wants_cbor(&headers),
-        value: sessions,
-    })
+    Ok(Wire::answer(&headers, sessions))
 }
 
 fn team_agency(tx: &mut dyn crate::db::Tx, team: &str) -> Result<String> {
-    tx.query_opt("SELECT agency_id FROM teams WHERE id = $1", params![team])?
-        .map(|r| r[0].text())
-        .ok_or_else(|| Error::NotFound("no such team".into()))
+    policy::team_agency(tx, team)?.ok_or_else(|| Error::NotFound("no such team".into()))
 }
 
 /// `GET /v1/teams/{id}/safety`: the team's settings (its own or the defaults).

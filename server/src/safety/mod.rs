@@ -158,13 +158,8 @@ pub fn put_settings(
     settings
         .check()
         .map_err(|(field, reason)| Error::invalid(&field, reason))?;
-    let agency = tx
-        .query_opt(
-            "SELECT agency_id FROM teams WHERE id = $1",
-            params![team_id],
-        )?
-        .map(|r| r[0].text())
-        .ok_or_else(|| Error::NotFound("no such team".into()))?;
+    let agency =
+        policy::team_agency(tx, team_id)?.ok_or_else(|| Error::NotFound("no such team".into()))?;
     for (i, tier) in settings.ladder.iter().enumerate() {
         if let TierTarget::Users(users) = &tier.target {
             for u in users {
@@ -316,10 +311,7 @@ pub fn list_alarms(
     all: bool,
     now: i64,
 ) -> Result<Vec<AlarmView>> {
-    let (cond, arg) = events::scope(p, agency, 1);
-    let mut cond = cond
-        .replace("worker_id", "a.worker_id")
-        .replace("team_id", "a.team_id");
+    let (mut cond, arg) = events::scope(p, agency, "a.");
     if p.role == ServerRole::Worker {
         // Nothing a worker's own phone or account shows gives a silent alarm away.
         cond.push_str(" AND a.kind NOT IN ('discreet', 'duress')");
@@ -370,7 +362,7 @@ pub fn list_sessions(
     p: &Principal,
     agency: Option<&str>,
 ) -> Result<Vec<SessionView>> {
-    let (cond, arg) = events::scope(p, agency, 1);
+    let (cond, arg) = events::scope(p, agency, "");
     Ok(tx
         .query(
             &format!(
@@ -784,13 +776,7 @@ fn may_respond(
         // The person in distress (or whoever holds their phone) never stops the ladder.
         return Ok(false);
     }
-    let team_agency = tx
-        .query_opt(
-            "SELECT agency_id FROM teams WHERE id = $1",
-            params![&a.team_id],
-        )?
-        .map(|r| r[0].text())
-        .unwrap_or_default();
+    let team_agency = policy::team_agency(tx, &a.team_id)?.unwrap_or_default();
     if policy::allowed(
         p,
         agency,
@@ -952,7 +938,7 @@ pub fn audit_raised(db: &Db) -> Result<usize> {
             &format!(
                 "SELECT id, kind, worker_id, device_id, device_time, received_at FROM alarms
                  WHERE audited = 0 ORDER BY received_at LIMIT 200{}",
-                skip_locked(tx)
+                tx.skip_locked()
             ),
             params![],
         )?;
@@ -973,15 +959,6 @@ pub fn audit_raised(db: &Db) -> Result<usize> {
     })
 }
 
-/// The lock clause that lets several processes share due rows without both taking one.
-fn skip_locked(tx: &dyn Tx) -> &'static str {
-    if tx.for_update().is_empty() {
-        ""
-    } else {
-        " FOR UPDATE SKIP LOCKED"
-    }
-}
-
 /// Fires every timer due at the clock's now: missed check-ins for sessions past their
 /// deadline, the next tier for alarms past their tier's timeout, a final broadcast for
 /// alarms whose ladder ran out; then delivers notices. Safe to call from several processes
@@ -995,7 +972,7 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                 &format!(
                     "SELECT id, worker_id, team_id, member_id, deadline FROM visit_sessions
                      WHERE state = 'active' AND deadline <= $1 ORDER BY deadline LIMIT 50{}",
-                    skip_locked(tx)
+                    tx.skip_locked()
                 ),
                 params![now],
             )?;
@@ -1060,7 +1037,7 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
                 &format!(
                     "SELECT id, team_id, tier, worker_id FROM alarms
                      WHERE state = 'raised' AND next_at <= $1 ORDER BY next_at LIMIT 50{}",
-                    skip_locked(tx)
+                    tx.skip_locked()
                 ),
                 params![now],
             )?;

@@ -81,11 +81,8 @@ const CLAIM_MS: i64 = 60_000;
 /// next attempt.
 pub fn deliver(db: &Db, notifier: &dyn Notifier, now: i64) -> Result<usize> {
     let claimed = db.urgent_tx(|tx| {
-        let lock = if tx.for_update().is_empty() {
-            ""
-        } else {
-            " FOR UPDATE SKIP LOCKED"
-        };
+        let lock = tx.skip_locked();
+
         let rows = tx.query(
             &format!(
                 "SELECT id, alarm_id, user_id, tier, reason FROM notices

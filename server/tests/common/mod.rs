@@ -87,15 +87,11 @@ impl TestServer {
             Backend::Postgres => Some(fresh_pg_database()),
         };
         let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: dir.path().to_path_buf(),
             database_url,
-            tls_cert: None,
-            tls_key: None,
-            plain_http_behind_proxy: false,
             safety,
             timer_interval,
             auth,
+            ..Config::loopback(dir.path().to_path_buf())
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -182,19 +182,13 @@ fn start_server(rt: &tokio::runtime::Runtime, dir: &Path) -> Result<Server, BoxE
 
 fn server_config(dir: &Path, url: Option<String>) -> fieldnote_server::Config {
     fieldnote_server::Config {
-        listen: "127.0.0.1:0".parse().expect("address"),
-        data_dir: dir.to_path_buf(),
         database_url: url,
-        tls_cert: None,
-        tls_key: None,
-        plain_http_behind_proxy: false,
-        safety: Default::default(),
-        timer_interval: Some(std::time::Duration::from_secs(1)),
         auth: fieldnote_server::auth::AuthConfig {
             requests_per_minute: 1_000_000,
             login_failures: 1_000_000,
             ..Default::default()
         },
+        ..fieldnote_server::Config::loopback(dir.to_path_buf())
     }
 }
 
