@@ -1,0 +1,786 @@
+//! `FieldnoteStore`, the one object a shell holds: the encrypted store behind an unlock gate
+//! and an idle timeout, the records a worker reads and writes, and sync with observers.
+//!
+//! Calls are blocking and quick (one SQLite transaction) except `sign_in`, `sign_out` and
+//! `sync`, which are async: they run on a thread of their own and complete a future the
+//! shell awaits, so the core needs no async runtime. Every call runs inside
+//! [`guard`], so a Rust panic comes back as [`FieldnoteError::Internal`].
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use fieldnote_client::{Client, TlsOptions};
+use fieldnote_core::store::{RecordSyncState, SignatureState};
+use fieldnote_core::{
+    ContactNote, Enrollment, Goal, Member, Modality, PlaceOfService, Program, RecordBody, Role,
+    Signer, StaffId, Store, StoreKey, Timestamp, new_id, rules, synthetic,
+};
+
+use crate::error::{FieldnoteError, Outcome, guard};
+use crate::gate::{Gate, GatePolicy};
+use crate::safety::SafetyHandles;
+use crate::types::*;
+
+const PROGRAMS: &str = "csp, csp_ji, tm, cares, bh_cp, ltss_cp";
+const MODALITIES: &str = "in_person, phone, telehealth, text, collateral, case_related_work";
+
+/// What an agency may tune on the device. [`default_store_config`] gives the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct StoreConfig {
+    /// The store locks after this many seconds without a call (0: never). Default 300.
+    pub idle_lock_secs: u64,
+    /// Wrong unlock PINs accepted before a lockout. Default 5.
+    pub pin_attempts: u32,
+    /// The first lockout, in seconds; each further wrong PIN doubles it. Default 30.
+    pub first_lockout_secs: u64,
+    /// The longest lockout, in seconds. Default 3600.
+    pub max_lockout_secs: u64,
+}
+
+/// The documented defaults: lock after 5 idle minutes; 5 wrong PINs, then a 30 s lockout
+/// doubling up to an hour.
+#[uniffi::export]
+pub fn default_store_config() -> StoreConfig {
+    StoreConfig {
+        idle_lock_secs: 300,
+        pin_attempts: 5,
+        first_lockout_secs: 30,
+        max_lockout_secs: 3600,
+    }
+}
+
+/// Panics on purpose, inside the same guard as every other call, so a shell's tests can check
+/// that a Rust panic reaches them as [`FieldnoteError::Internal`] and the app keeps running.
+#[uniffi::export]
+pub fn diagnostic_panic() -> Outcome<()> {
+    guard(|| panic!("diagnostic panic requested by the shell"))
+}
+
+/// Told about sync progress and status changes. Implemented by the shells (the Kotlin shell
+/// turns it into a `Flow`, the Swift shell into an `AsyncStream`).
+#[uniffi::export(with_foreign)]
+pub trait SyncObserver: Send + Sync {
+    /// After each sync round.
+    fn on_progress(&self, progress: SyncProgressView);
+    /// When a sync starts or ends, and after every local write.
+    fn on_status(&self, status: SyncStatusView);
+}
+
+struct Unlocked {
+    store: Store,
+    last_use: Instant,
+}
+
+/// An encrypted Fieldnote store on the device, locked until [`FieldnoteStore::unlock`].
+#[derive(uniffi::Object)]
+pub struct FieldnoteStore {
+    pub(crate) dir: PathBuf,
+    config: StoreConfig,
+    gate: Gate,
+    records: Mutex<Option<Unlocked>>,
+    /// Kept open across `lock` so the distress button works on a locked phone.
+    pub(crate) safety: Mutex<Option<Arc<SafetyHandles>>>,
+    client: Mutex<Option<Arc<Client>>>,
+    observers: Mutex<Vec<(u64, Arc<dyn SyncObserver>)>>,
+    next_observer: std::sync::atomic::AtomicU64,
+    syncing: AtomicBool,
+}
+
+/// Locks a mutex, recovering it if a caught panic poisoned it (the store's own transactions
+/// roll back on their own).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `f` on a thread of its own and awaits its answer (no runtime needed on either side).
+pub(crate) async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Outcome<T> + Send + 'static,
+) -> Outcome<T> {
+    let (tx, rx) = futures_channel::oneshot::channel();
+    std::thread::Builder::new()
+        .name("fieldnote-io".into())
+        .spawn(move || {
+            let _ = tx.send(guard(f));
+        })
+        .map_err(|e| FieldnoteError::Internal {
+            reason: format!("could not start a thread: {e}"),
+        })?;
+    rx.await.unwrap_or_else(|_| {
+        Err(FieldnoteError::Internal {
+            reason: "the call's thread ended without an answer".into(),
+        })
+    })
+}
+
+fn store_key(key: Vec<u8>) -> Outcome<StoreKey> {
+    let bytes: [u8; 32] = key.try_into().map_err(|k: Vec<u8>| {
+        FieldnoteError::invalid("key", &format!("must be 32 bytes, got {}", k.len()))
+    })?;
+    Ok(StoreKey::from_bytes(bytes))
+}
+
+fn now_ms() -> i64 {
+    Timestamp::now().millis()
+}
+
+#[uniffi::export]
+impl FieldnoteStore {
+    /// A store in `dir` (created when missing), locked. Nothing is read until `unlock`.
+    #[uniffi::constructor]
+    pub fn new(dir: String, config: StoreConfig) -> Outcome<Arc<FieldnoteStore>> {
+        guard(|| {
+            if dir.trim().is_empty() {
+                return Err(FieldnoteError::invalid("dir", "must name a directory"));
+            }
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).map_err(|e| FieldnoteError::Storage {
+                reason: format!("{}: {e}", dir.display()),
+            })?;
+            let policy = GatePolicy {
+                free_attempts: config.pin_attempts.max(1),
+                first_lockout_secs: config.first_lockout_secs,
+                max_lockout_secs: config.max_lockout_secs.max(config.first_lockout_secs),
+            };
+            Ok(Arc::new(FieldnoteStore {
+                gate: Gate::new(&dir, policy),
+                dir,
+                config,
+                records: Mutex::new(None),
+                safety: Mutex::new(None),
+                client: Mutex::new(None),
+                observers: Mutex::new(Vec::new()),
+                next_observer: std::sync::atomic::AtomicU64::new(1),
+                syncing: AtomicBool::new(false),
+            }))
+        })
+    }
+
+    /// Unlocks with the 32-byte key from the platform keystore and, when one is set, the
+    /// unlock PIN. Wrong PINs are counted durably; too many start a lockout that survives
+    /// restarts ([`FieldnoteError::LockedOut`]). A wrong key changes nothing.
+    pub fn unlock(&self, key: Vec<u8>, pin: Option<String>) -> Outcome<()> {
+        guard(|| {
+            self.gate.check(pin.as_deref(), now_ms())?;
+            let key = store_key(key)?;
+            let store = Store::open(&self.dir, key.clone())?;
+            let mut safety = lock(&self.safety);
+            if safety.is_none() {
+                *safety = Some(SafetyHandles::open(&self.dir, &key)?);
+            }
+            *lock(&self.records) = Some(Unlocked {
+                store,
+                last_use: Instant::now(),
+            });
+            Ok(())
+        })
+    }
+
+    /// Opens only the safety database (alarms and visits), with no PIN: the distress button
+    /// must work from a locked phone. Records stay locked.
+    pub fn open_safety(&self, key: Vec<u8>) -> Outcome<()> {
+        guard(|| {
+            let mut safety = lock(&self.safety);
+            if safety.is_none() {
+                *safety = Some(SafetyHandles::open(&self.dir, &store_key(key)?)?);
+            }
+            Ok(())
+        })
+    }
+
+    /// Locks: the record store closes and its key is wiped from memory. Everything saved
+    /// (drafts included) stays on disk. The safety database stays open for the distress
+    /// button.
+    pub fn lock(&self) {
+        if let Some(u) = lock(&self.records).take() {
+            u.store.lock();
+        }
+    }
+
+    /// Whether the records are locked (locking them first if the idle timeout has passed).
+    pub fn is_locked(&self) -> bool {
+        let mut records = lock(&self.records);
+        self.expire_if_idle(&mut records);
+        records.is_none()
+    }
+
+    /// Locks if the idle timeout has passed; the shell calls this from a timer. Returns
+    /// whether the store is now locked.
+    pub fn lock_if_idle(&self) -> bool {
+        self.is_locked()
+    }
+
+    /// Sets the unlock PIN (4 to 12 digits), or removes it with `None`. Needs the store
+    /// unlocked.
+    pub fn set_unlock_pin(&self, pin: Option<String>) -> Outcome<()> {
+        self.with_store(|_| self.gate.set_pin(pin.as_deref()))
+    }
+
+    /// Whether an unlock PIN is set.
+    pub fn has_unlock_pin(&self) -> Outcome<bool> {
+        guard(|| self.gate.has_pin())
+    }
+
+    /// Who is signed in on this device, once a sign-in has happened.
+    pub fn identity(&self) -> Outcome<Option<WorkerIdentity>> {
+        self.with_store(|s| {
+            Ok(s.identity()?.map(|i| WorkerIdentity {
+                staff_id: i.staff_id,
+                display_name: i.display_name,
+                role: name_of(&i.role),
+                team_id: i.team_id,
+            }))
+        })
+    }
+
+    /// Signs in with the agency's server, registers this device and returns the credentials
+    /// to keep in the keystore.
+    pub async fn sign_in(
+        self: Arc<Self>,
+        server_url: String,
+        username: String,
+        password: String,
+        device_name: String,
+    ) -> Outcome<DeviceCredentials> {
+        off_thread(move || {
+            let client = Client::connect(&server_url, &TlsOptions::default())?;
+            let creds = self.with_store(|s| {
+                Ok(client.login(&server_url, s, &username, &password, &device_name)?)
+            })?;
+            *lock(&self.client) = Some(Arc::new(client));
+            Ok(DeviceCredentials {
+                server_url: creds.server,
+                device_id: creds.device_id,
+                device_secret: creds.device_secret,
+            })
+        })
+        .await
+    }
+
+    /// Reconnects with credentials kept from an earlier sign-in (no request is made yet).
+    pub fn use_credentials(&self, credentials: DeviceCredentials) -> Outcome<()> {
+        guard(|| {
+            let client = Client::connect(&credentials.server_url, &TlsOptions::default())?
+                .with_credentials(fieldnote_client::DeviceCredentials {
+                    server: credentials.server_url,
+                    device_id: credentials.device_id,
+                    device_secret: credentials.device_secret,
+                });
+            *lock(&self.client) = Some(Arc::new(client));
+            Ok(())
+        })
+    }
+
+    /// Signs out: the server revokes this device's credential. Records stay on the device.
+    pub async fn sign_out(self: Arc<Self>) -> Outcome<()> {
+        off_thread(move || {
+            let client = self.client()?;
+            client.logout()?;
+            *lock(&self.client) = None;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds a member and enrolls them in a program under the signed-in worker.
+    pub fn add_member(&self, member: NewMember) -> Outcome<String> {
+        self.write(|s| {
+            let program: Program = word("program", &member.program, PROGRAMS)?;
+            let date_of_birth = fieldnote_core::Day::parse(&member.date_of_birth)
+                .ok_or_else(|| FieldnoteError::invalid("date_of_birth", "use YYYY-MM-DD"))?;
+            let referred = match member.referred_at_ms {
+                Some(ms) => timestamp("referred_at_ms", ms)?,
+                None => Timestamp::now(),
+            };
+            let (worker, _, team) = worker(s)?;
+            let body = Member {
+                given_name: member.given_name,
+                family_name: member.family_name,
+                preferred_name: None,
+                date_of_birth,
+                primary_language: member.primary_language,
+                masshealth_id: member.masshealth_id,
+                pcp: None,
+                guardian: None,
+                phone: None,
+                location: None,
+            };
+            // Validate both records before storing either.
+            let id = new_id();
+            let enrollment: Enrollment = synthetic::enrollment(id, program, worker, team, referred);
+            let enrollment = RecordBody::Enrollment(enrollment);
+            let member = RecordBody::Member(body);
+            for body in [&member, &enrollment] {
+                let errors = body.validate();
+                if !errors.is_empty() {
+                    return Err(fieldnote_core::Error::Invalid {
+                        kind: body.kind().as_str(),
+                        errors,
+                    }
+                    .into());
+                }
+            }
+            s.create_with_id(id, member)?;
+            s.create(enrollment)?;
+            Ok(id.to_string())
+        })
+    }
+
+    /// The caseload, by name.
+    pub fn caseload(&self) -> Outcome<Vec<CaseloadItem>> {
+        self.with_store(|s| Ok(s.caseload()?.into_iter().map(Into::into).collect()))
+    }
+
+    /// A member's timeline, newest first.
+    pub fn timeline(&self, member_id: String) -> Outcome<Vec<TimelineItem>> {
+        self.with_store(|s| {
+            let id = record_id("member_id", &member_id)?;
+            Ok(s.timeline(id)?.into_iter().map(Into::into).collect())
+        })
+    }
+
+    /// The today view: members with overdue, at-risk and due obligations first, at `now_ms`
+    /// (now when absent).
+    pub fn today(&self, now_ms: Option<i64>) -> Outcome<Vec<TodayItem>> {
+        self.with_store(|s| {
+            let now = match now_ms {
+                Some(ms) => timestamp("now_ms", ms)?,
+                None => Timestamp::now(),
+            };
+            Ok(rules::today(s, now)?.into_iter().map(Into::into).collect())
+        })
+    }
+
+    /// Full-text search of notes.
+    pub fn search(&self, text: String, limit: u32) -> Outcome<Vec<SearchItem>> {
+        self.with_store(|s| {
+            Ok(s.search(&text, limit.clamp(1, 500) as usize)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    /// Saves a draft contact note (durable when this returns). Returns its id.
+    pub fn draft_note(&self, note: NewNote) -> Outcome<String> {
+        self.write(|s| {
+            let body = contact_note(s, note)?;
+            Ok(s.create(RecordBody::ContactNote(body))?.to_string())
+        })
+    }
+
+    /// Replaces a draft note's content. Refused once the note is finalized.
+    pub fn edit_note(&self, id: String, note: NewNote) -> Outcome<()> {
+        self.write(|s| {
+            let id = record_id("id", &id)?;
+            let new = contact_note(s, note)?;
+            let mut wrong_kind = false;
+            s.update(id, |body| match body {
+                RecordBody::ContactNote(old) => {
+                    let addendum_to = old.addendum_to;
+                    *old = ContactNote { addendum_to, ..new };
+                }
+                _ => wrong_kind = true,
+            })?;
+            if wrong_kind {
+                return Err(FieldnoteError::invalid("id", "is not a contact note"));
+            }
+            Ok(())
+        })
+    }
+
+    /// Finalizes a note as the signed-in worker. Returns the signed content hash.
+    pub fn finalize_note(&self, id: String) -> Outcome<String> {
+        self.write(|s| {
+            let id = record_id("id", &id)?;
+            let (staff, name, _) = worker(s)?;
+            let att = s.finalize_note(id, Signer::staff(staff, name, Role::Worker))?;
+            Ok(att.content_hash)
+        })
+    }
+
+    /// Adds an addendum (a correction) to a finalized note. Returns the addendum's id.
+    pub fn add_addendum(&self, parent_id: String, note: NewNote) -> Outcome<String> {
+        self.write(|s| {
+            let parent = record_id("parent_id", &parent_id)?;
+            let body = contact_note(s, note)?;
+            Ok(s.add_addendum(parent, body)?.to_string())
+        })
+    }
+
+    /// A contact note.
+    pub fn note(&self, id: String) -> Outcome<NoteView> {
+        self.with_store(|s| {
+            let id = record_id("id", &id)?;
+            let record = s.get(id)?;
+            let RecordBody::ContactNote(n) = &record.body else {
+                return Err(FieldnoteError::invalid("id", "is not a contact note"));
+            };
+            let sync_state = match s.record_sync_state(id)? {
+                RecordSyncState::Pending => "pending".to_string(),
+                RecordSyncState::Synced => "synced".to_string(),
+                RecordSyncState::Rejected { reason } => format!("rejected: {reason}"),
+            };
+            Ok(NoteView {
+                id: id.to_string(),
+                member_id: n.member_id.to_string(),
+                modality: name_of(&n.modality),
+                started_at_ms: n.started_at.millis(),
+                narrative: n.narrative.clone(),
+                finalized: record.is_finalized(),
+                addendum_to: n.addendum_to.map(|p| p.to_string()),
+                sync_state,
+            })
+        })
+    }
+
+    /// Creates a service plan with one goal per entry of `goals`. Returns its id.
+    pub fn create_service_plan(
+        &self,
+        member_id: String,
+        program: String,
+        summary: String,
+        goals: Vec<String>,
+    ) -> Outcome<String> {
+        self.write(|s| {
+            let member = record_id("member_id", &member_id)?;
+            let program: Program = word("program", &program, PROGRAMS)?;
+            if goals.is_empty() {
+                return Err(FieldnoteError::invalid(
+                    "goals",
+                    "a plan needs at least one goal",
+                ));
+            }
+            let (worker, _, _) = worker(s)?;
+            let mut plan = synthetic::service_plan(member, program, worker);
+            plan.summary = summary.into();
+            let template = plan.goals[0].clone();
+            plan.goals = goals
+                .into_iter()
+                .map(|g| Goal {
+                    id: new_id(),
+                    statement: g.into(),
+                    ..template.clone()
+                })
+                .collect();
+            Ok(s.create(RecordBody::Plan(plan))?.to_string())
+        })
+    }
+
+    /// Signs a plan. `role` `worker` signs as the signed-in worker; `member`, `guardian` or
+    /// `youth` record that person's signature (`signer_name`) witnessed by the worker.
+    pub fn sign_plan(&self, id: String, role: String, signer_name: String) -> Outcome<()> {
+        self.write(|s| {
+            let id = record_id("id", &id)?;
+            let role: Role = word("role", &role, "worker, member, guardian, youth")?;
+            let (staff, name, _) = worker(s)?;
+            let signer = match role {
+                Role::Worker => Signer::staff(staff, name, Role::Worker),
+                Role::Member | Role::Guardian | Role::Youth => {
+                    if signer_name.trim().is_empty() {
+                        return Err(FieldnoteError::invalid("signer_name", "must not be empty"));
+                    }
+                    Signer::witnessed(signer_name, role, staff)
+                }
+                _ => {
+                    return Err(FieldnoteError::invalid(
+                        "role",
+                        "supervisors sign in the console; use worker, member, guardian or youth",
+                    ));
+                }
+            };
+            s.sign_plan(id, signer)?;
+            Ok(())
+        })
+    }
+
+    /// Each required signature of a plan and its state.
+    pub fn plan_signatures(&self, id: String) -> Outcome<Vec<PlanSignature>> {
+        self.with_store(|s| {
+            let id = record_id("id", &id)?;
+            Ok(s.plan_signatures(id)?
+                .roles
+                .into_iter()
+                .map(|(role, state)| {
+                    let (state, by) = match state {
+                        SignatureState::Missing => ("missing", None),
+                        SignatureState::Current { attestation } => {
+                            ("current", Some(attestation.signer.name))
+                        }
+                        SignatureState::Stale { attestation } => {
+                            ("stale", Some(attestation.signer.name))
+                        }
+                    };
+                    PlanSignature {
+                        role: name_of(&role),
+                        state: state.into(),
+                        signed_by: by,
+                    }
+                })
+                .collect())
+        })
+    }
+
+    /// Creates any record from its JSON form, `{"kind": "consent", "body": {...}}` (the
+    /// core's serde form, documented in PROTOCOL.md): consents, referrals, incidents,
+    /// assessments, crisis and discharge plans. Returns its id.
+    pub fn create_record(&self, json: String) -> Outcome<String> {
+        self.write(|s| {
+            let body = record_body(&json)?;
+            Ok(s.create(body)?.to_string())
+        })
+    }
+
+    /// Replaces a record's content with `json` (same form as `create_record`; the kind must
+    /// not change).
+    pub fn update_record(&self, id: String, json: String) -> Outcome<()> {
+        self.write(|s| {
+            let id = record_id("id", &id)?;
+            let new = record_body(&json)?;
+            let old = s.get(id)?;
+            if old.body.kind() != new.kind() {
+                return Err(FieldnoteError::invalid(
+                    "kind",
+                    "a record's kind cannot change",
+                ));
+            }
+            s.update(id, |body| *body = new)?;
+            Ok(())
+        })
+    }
+
+    /// A record's JSON form.
+    pub fn record_json(&self, id: String) -> Outcome<String> {
+        self.with_store(|s| {
+            let id = record_id("id", &id)?;
+            serde_json::to_string(&s.get(id)?.body).map_err(|e| FieldnoteError::Internal {
+                reason: e.to_string(),
+            })
+        })
+    }
+
+    /// The sync status line.
+    pub fn sync_status(&self) -> Outcome<SyncStatusView> {
+        self.with_store(|s| self.status_of(s))
+    }
+
+    /// Adds an observer of sync progress and status; returns a token for `remove_observer`.
+    pub fn add_observer(&self, observer: Arc<dyn SyncObserver>) -> u64 {
+        let token = self.next_observer.fetch_add(1, Ordering::SeqCst);
+        lock(&self.observers).push((token, observer));
+        token
+    }
+
+    /// Removes the observer `add_observer` returned `token` for.
+    pub fn remove_observer(&self, token: u64) {
+        lock(&self.observers).retain(|(t, _)| *t != token);
+    }
+
+    /// Syncs: safety items first, then every pending change, then everything new for the
+    /// caseload, in as many rounds as needed; observers hear each round. A sync cut short
+    /// (offline) loses nothing and can run again. A revoked device is wiped and gets
+    /// [`FieldnoteError::Wiped`].
+    pub async fn sync(self: Arc<Self>) -> Outcome<SyncSummary> {
+        off_thread(move || {
+            if self.syncing.swap(true, Ordering::SeqCst) {
+                return Err(FieldnoteError::Refused {
+                    reason: "a sync is already running".into(),
+                });
+            }
+            let result = self.sync_now();
+            self.syncing.store(false, Ordering::SeqCst);
+            if let Ok(status) = self.with_store(|s| self.status_of(s)) {
+                self.notify_status(&status);
+            }
+            result
+        })
+        .await
+    }
+}
+
+impl FieldnoteStore {
+    fn expire_if_idle(&self, records: &mut Option<Unlocked>) {
+        let limit = self.config.idle_lock_secs;
+        if limit > 0
+            && records
+                .as_ref()
+                .is_some_and(|u| u.last_use.elapsed() >= Duration::from_secs(limit))
+            && let Some(u) = records.take()
+        {
+            u.store.lock();
+        }
+    }
+
+    /// Runs `f` on the unlocked store, counting the call as activity.
+    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Outcome<T>) -> Outcome<T> {
+        guard(|| {
+            let mut records = lock(&self.records);
+            self.expire_if_idle(&mut records);
+            let Some(u) = records.as_mut() else {
+                return Err(FieldnoteError::Locked {
+                    reason: "unlock the store first (saved drafts are kept)".into(),
+                });
+            };
+            u.last_use = Instant::now();
+            f(&mut u.store)
+        })
+    }
+
+    /// [`Self::with_store`] for a write: observers then hear the new status.
+    fn write<T>(&self, f: impl FnOnce(&mut Store) -> Outcome<T>) -> Outcome<T> {
+        let (value, status) = self.with_store(|s| {
+            let value = f(s)?;
+            Ok((value, self.status_of(s).ok()))
+        })?;
+        if let Some(status) = status {
+            self.notify_status(&status);
+        }
+        Ok(value)
+    }
+
+    fn status_of(&self, s: &Store) -> Outcome<SyncStatusView> {
+        let st = s.sync_status()?;
+        let handles = lock(&self.safety).clone();
+        let safety_pending = match handles {
+            Some(h) => h.pending()?,
+            None => 0,
+        };
+        Ok(SyncStatusView {
+            pending: st.pending as u64,
+            rejected: st.rejected as u64,
+            last_synced_ms: st.last_synced_at.map(|t| t.millis()),
+            safety_pending,
+            syncing: self.syncing.load(Ordering::SeqCst),
+        })
+    }
+
+    fn notify_status(&self, status: &SyncStatusView) {
+        for o in self.observers() {
+            o.on_status(status.clone());
+        }
+    }
+
+    fn observers(&self) -> Vec<Arc<dyn SyncObserver>> {
+        lock(&self.observers)
+            .iter()
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    pub(crate) fn client(&self) -> Outcome<Arc<Client>> {
+        lock(&self.client)
+            .clone()
+            .ok_or_else(|| FieldnoteError::SignInRequired {
+                reason: "sign in, or give the saved credentials, first".into(),
+            })
+    }
+
+    fn sync_now(&self) -> Outcome<SyncSummary> {
+        let client = self.client()?;
+        let observers = self.observers();
+        if let Ok(status) = self.with_store(|s| self.status_of(s)) {
+            for o in &observers {
+                o.on_status(status.clone());
+            }
+        }
+        let mut records = lock(&self.records);
+        self.expire_if_idle(&mut records);
+        let Some(u) = records.as_mut() else {
+            return Err(FieldnoteError::Locked {
+                reason: "unlock the store to sync".into(),
+            });
+        };
+        u.last_use = Instant::now();
+        let report = client.sync(&mut u.store, &mut |p| {
+            let view = progress_view(p);
+            for o in &observers {
+                o.on_progress(view.clone());
+            }
+        })?;
+        if report.wipe_required {
+            if let Some(u) = records.take() {
+                u.store.wipe()?;
+            }
+            return Err(FieldnoteError::Wiped {
+                reason: "the agency revoked this device; its records were removed".into(),
+            });
+        }
+        Ok(SyncSummary {
+            progress: progress_view(&report.progress),
+            purged: report.purged as u64,
+            safety_sent: report.safety_sent as u64,
+        })
+    }
+}
+
+fn progress_view(p: &fieldnote_client::SyncProgress) -> SyncProgressView {
+    SyncProgressView {
+        rounds: p.rounds as u64,
+        sent: p.sent as u64,
+        rejected: p.rejected as u64,
+        received: p.received as u64,
+        pending: p.pending as u64,
+    }
+}
+
+/// The signed-in worker: staff id, display name and team. Records carry the staff id the
+/// agency issued, so writing needs one sign-in first.
+fn worker(s: &Store) -> Outcome<(StaffId, String, fieldnote_core::RecordId)> {
+    let identity = s
+        .identity()?
+        .ok_or_else(|| FieldnoteError::SignInRequired {
+            reason: "sign in once on this device before writing records".into(),
+        })?;
+    let staff = StaffId::parse_str(&identity.staff_id).map_err(|_| FieldnoteError::Storage {
+        reason: "the saved identity's staff id is not a UUID".into(),
+    })?;
+    let team = fieldnote_core::RecordId::parse_str(&identity.team_id)
+        .unwrap_or_else(|_| uuid_from_name(&identity.team_id));
+    Ok((staff, identity.display_name, team))
+}
+
+/// A stable UUID for a team id that is not one (server team ids are short names).
+fn uuid_from_name(name: &str) -> fieldnote_core::RecordId {
+    fieldnote_core::RecordId::new_v5(&fieldnote_core::RecordId::NAMESPACE_OID, name.as_bytes())
+}
+
+fn contact_note(s: &Store, n: NewNote) -> Outcome<ContactNote> {
+    let member_id = record_id("member_id", &n.member_id)?;
+    let program: Program = word("program", &n.program, PROGRAMS)?;
+    let modality: Modality = word("modality", &n.modality, MODALITIES)?;
+    let started_at = timestamp("started_at_ms", n.started_at_ms)?;
+    let (author, _, _) = worker(s)?;
+    Ok(ContactNote {
+        member_id,
+        program,
+        author,
+        started_at,
+        duration_minutes: n.duration_minutes,
+        modality,
+        telehealth_reason: n.telehealth_reason,
+        place: if modality.with_member() && modality != Modality::InPerson {
+            PlaceOfService::Remote
+        } else {
+            PlaceOfService::Community
+        },
+        collateral: None,
+        member_engaged: n.member_engaged,
+        planned_activity: None,
+        goal_targeted: None,
+        member_response: None,
+        narrative: n.narrative,
+        progress: Vec::new(),
+        purposes: Vec::new(),
+        addendum_to: None,
+    })
+}
+
+fn record_body(json: &str) -> Outcome<RecordBody> {
+    serde_json::from_str(json).map_err(|e| {
+        FieldnoteError::invalid(
+            "json",
+            &format!("is not a record ({e}); the form is {{\"kind\": ..., \"body\": {{...}}}}"),
+        )
+    })
+}

@@ -1,0 +1,316 @@
+//! The plain values that cross the boundary: inputs the shells fill in and views they show.
+//! Times are milliseconds since the Unix epoch (UTC); ids are the core's UUIDs as strings;
+//! program, modality and role words are the core's serde names (`csp_ji`, `in_person`).
+
+use fieldnote_core::rules::{Obligation, TodayEntry};
+use fieldnote_core::store::{CaseloadEntry, SearchHit, TimelineEntry};
+use fieldnote_core::{RecordId, Timestamp};
+use serde::de::DeserializeOwned;
+
+use crate::error::{FieldnoteError, Outcome};
+
+/// A new member and their enrollment in one program.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct NewMember {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub date_of_birth: String,
+    /// MassHealth ID.
+    pub masshealth_id: String,
+    /// Preferred language.
+    pub primary_language: String,
+    /// Program code: `csp`, `csp_ji`, `tm`, `cares`, `bh_cp`, `ltss_cp`.
+    pub program: String,
+    /// When the referral arrived (ms); now when absent. Deadlines count from it.
+    pub referred_at_ms: Option<i64>,
+}
+
+/// A contact note as the worker writes it.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct NewNote {
+    /// The member.
+    pub member_id: String,
+    /// Program code.
+    pub program: String,
+    /// `in_person`, `phone`, `telehealth`, `text`, `collateral` or `case_related_work`.
+    pub modality: String,
+    /// When the contact started (ms).
+    pub started_at_ms: i64,
+    /// Minutes.
+    pub duration_minutes: u32,
+    /// The narrative.
+    pub narrative: String,
+    /// Why telehealth was used, when it was.
+    pub telehealth_reason: Option<String>,
+    /// Whether the member was engaged.
+    pub member_engaged: bool,
+}
+
+/// One member of the caseload.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct CaseloadItem {
+    /// The member.
+    pub member_id: String,
+    /// Name to show.
+    pub display_name: String,
+    /// Date of birth.
+    pub date_of_birth: String,
+    /// Program codes with their status, such as `csp: active`.
+    pub enrollments: Vec<String>,
+    /// The last contact (ms).
+    pub last_contact_ms: Option<i64>,
+}
+
+/// One entry on a member's timeline.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct TimelineItem {
+    /// The record.
+    pub record_id: String,
+    /// Its kind (`contact_note`, `plan`...).
+    pub kind: String,
+    /// When (ms).
+    pub at_ms: i64,
+    /// One-line title.
+    pub title: String,
+    /// For notes: finalized.
+    pub finalized: bool,
+}
+
+/// A contact note read back.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct NoteView {
+    /// The note.
+    pub id: String,
+    /// The member.
+    pub member_id: String,
+    /// Modality word.
+    pub modality: String,
+    /// When the contact started (ms).
+    pub started_at_ms: i64,
+    /// The narrative.
+    pub narrative: String,
+    /// Finalized (read-only; corrections are addenda).
+    pub finalized: bool,
+    /// For an addendum: the note it corrects.
+    pub addendum_to: Option<String>,
+    /// `pending`, `synced` or `rejected: <reason>`.
+    pub sync_state: String,
+}
+
+/// One open obligation.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct ObligationItem {
+    /// The rule (`CSP-1`...).
+    pub rule_id: String,
+    /// Program code.
+    pub program: String,
+    /// What is owed.
+    pub obligation: String,
+    /// `overdue`, `at_risk`, `due`...
+    pub status: String,
+    /// The deadline (ms), when it has one.
+    pub due_ms: Option<i64>,
+    /// Where the rule comes from.
+    pub citation: String,
+}
+
+/// A member on the today view, most urgent first.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct TodayItem {
+    /// The member.
+    pub member_id: String,
+    /// Name to show.
+    pub display_name: String,
+    /// Open obligations, most urgent first.
+    pub open: Vec<ObligationItem>,
+}
+
+/// A note found by search.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct SearchItem {
+    /// The note.
+    pub note_id: String,
+    /// Its member.
+    pub member_id: String,
+    /// When the contact started (ms).
+    pub started_at_ms: i64,
+    /// The passage, matches in `[` `]`.
+    pub snippet: String,
+}
+
+/// A plan's signature in one role.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct PlanSignature {
+    /// The role word (`worker`, `member`, `supervisor`...).
+    pub role: String,
+    /// `missing`, `current` or `stale` (signed, but the plan changed since).
+    pub state: String,
+    /// Who signed, when signed.
+    pub signed_by: Option<String>,
+}
+
+/// The device's sync state, for a status line.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncStatusView {
+    /// Changes waiting to be sent.
+    pub pending: u64,
+    /// Changes the server refused (kept as drafts to fix).
+    pub rejected: u64,
+    /// The last completed sync (ms).
+    pub last_synced_ms: Option<i64>,
+    /// Safety items (alarms, visit events) not yet delivered.
+    pub safety_pending: u64,
+    /// A sync is running now.
+    pub syncing: bool,
+}
+
+/// Progress of a running sync, after each round.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncProgressView {
+    /// Rounds done.
+    pub rounds: u64,
+    /// Changes the server accepted so far.
+    pub sent: u64,
+    /// Changes refused so far.
+    pub rejected: u64,
+    /// Changes received so far.
+    pub received: u64,
+    /// Changes still waiting.
+    pub pending: u64,
+}
+
+/// How a sync ended.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SyncSummary {
+    /// The totals.
+    pub progress: SyncProgressView,
+    /// Records removed because members left the caseload.
+    pub purged: u64,
+    /// Safety items delivered first.
+    pub safety_sent: u64,
+}
+
+/// What the device keeps to reconnect (the shell stores it in the platform keystore).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct DeviceCredentials {
+    /// The server's base URL.
+    pub server_url: String,
+    /// The device id.
+    pub device_id: String,
+    /// The device secret.
+    pub device_secret: String,
+}
+
+/// Who is signed in on this device.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct WorkerIdentity {
+    /// Staff id that records carry.
+    pub staff_id: String,
+    /// Name used in signatures.
+    pub display_name: String,
+    /// Role word.
+    pub role: String,
+    /// Team.
+    pub team_id: String,
+}
+
+/// Parses a record id named `field`.
+pub(crate) fn record_id(field: &str, s: &str) -> Outcome<RecordId> {
+    RecordId::parse_str(s.trim())
+        .map_err(|_| FieldnoteError::invalid(field, "is not a record id (a UUID)"))
+}
+
+/// Parses a vocabulary word (`csp_ji`, `in_person`) named `field`.
+pub(crate) fn word<T: DeserializeOwned>(field: &str, s: &str, allowed: &str) -> Outcome<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| FieldnoteError::invalid(field, &format!("use one of: {allowed}")))
+}
+
+/// The serde name of a vocabulary value.
+pub(crate) fn name_of(v: &impl serde::Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other
+            .get("status")
+            .and_then(|s| s.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| other.to_string()),
+        Err(_) => String::new(),
+    }
+}
+
+/// A time in ms as a core timestamp, refusing values outside years 1970–9999.
+pub(crate) fn timestamp(field: &str, ms: i64) -> Outcome<Timestamp> {
+    if !(0..=253_402_300_799_999).contains(&ms) {
+        return Err(FieldnoteError::invalid(
+            field,
+            "must be milliseconds since 1970 and before year 10000",
+        ));
+    }
+    Ok(Timestamp::from_millis(ms))
+}
+
+impl From<CaseloadEntry> for CaseloadItem {
+    fn from(c: CaseloadEntry) -> Self {
+        CaseloadItem {
+            member_id: c.member_id.to_string(),
+            display_name: c.display_name,
+            date_of_birth: c.date_of_birth,
+            enrollments: c
+                .enrollments
+                .into_iter()
+                .map(|(p, s)| format!("{p}: {s}"))
+                .collect(),
+            last_contact_ms: c.last_contact_at.map(|t| t.millis()),
+        }
+    }
+}
+
+impl From<TimelineEntry> for TimelineItem {
+    fn from(t: TimelineEntry) -> Self {
+        TimelineItem {
+            record_id: t.record_id.to_string(),
+            kind: t.kind,
+            at_ms: t.at.millis(),
+            title: t.title,
+            finalized: t.finalized,
+        }
+    }
+}
+
+impl From<SearchHit> for SearchItem {
+    fn from(h: SearchHit) -> Self {
+        SearchItem {
+            note_id: h.note_id.to_string(),
+            member_id: h.member_id.to_string(),
+            started_at_ms: h.started_at.millis(),
+            snippet: h.snippet,
+        }
+    }
+}
+
+impl From<Obligation> for ObligationItem {
+    fn from(o: Obligation) -> Self {
+        ObligationItem {
+            rule_id: o.rule_id,
+            program: name_of(&o.program),
+            obligation: o.obligation,
+            status: name_of(&o.status),
+            due_ms: o.due.map(|t| t.millis()),
+            citation: o.citation,
+        }
+    }
+}
+
+impl From<TodayEntry> for TodayItem {
+    fn from(t: TodayEntry) -> Self {
+        TodayItem {
+            member_id: t.member_id.to_string(),
+            display_name: t.display_name,
+            open: t.open.into_iter().map(Into::into).collect(),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The FFI object from Rust: the unlock gate and its lockout across restarts, the idle lock,
+//! the key leaving on lock, panics caught at the boundary, and bad input refused by field.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use fieldnote_ffi::{
+    FieldnoteError, FieldnoteStore, StoreConfig, default_store_config, diagnostic_panic,
+};
+
+fn key(byte: u8) -> Vec<u8> {
+    vec![byte; 32]
+}
+
+fn open(dir: &std::path::Path, config: StoreConfig) -> Arc<FieldnoteStore> {
+    FieldnoteStore::new(dir.to_string_lossy().into_owned(), config).unwrap()
+}
+
+#[test]
+fn lockout_counts_durably_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig {
+        pin_attempts: 2,
+        first_lockout_secs: 600,
+        ..default_store_config()
+    };
+    let store = open(dir.path(), config);
+    store.unlock(key(1), None).unwrap();
+    store.set_unlock_pin(Some("123456".into())).unwrap();
+    store.lock();
+    assert!(store.is_locked());
+
+    // The PIN is required, then counted.
+    assert!(matches!(
+        store.unlock(key(1), None),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "pin"
+    ));
+    assert_eq!(
+        store.unlock(key(1), Some("000000".into())),
+        Err(FieldnoteError::PinRejected {
+            reason: "the PIN is wrong".into(),
+            attempts_left: 1
+        })
+    );
+    assert!(matches!(
+        store.unlock(key(1), Some("000000".into())),
+        Err(FieldnoteError::LockedOut {
+            retry_after_secs: 600,
+            ..
+        })
+    ));
+    drop(store);
+
+    // A new process: still locked out, even with the right PIN and key.
+    let restarted = open(dir.path(), config);
+    assert!(matches!(
+        restarted.unlock(key(1), Some("123456".into())),
+        Err(FieldnoteError::LockedOut { retry_after_secs, .. }) if retry_after_secs > 590
+    ));
+    assert!(restarted.is_locked());
+}
+
+#[test]
+fn the_right_pin_resets_the_count_and_a_wrong_key_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_store_config());
+    store.unlock(key(2), None).unwrap();
+    store.set_unlock_pin(Some("2468".into())).unwrap();
+    store.lock();
+    for _ in 0..4 {
+        assert!(matches!(
+            store.unlock(key(2), Some("1111".into())),
+            Err(FieldnoteError::PinRejected { .. })
+        ));
+    }
+    store.unlock(key(2), Some("2468".into())).unwrap();
+    store.lock();
+    // The count restarted: four more wrong PINs are still only rejections.
+    for left in (1..=4).rev() {
+        assert!(matches!(
+            store.unlock(key(2), Some("1111".into())),
+            Err(FieldnoteError::PinRejected { attempts_left, .. }) if attempts_left == left
+        ));
+    }
+    assert!(matches!(
+        store.unlock(key(3), Some("2468".into())),
+        Err(FieldnoteError::WrongKey { .. })
+    ));
+    store.unlock(key(2), Some("2468".into())).unwrap();
+    assert!(!store.is_locked());
+}
+
+#[test]
+fn idle_timeout_locks_and_calls_then_refuse_with_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(
+        dir.path(),
+        StoreConfig {
+            idle_lock_secs: 1,
+            ..default_store_config()
+        },
+    );
+    store.unlock(key(4), None).unwrap();
+    assert!(store.caseload().unwrap().is_empty());
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    assert!(matches!(
+        store.caseload(),
+        Err(FieldnoteError::Locked { .. })
+    ));
+    store.unlock(key(4), None).unwrap();
+    assert!(store.caseload().is_ok());
+}
+
+#[test]
+fn bad_input_is_refused_by_field_and_panics_become_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_store_config());
+    assert!(matches!(
+        store.unlock(vec![0; 31], None),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "key"
+    ));
+    assert!(matches!(
+        store.caseload(),
+        Err(FieldnoteError::Locked { .. })
+    ));
+    store.unlock(key(5), None).unwrap();
+    assert!(matches!(
+        store.timeline("42".into()),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "member_id"
+    ));
+    assert!(matches!(
+        store.today(Some(-5)),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "now_ms"
+    ));
+    assert!(matches!(
+        store.create_record("{\"kind\": \"spaceship\"}".into()),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "json"
+    ));
+    // Writing needs the identity a sign-in brings.
+    assert!(matches!(
+        store.create_service_plan(
+            "0190a000-0000-7000-8000-000000000000".into(),
+            "csp".into(),
+            "s".into(),
+            vec!["g".into()]
+        ),
+        Err(FieldnoteError::SignInRequired { .. })
+    ));
+    assert!(matches!(
+        diagnostic_panic(),
+        Err(FieldnoteError::Internal { reason }) if reason.contains("diagnostic panic")
+    ));
+    // The store still works after a panic.
+    assert!(store.caseload().is_ok());
+    assert!(matches!(
+        FieldnoteStore::new(" ".into(), default_store_config()),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "dir"
+    ));
+}
+
+#[test]
+fn distress_works_with_the_records_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_store_config());
+    // Nothing opened yet: refused, typed.
+    assert!(matches!(
+        store.raise_alarm(fieldnote_ffi::DistressKind::Panic, None),
+        Err(FieldnoteError::Locked { .. })
+    ));
+    store.open_safety(key(6)).unwrap();
+    assert!(store.is_locked());
+    let id = store
+        .raise_alarm(fieldnote_ffi::DistressKind::Panic, None)
+        .unwrap();
+    assert_eq!(store.alarm(id.clone()).unwrap().status, "pending");
+    // The alarm is durable: a new process finds it.
+    drop(store);
+    let again = open(dir.path(), default_store_config());
+    again.unlock(key(6), None).unwrap();
+    again.lock();
+    assert_eq!(again.alarm(id).unwrap().status, "pending");
+    assert_eq!(again.visible_alarms().unwrap().len(), 1);
+}
+
+#[test]
+fn any_record_kind_travels_as_json_and_is_validated_by_the_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), default_store_config());
+    store.unlock(key(7), None).unwrap();
+    let member = store
+        .create_record(
+            r#"{"kind": "member", "body": {"given_name": "Test", "family_name": "Member",
+                "preferred_name": null, "date_of_birth": "1991-02-03",
+                "primary_language": "English", "masshealth_id": "100200300401",
+                "pcp": null, "guardian": null, "phone": null, "location": null}}"#
+                .into(),
+        )
+        .unwrap();
+    let consent = |scope: &str| {
+        format!(
+            r#"{{"kind": "consent", "body": {{"member_id": "{member}", "program": "csp",
+                "recipient": {{"name": "Housing Authority", "organization": null,
+                               "phone": null, "email": null}},
+                "scope": "{scope}", "purpose": "housing application",
+                "substance_use_part2": false, "refused": false, "signed_by": "Test Member",
+                "signed_at": "2026-11-02T15:00:00Z", "expires_on": "2027-11-02",
+                "revoked_at": null, "recorded_by": "0190a000-0000-7000-8000-000000000001"}}}}"#
+        )
+    };
+    let id = store.create_record(consent("contact details")).unwrap();
+    assert!(
+        store
+            .record_json(id.clone())
+            .unwrap()
+            .contains("contact details")
+    );
+    store
+        .update_record(id.clone(), consent("contact details and income"))
+        .unwrap();
+    assert!(
+        store
+            .record_json(id.clone())
+            .unwrap()
+            .contains("contact details and income")
+    );
+    // The core's validation names the field; nothing changes.
+    let oversized = consent(&"x".repeat(20_000));
+    assert!(matches!(
+        store.update_record(id.clone(), oversized),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "scope"
+    ));
+    // A record cannot change kind.
+    assert!(matches!(
+        store.update_record(id.clone(), consent("x").replace("\"consent\"", "\"incident\"")),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "json" || problems[0].field == "kind"
+    ));
+    assert!(
+        store
+            .record_json(id)
+            .unwrap()
+            .contains("contact details and income")
+    );
+    assert!(matches!(
+        store.record_json("0190a000-0000-7000-8000-00000000dead".into()),
+        Err(FieldnoteError::NotFound { .. })
+    ));
+}
