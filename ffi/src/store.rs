@@ -588,7 +588,8 @@ impl FieldnoteStore {
                     reason: "a sync is already running".into(),
                 });
             }
-            let result = self.sync_now();
+            // Guarded here too, so a panic mid-sync cannot leave `syncing` set for good.
+            let result = guard(|| self.sync_now());
             self.syncing.store(false, Ordering::SeqCst);
             if let Ok(status) = self.with_store(|s| self.status_of(s)) {
                 self.notify_status(&status);
