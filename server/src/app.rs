@@ -57,6 +57,9 @@ pub enum Access {
     Public,
     /// Any signed-in user (the handler applies the policy).
     SignedIn,
+    /// A console session (cookie, password and second factor); bearer tokens are not
+    /// accepted. Pages without one redirect to sign-in; form posts are refused.
+    Console,
 }
 
 /// One route.
@@ -213,6 +216,65 @@ pub fn route_specs() -> Vec<RouteSpec> {
             safety_routes::TEAM_SAFETY,
             SignedIn,
             axum::routing::put(safety::put_team_settings),
+        ),
+    ]
+    .into_iter()
+    .chain(console_routes())
+    .collect()
+}
+
+/// The supervisor console's pages and forms.
+fn console_routes() -> Vec<RouteSpec> {
+    use crate::console::http as c;
+    use Access::*;
+    // Console forms are small; anything larger is refused before it is read.
+    let form = |r: MethodRouter<AppState>| {
+        r.layer(axum::extract::DefaultBodyLimit::max(c::MAX_FORM_BYTES))
+    };
+    vec![
+        route(Method::GET, "/console", Public, get(c::home)),
+        route(Method::GET, "/console/login", Public, get(c::login_page)),
+        route(Method::POST, "/console/login", Public, form(post(c::login))),
+        route(Method::GET, "/console/mfa", Public, get(c::mfa_page)),
+        route(Method::POST, "/console/mfa", Public, form(post(c::mfa))),
+        route(
+            Method::POST,
+            "/console/logout",
+            Console,
+            form(post(c::logout)),
+        ),
+        route(Method::GET, "/console/alarms", Console, get(c::alarms)),
+        route(
+            Method::GET,
+            "/console/alarms/rows",
+            Console,
+            get(c::alarm_rows),
+        ),
+        route(Method::GET, "/console/alarms/{id}", Console, get(c::alarm)),
+        route(
+            Method::POST,
+            "/console/alarms/{id}/acknowledge",
+            Console,
+            form(post(c::acknowledge)),
+        ),
+        route(
+            Method::POST,
+            "/console/alarms/{id}/resolve",
+            Console,
+            form(post(c::resolve)),
+        ),
+        route(Method::GET, "/console/events", Console, get(c::events)),
+        route(
+            Method::GET,
+            "/console/static/console.js",
+            Public,
+            get(c::script),
+        ),
+        route(
+            Method::GET,
+            "/console/static/console.css",
+            Public,
+            get(c::stylesheet),
         ),
     ]
 }
@@ -416,24 +478,22 @@ async fn health(State(state): State<AppState>) -> Result<Response> {
     .into_response())
 }
 
-async fn login(
-    State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Wire<proto::LoginResponse>> {
-    check_version(&headers)?;
-    let req: proto::LoginRequest = decode(&headers, &body_bytes(body)?)?;
-    if req.device_name.trim().is_empty() || req.device_name.len() > 100 {
-        return Err(Error::invalid("device_name", "must be 1 to 100 characters"));
-    }
+/// Checks a user name and password for any sign-in (device or console): refuses early when
+/// the user's or the address's failure count is exhausted (before spending time on argon2),
+/// counts and audits a failure, and returns the user on success.
+pub(crate) async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    addr: SocketAddr,
+) -> Result<auth::LoginCandidate> {
     let cfg = state.auth.clone();
     let ip = addr.ip().to_string();
-    let user_key = format!("login:user:{}", req.username);
+    let user_key = format!("login:user:{username}");
     let ip_key = format!("login:ip:{ip}");
     // Refuse early when either counter is exhausted, before spending time on argon2.
-    let username = req.username.clone();
-    let (candidate, limited) = blocking(&state, {
+    let username = username.to_string();
+    let (candidate, limited) = blocking(state, {
         let (user_key, ip_key, cfg) = (user_key.clone(), ip_key.clone(), cfg.clone());
         move |db| {
             db.tx(|tx| {
@@ -452,7 +512,7 @@ async fn login(
             retry_after: cfg.login_window_secs as u64,
         });
     }
-    let password = req.password.clone();
+    let password = password.to_string();
     let ok = match &candidate {
         Some(c) if !c.disabled => {
             let hash = c.password_hash.clone();
@@ -463,7 +523,7 @@ async fn login(
         _ => false,
     };
     let Some(candidate) = candidate.filter(|_| ok) else {
-        blocking(&state, move |db| {
+        blocking(state, move |db| {
             db.tx(|tx| {
                 let now = now_ms();
                 for key in [&user_key, &ip_key] {
@@ -489,6 +549,22 @@ async fn login(
             "the user name or password is wrong, or the account is disabled".into(),
         ));
     };
+    Ok(candidate)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Wire<proto::LoginResponse>> {
+    check_version(&headers)?;
+    let req: proto::LoginRequest = decode(&headers, &body_bytes(body)?)?;
+    if req.device_name.trim().is_empty() || req.device_name.len() > 100 {
+        return Err(Error::invalid("device_name", "must be 1 to 100 characters"));
+    }
+    let cfg = state.auth.clone();
+    let candidate = check_password(&state, &req.username, &req.password, addr).await?;
     let device_name = req.device_name.clone();
     let resp = blocking(&state, move |db| {
         db.tx(|tx| {

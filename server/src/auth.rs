@@ -55,6 +55,13 @@ pub struct AuthConfig {
     pub login_window_secs: i64,
     /// Authenticated requests allowed per device (or user) per minute (default 600).
     pub requests_per_minute: i64,
+    /// A console session ends after this many seconds without a request (default 900).
+    pub console_idle_secs: i64,
+    /// A console session ends this many seconds after sign-in whatever happens (default
+    /// 43,200: twelve hours).
+    pub console_max_secs: i64,
+    /// Console cookies carry `Secure` (set when the server speaks TLS).
+    pub secure_cookies: bool,
 }
 
 impl Default for AuthConfig {
@@ -64,6 +71,9 @@ impl Default for AuthConfig {
             login_failures: 5,
             login_window_secs: 900,
             requests_per_minute: 600,
+            console_idle_secs: 900,
+            console_max_secs: 43_200,
+            secure_cookies: false,
         }
     }
 }

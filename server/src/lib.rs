@@ -11,6 +11,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -158,7 +159,10 @@ pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
     config.check()?;
     let state = AppState {
         db: db.clone(),
-        auth: Arc::new(config.auth.clone()),
+        auth: Arc::new(AuthConfig {
+            secure_cookies: config.tls_cert.is_some(),
+            ..config.auth.clone()
+        }),
         safety: config.safety.clone(),
     };
     if let Some(url) = &config.database_url {

@@ -99,6 +99,9 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
     let running = fieldnote_server::start_with(&config, db).await?;
     let url = running.url();
     println!("Fieldnote server listening on {url}");
+    println!(
+        "Supervisor console: {url}/console (password, then an authenticator code; the first sign-in enrolls the authenticator)"
+    );
     if let Some((user, password)) = admin {
         println!("First start: sign in as `{user}` with password `{password}` (shown once).");
     }

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: super::Migrations = &[
     (1, include_str!("../../migrations/sqlite/001_initial.sql")),
     (2, include_str!("../../migrations/sqlite/002_safety.sql")),
+    (3, include_str!("../../migrations/sqlite/003_console.sql")),
 ];
 
 /// An open SQLite database.

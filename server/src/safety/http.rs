@@ -29,7 +29,7 @@ use crate::{audit, params};
 
 /// After a change: wake live subscribers, hand notices to the notifier, then append the
 /// audit entries of new alarms.
-async fn after_change(state: &AppState) {
+pub(crate) async fn after_change(state: &AppState) {
     state.safety.hub.wake(0);
     let safety = state.safety.clone();
     let done = blocking(state, move |db| {
@@ -187,6 +187,28 @@ pub async fn resolve(
     Ok(Wire::answer(&headers, resp))
 }
 
+/// An alarm and its audit entries (and its session's), for the people answering it; the
+/// reading is itself audited.
+pub(crate) fn alarm_trail(
+    tx: &mut dyn crate::db::Tx,
+    p: &Principal,
+    agency: Option<&str>,
+    id: &str,
+) -> Result<(AlarmView, Vec<audit::Stored>)> {
+    let a = super::visible_alarm(tx, p, agency, id)?;
+    if a.worker_id == p.user_id && p.role == fieldnote_protocol::ServerRole::Worker {
+        return Err(Error::NotFound("no such alarm".into()));
+    }
+    let session = a.session_id.clone().unwrap_or_default();
+    let rows = tx.query(
+        "SELECT seq, at, actor, device, action, target, detail, prev_hash, hash
+         FROM audit WHERE target = $1 OR target = $2 ORDER BY seq",
+        params![id, &session],
+    )?;
+    audit::record(tx, p, "alarm.trail", id, "{}")?;
+    Ok((a, rows.into_iter().map(audit::stored).collect()))
+}
+
 /// `GET /v1/alarms/{id}/trail`: the alarm's audit entries, for the people answering.
 pub async fn trail(
     State(state): State<AppState>,
@@ -195,18 +217,7 @@ pub async fn trail(
 ) -> Result<axum::Json<Vec<audit::Stored>>> {
     let id = path_id(path)?;
     let entries = principal_tx(&state, p, move |tx, p, agency, _| {
-        let a = super::visible_alarm(tx, p, agency, &id)?;
-        if a.worker_id == p.user_id && p.role == fieldnote_protocol::ServerRole::Worker {
-            return Err(Error::NotFound("no such alarm".into()));
-        }
-        let session = a.session_id.clone().unwrap_or_default();
-        let rows = tx.query(
-            "SELECT seq, at, actor, device, action, target, detail, prev_hash, hash
-             FROM audit WHERE target = $1 OR target = $2 ORDER BY seq",
-            params![&id, &session],
-        )?;
-        audit::record(tx, p, "alarm.trail", &id, "{}")?;
-        Ok(rows.into_iter().map(audit::stored).collect())
+        Ok(alarm_trail(tx, p, agency, &id)?.1)
     })
     .await?;
     Ok(axum::Json(entries))
@@ -287,9 +298,14 @@ pub async fn put_team_settings(
     Ok(axum::Json(saved))
 }
 
+/// Who a stream is for, checked again before every read so the stream ends when the
+/// credential stops being valid (a bearer token expires, a console session times out).
+pub(crate) type StreamAuth =
+    std::sync::Arc<dyn Fn(&mut dyn crate::db::Tx, i64) -> Result<Principal> + Send + Sync>;
+
 struct Subscription {
     state: AppState,
-    token: String,
+    auth: StreamAuth,
     last: i64,
     rx: tokio::sync::watch::Receiver<i64>,
     buffer: VecDeque<proto::SafetyEvent>,
@@ -316,14 +332,29 @@ pub async fn events(
     Bearer(token): Bearer,
     headers: HeaderMap,
 ) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, Infallible>>>> {
-    let resume: Option<i64> = headers
+    let auth: StreamAuth = std::sync::Arc::new(move |tx, now| auth::authenticate(tx, &token, now));
+    stream_events(state, auth, last_event_id(&headers)).await
+}
+
+/// The `Last-Event-ID` a reconnecting stream sends.
+pub(crate) fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let first_token = token.clone();
+        .and_then(|v| v.parse().ok())
+}
+
+/// The live stream of safety events for whoever `auth` names, after event `resume` or from
+/// now. Shared by the device route and the console.
+pub(crate) async fn stream_events(
+    state: AppState,
+    auth: StreamAuth,
+    resume: Option<i64>,
+) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, Infallible>>>> {
+    let first_auth = auth.clone();
     let last = blocking(&state, move |db| {
         db.tx(|tx| {
-            let p = auth::authenticate(tx, &first_token, now_ms())?;
+            let p = first_auth(tx, now_ms())?;
             if p.role == fieldnote_protocol::ServerRole::Administrator {
                 return Err(Error::Forbidden(
                     "administrators do not receive alarms".into(),
@@ -340,7 +371,7 @@ pub async fn events(
     let sub = Subscription {
         rx: state.safety.hub.subscribe(),
         state,
-        token,
+        auth,
         last,
         buffer: VecDeque::new(),
     };
@@ -353,10 +384,10 @@ pub async fn events(
             // Mark the current wake as seen before reading, so a change committed during
             // the read wakes the wait below.
             sub.rx.borrow_and_update();
-            let (token, last) = (sub.token.clone(), sub.last);
+            let (auth, last) = (sub.auth.clone(), sub.last);
             let read = blocking(&sub.state, move |db| {
                 db.read_tx(|tx| {
-                    let p = auth::authenticate(tx, &token, now_ms())?;
+                    let p = auth(tx, now_ms())?;
                     let agency = policy::agency_of(tx, &p)?;
                     events::read_after(tx, &p, agency.as_deref(), last, 100)
                 })

@@ -1,0 +1,591 @@
+//! The console's handlers. Pages are rendered on the server; the one script only opens the
+//! live stream and refreshes the alarm rows, so every action also works as a plain form.
+//! Every response carries a strict Content-Security-Policy and is never cached.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use fieldnote_protocol::ServerRole;
+use fieldnote_protocol::safety::ResolveRequest;
+use maud::Markup;
+use serde::Deserialize;
+
+use super::{COOKIE, Session, pages};
+use crate::app::{AppState, blocking, check_password, now_ms};
+use crate::auth::{self, Principal};
+use crate::error::Error;
+use crate::safety::http::{StreamAuth, after_change, alarm_trail, last_event_id, stream_events};
+use crate::{audit, params, policy};
+
+/// The largest form the console accepts (16 KiB): anything bigger is refused with 413.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// Wrong second-factor codes allowed per user in the sign-in window.
+const MFA_FAILURES: i64 = 5;
+
+const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+fn page(status: StatusCode, markup: Markup) -> Response {
+    (status, SECURITY_HEADERS, Html(markup.into_string())).into_response()
+}
+
+fn see(to: &str) -> Response {
+    (SECURITY_HEADERS, Redirect::to(to)).into_response()
+}
+
+/// An error as a page a person can read, with the status an API would give.
+fn error_page(e: Error) -> Response {
+    let (status, body) = e.parts();
+    if status.is_server_error() {
+        tracing::error!(error = %e, "console request failed");
+    }
+    let title = match status {
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::CONFLICT => "Already answered",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        s if s.is_client_error() => "Not accepted",
+        _ => "Something went wrong",
+    };
+    page(status, pages::error(title, &body.message))
+}
+
+fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((COOKIE, token))
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.auth.secure_cookies)
+        .build()
+}
+
+/// Refuses a form posted from another origin (browsers send `Origin` on every POST).
+fn same_origin(headers: &HeaderMap) -> Result<(), Error> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+    if origin_host != host {
+        return Err(Error::Forbidden(
+            "forms can only be sent from the console's own pages".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A fully signed-in console user (password and second factor), for every page but sign-in.
+/// Without one, a page redirects to sign-in and a form post is refused.
+pub struct Signed {
+    token: String,
+    session: Session,
+    principal: Principal,
+    agency: Option<String>,
+}
+
+impl Signed {
+    fn csrf(&self) -> String {
+        super::csrf_token(&self.token)
+    }
+}
+
+fn cookie_token(parts: &Parts) -> Option<String> {
+    CookieJar::from_headers(&parts.headers)
+        .get(COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let refused = |parts: &Parts| {
+            if parts.method == Method::GET {
+                see("/console/login")
+            } else {
+                error_page(Error::Forbidden(
+                    "your console session has ended; sign in again (what you typed is kept on the page)".into(),
+                ))
+            }
+        };
+        let Some(token) = cookie_token(parts) else {
+            return Err(refused(parts));
+        };
+        let cfg = state.auth.clone();
+        let t = token.clone();
+        let found = blocking(state, move |db| {
+            db.tx(|tx| {
+                let now = now_ms();
+                let Some(s) =
+                    super::load(tx, &t, now, cfg.console_idle_secs, cfg.console_max_secs)?
+                else {
+                    return Ok(None);
+                };
+                if !s.mfa_done {
+                    return Ok(None);
+                }
+                super::touch(tx, &s, now)?;
+                let p = super::principal(tx, &s)?;
+                let agency = policy::agency_of(tx, &p)?;
+                Ok(Some((s, p, agency)))
+            })
+        })
+        .await
+        .map_err(error_page)?;
+        match found {
+            Some((session, principal, agency)) => Ok(Signed {
+                token,
+                session,
+                principal,
+                agency,
+            }),
+            None => Err(refused(parts)),
+        }
+    }
+}
+
+/// A session that has passed the password but not yet the second factor.
+pub struct Pending {
+    token: String,
+    session: Session,
+}
+
+impl FromRequestParts<AppState> for Pending {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = cookie_token(parts) else {
+            return Err(see("/console/login"));
+        };
+        let cfg = state.auth.clone();
+        let t = token.clone();
+        let session = blocking(state, move |db| {
+            db.tx(|tx| {
+                super::load(
+                    tx,
+                    &t,
+                    now_ms(),
+                    cfg.console_idle_secs,
+                    cfg.console_max_secs,
+                )
+            })
+        })
+        .await
+        .map_err(error_page)?;
+        match session {
+            Some(session) if !session.mfa_done => Ok(Pending { token, session }),
+            Some(_) => Err(see("/console/alarms")),
+            None => Err(see("/console/login")),
+        }
+    }
+}
+
+/// `GET /console`.
+pub async fn home() -> Response {
+    see("/console/alarms")
+}
+
+/// `GET /console/login`.
+pub async fn login_page() -> Response {
+    page(StatusCode::OK, pages::login(None))
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+}
+
+/// `POST /console/login`: the password step. Workers use the app, not the console.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if let Err(e) = same_origin(&headers) {
+        return error_page(e);
+    }
+    let candidate = match check_password(&state, &form.username, &form.password, addr).await {
+        Ok(c) => c,
+        Err(Error::Unauthenticated(_)) => {
+            return page(
+                StatusCode::UNAUTHORIZED,
+                pages::login(Some(
+                    "The user name or password is wrong, or the account is disabled.",
+                )),
+            );
+        }
+        Err(e) => return error_page(e),
+    };
+    let started = blocking(&state, move |db| {
+        db.tx(|tx| {
+            let p = auth::principal_of(tx, &candidate.user_id, None)?;
+            if p.role == ServerRole::Worker {
+                return Ok(None);
+            }
+            Ok(Some(super::create(tx, &p.user_id, false, now_ms())?))
+        })
+    })
+    .await;
+    match started {
+        Ok(Some(token)) => {
+            (jar.add(session_cookie(&state, token)), see("/console/mfa")).into_response()
+        }
+        Ok(None) => page(
+            StatusCode::FORBIDDEN,
+            pages::login(Some(
+                "The console is for supervisors, program directors and administrators; workers use the Fieldnote app.",
+            )),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/mfa`: the code form, with the key to enroll on first sign-in.
+pub async fn mfa_page(State(state): State<AppState>, pending: Pending) -> Response {
+    let csrf = super::csrf_token(&pending.token);
+    let session = pending.session.clone();
+    let enroll = blocking(&state, move |db| {
+        db.tx(|tx| {
+            if super::totp_secret(tx, &session.user_id)?.is_some() {
+                return Ok(None);
+            }
+            let secret = match session.totp_pending.clone() {
+                Some(s) => s,
+                None => {
+                    let s = super::new_totp_secret();
+                    tx.exec(
+                        "UPDATE console_sessions SET totp_pending = $1 WHERE id_hash = $2",
+                        params![&s, &session.id_hash],
+                    )?;
+                    s
+                }
+            };
+            let account = tx.query_one(
+                "SELECT username FROM users WHERE id = $1",
+                params![&session.user_id],
+            )?[0]
+                .text();
+            let url = super::totp_url(&secret, &account)?;
+            Ok(Some((secret, url)))
+        })
+    })
+    .await;
+    match enroll {
+        Ok(e) => page(
+            StatusCode::OK,
+            pages::mfa(
+                &csrf,
+                e.as_ref().map(|(s, u)| (s.as_str(), u.as_str())),
+                None,
+            ),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The second-factor form.
+#[derive(Deserialize)]
+pub struct MfaForm {
+    #[serde(default)]
+    csrf: String,
+    code: String,
+}
+
+/// `POST /console/mfa`: checks the code (confirming enrollment on first use), then replaces
+/// the session with a fully signed-in one.
+pub async fn mfa(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    pending: Pending,
+    Form(form): Form<MfaForm>,
+) -> Response {
+    if let Err(e) =
+        same_origin(&headers).and_then(|_| super::check_csrf(&pending.token, &form.csrf))
+    {
+        return error_page(e);
+    }
+    let window = state.auth.login_window_secs;
+    let session = pending.session.clone();
+    let outcome = blocking(&state, move |db| {
+        db.tx(|tx| {
+            let now = now_ms();
+            let key = format!("mfa:user:{}", session.user_id);
+            if auth::failures(tx, &key, window, now)? >= MFA_FAILURES {
+                return Err(Error::RateLimited {
+                    retry_after: window as u64,
+                });
+            }
+            let stored = super::totp_secret(tx, &session.user_id)?;
+            let (secret, enrolling) = match (stored, session.totp_pending.clone()) {
+                (Some(s), _) => (s, false),
+                (None, Some(p)) => (p, true),
+                (None, None) => return Ok(None),
+            };
+            if !super::check_totp(tx, &session.user_id, &secret, &form.code, now)? {
+                let _ = auth::rate_limit(tx, &key, i64::MAX, window, now);
+                let p = super::principal(tx, &session)?;
+                audit::record(tx, &p, "console.mfa_failed", &p.user_id, "{}")?;
+                return Ok(None);
+            }
+            if enrolling {
+                tx.exec(
+                    "UPDATE users SET totp_secret = $1 WHERE id = $2",
+                    params![&secret, &session.user_id],
+                )?;
+            }
+            super::end(tx, &session, now)?;
+            let token = super::create(tx, &session.user_id, true, now)?;
+            let p = super::principal(tx, &session)?;
+            let detail = if enrolling {
+                "{\"mfa\":\"totp\",\"enrolled\":true}"
+            } else {
+                "{\"mfa\":\"totp\"}"
+            };
+            audit::record(tx, &p, "console.login", &p.user_id, detail)?;
+            Ok(Some(token))
+        })
+    })
+    .await;
+    match outcome {
+        Ok(Some(token)) => (
+            jar.add(session_cookie(&state, token)),
+            see("/console/alarms"),
+        )
+            .into_response(),
+        Ok(None) => page(
+            StatusCode::UNAUTHORIZED,
+            pages::mfa(
+                &super::csrf_token(&pending.token),
+                None,
+                Some(
+                    "That code is not right or was already used. Wait for the next code and try again.",
+                ),
+            ),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// A form that only carries its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /console/logout`.
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    user: Signed,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(e) = same_origin(&headers).and_then(|_| super::check_csrf(&user.token, &form.csrf)) {
+        return error_page(e);
+    }
+    let done = blocking(&state, move |db| {
+        db.tx(|tx| {
+            super::end(tx, &user.session, now_ms())?;
+            audit::record(
+                tx,
+                &user.principal,
+                "console.logout",
+                &user.principal.user_id,
+                "{}",
+            )
+        })
+    })
+    .await;
+    match done {
+        Ok(_) => (
+            jar.remove(Cookie::build(COOKIE).path("/console")),
+            see("/console/login"),
+        )
+            .into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn open_alarms(
+    state: &AppState,
+    user: &Signed,
+) -> Result<Vec<fieldnote_protocol::safety::AlarmView>, Error> {
+    let (p, agency) = (user.principal.clone(), user.agency.clone());
+    let clock = state.safety.clock.clone();
+    blocking(state, move |db| {
+        db.tx(|tx| {
+            let list =
+                crate::safety::list_alarms(tx, &p, agency.as_deref(), false, clock.now_ms())?;
+            audit::record(
+                tx,
+                &p,
+                "alarm.list",
+                "console",
+                &format!("{{\"alarms\":{}}}", list.len()),
+            )?;
+            Ok(list)
+        })
+    })
+    .await
+}
+
+/// `GET /console/alarms`: the alarms panel.
+pub async fn alarms(State(state): State<AppState>, user: Signed) -> Response {
+    match open_alarms(&state, &user).await {
+        Ok(list) => page(
+            StatusCode::OK,
+            pages::alarms(&user.principal.display_name, &user.csrf(), &list, None),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/alarms/rows`: the table's rows alone, fetched by the page when the live
+/// stream reports a change.
+pub async fn alarm_rows(State(state): State<AppState>, user: Signed) -> Response {
+    match open_alarms(&state, &user).await {
+        Ok(list) => page(StatusCode::OK, pages::alarm_rows(&list, &user.csrf())),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/alarms/{id}`: one alarm's audit trail.
+pub async fn alarm(
+    State(state): State<AppState>,
+    user: Signed,
+    Path(id): Path<String>,
+) -> Response {
+    let (p, agency) = (user.principal.clone(), user.agency.clone());
+    let found = blocking(&state, move |db| {
+        db.tx(|tx| alarm_trail(tx, &p, agency.as_deref(), &id))
+    })
+    .await;
+    match found {
+        Ok((a, trail)) => page(
+            StatusCode::OK,
+            pages::alarm_trail(&user.principal.display_name, &user.csrf(), &a, &trail),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `POST /console/alarms/{id}/acknowledge`.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(e) = same_origin(&headers).and_then(|_| super::check_csrf(&user.token, &form.csrf)) {
+        return error_page(e);
+    }
+    let (p, agency) = (user.principal.clone(), user.agency.clone());
+    let clock = state.safety.clock.clone();
+    let done = blocking(&state, move |db| {
+        db.tx(|tx| crate::safety::acknowledge(tx, &p, agency.as_deref(), &id, clock.now_ms()))
+    })
+    .await;
+    after_change(&state).await;
+    match done {
+        Ok(_) => see("/console/alarms"),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The resolve form.
+#[derive(Deserialize)]
+pub struct ResolveForm {
+    #[serde(default)]
+    csrf: String,
+    outcome: String,
+    reportable: Option<String>,
+}
+
+/// `POST /console/alarms/{id}/resolve`.
+pub async fn resolve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<ResolveForm>,
+) -> Response {
+    if let Err(e) = same_origin(&headers).and_then(|_| super::check_csrf(&user.token, &form.csrf)) {
+        return error_page(e);
+    }
+    let (p, agency) = (user.principal.clone(), user.agency.clone());
+    let clock = state.safety.clock.clone();
+    let req = ResolveRequest {
+        outcome: form.outcome,
+        reportable_incident: form.reportable.is_some(),
+    };
+    let done = blocking(&state, move |db| {
+        db.tx(|tx| crate::safety::resolve(tx, &p, agency.as_deref(), &id, &req, clock.now_ms()))
+    })
+    .await;
+    after_change(&state).await;
+    match done {
+        Ok(_) => see("/console/alarms"),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/events`: the live stream of alarm changes for the session's user. It ends
+/// when the session does.
+pub async fn events(State(state): State<AppState>, headers: HeaderMap, user: Signed) -> Response {
+    let cfg = state.auth.clone();
+    let token = user.token.clone();
+    let auth: StreamAuth = std::sync::Arc::new(move |tx, now| {
+        let s = super::load(tx, &token, now, cfg.console_idle_secs, cfg.console_max_secs)?
+            .filter(|s| s.mfa_done)
+            .ok_or_else(|| Error::Unauthenticated("the console session ended".into()))?;
+        super::principal(tx, &s)
+    });
+    match stream_events(state, auth, last_event_id(&headers)).await {
+        Ok(sse) => (SECURITY_HEADERS, sse).into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/static/console.js`.
+pub async fn script() -> Response {
+    (
+        SECURITY_HEADERS,
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("console.js"),
+    )
+        .into_response()
+}
+
+/// `GET /console/static/console.css`.
+pub async fn stylesheet() -> Response {
+    (
+        SECURITY_HEADERS,
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("console.css"),
+    )
+        .into_response()
+}
