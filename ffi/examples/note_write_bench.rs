@@ -35,6 +35,8 @@ fn main() {
             primary_language: "English".into(),
             program: "csp".into(),
             referred_at_ms: None,
+            referral_source: "health_plan".into(),
+            referral_reason: None,
         })
         .unwrap();
     let note = |i: usize| NewNote {

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use fieldnote_client::{Client, TlsOptions};
 use fieldnote_core::store::{RecordSyncState, SignatureState};
 use fieldnote_core::{
-    ContactNote, Enrollment, Goal, Member, Modality, PlaceOfService, Program, RecordBody, Role,
-    Signer, StaffId, Store, StoreKey, Timestamp, new_id, rules, synthetic,
+    ContactNote, Enrollment, EnrollmentStatus, Goal, Member, Modality, PlaceOfService, Plan,
+    PlanKind, PlanStatus, Program, RecordBody, Referral, Role, Signer, StaffId, Store, StoreKey,
+    Timestamp, new_id, rules,
 };
 
 use crate::error::{FieldnoteError, Outcome, guard};
@@ -293,6 +294,11 @@ impl FieldnoteStore {
                 Some(ms) => timestamp("referred_at_ms", ms)?,
                 None => Timestamp::now(),
             };
+            let source = word(
+                "referral_source",
+                &member.referral_source,
+                "self_referral, family, health_plan, provider, correctional_facility, probation, parole, school, state_agency, mass_health",
+            )?;
             let (worker, _, team) = worker(s)?;
             let body = Member {
                 given_name: member.given_name,
@@ -308,8 +314,28 @@ impl FieldnoteStore {
             };
             // Validate both records before storing either.
             let id = new_id();
-            let enrollment: Enrollment = synthetic::enrollment(id, program, worker, team, referred);
-            let enrollment = RecordBody::Enrollment(enrollment);
+            let enrollment = RecordBody::Enrollment(Enrollment {
+                member_id: id,
+                program,
+                referral: Referral {
+                    received_at: referred,
+                    source,
+                    referrer: None,
+                    facility: None,
+                    reason: member.referral_reason,
+                },
+                intake_at: None,
+                effective_on: None,
+                later_first_appointment_requested: None,
+                supervision: None,
+                assigned_worker: worker,
+                team_id: team,
+                status: EnrollmentStatus::Active,
+                status_history: Vec::new(),
+                waitlist: None,
+                significant_changes: Vec::new(),
+                discharge: None,
+            });
             let member = RecordBody::Member(body);
             for body in [&member, &enrollment] {
                 let errors = body.validate();
@@ -435,36 +461,53 @@ impl FieldnoteStore {
         })
     }
 
-    /// Creates a service plan with one goal per entry of `goals`. Returns its id.
-    pub fn create_service_plan(
-        &self,
-        member_id: String,
-        program: String,
-        summary: String,
-        goals: Vec<String>,
-    ) -> Outcome<String> {
+    /// Creates a completed service plan (an individual action plan in TM), ready to sign, with
+    /// one goal per entry of `plan.goals`. A later edit makes earlier signatures stale.
+    /// Returns its id.
+    pub fn create_service_plan(&self, plan: NewPlan) -> Outcome<String> {
         self.write(|s| {
-            let member = record_id("member_id", &member_id)?;
-            let program: Program = word("program", &program, PROGRAMS)?;
-            if goals.is_empty() {
+            let member = record_id("member_id", &plan.member_id)?;
+            let program: Program = word("program", &plan.program, PROGRAMS)?;
+            if plan.goals.is_empty() {
                 return Err(FieldnoteError::invalid(
                     "goals",
                     "a plan needs at least one goal",
                 ));
             }
-            let (worker, _, _) = worker(s)?;
-            let mut plan = synthetic::service_plan(member, program, worker);
-            plan.summary = summary.into();
-            let template = plan.goals[0].clone();
-            plan.goals = goals
-                .into_iter()
-                .map(|g| Goal {
-                    id: new_id(),
-                    statement: g.into(),
-                    ..template.clone()
-                })
-                .collect();
-            Ok(s.create(RecordBody::Plan(plan))?.to_string())
+            let (author, _, _) = worker(s)?;
+            let body = Plan {
+                member_id: member,
+                program,
+                kind: if program == Program::Tm {
+                    PlanKind::IndividualActionPlan
+                } else {
+                    PlanKind::ServicePlan
+                },
+                status: PlanStatus::Completed,
+                revision_of: None,
+                completed_at: Some(Timestamp::now()),
+                last_reviewed_on: None,
+                next_review_on: None,
+                problems_and_needs: plan.problems_and_needs.into(),
+                strengths: plan.strengths.into(),
+                summary: plan.summary.into(),
+                goals: plan
+                    .goals
+                    .into_iter()
+                    .map(|g| Goal {
+                        id: new_id(),
+                        statement: g.into(),
+                        addresses_criminogenic: Vec::new(),
+                        objectives: Vec::new(),
+                        interventions: Vec::new(),
+                        tasks: Vec::new(),
+                    })
+                    .collect(),
+                supervision_conflict_checked: false,
+                youth_signs: false,
+                author,
+            };
+            Ok(s.create(RecordBody::Plan(body))?.to_string())
         })
     }
 

@@ -26,6 +26,28 @@ pub struct NewMember {
     pub program: String,
     /// When the referral arrived (ms); now when absent. Deadlines count from it.
     pub referred_at_ms: Option<i64>,
+    /// Who referred: `self_referral`, `family`, `health_plan`, `provider`,
+    /// `correctional_facility`, `probation`, `parole`, `school`, `state_agency`, `mass_health`...
+    pub referral_source: String,
+    /// Why the member was referred, in the referrer's words.
+    pub referral_reason: Option<String>,
+}
+
+/// A new service plan (an individual action plan in TM), completed and ready to sign.
+#[derive(Clone, Debug, uniffi::Record)]
+pub struct NewPlan {
+    /// The member.
+    pub member_id: String,
+    /// Program code.
+    pub program: String,
+    /// Problems and needs, in the member's and worker's words.
+    pub problems_and_needs: String,
+    /// The member's strengths.
+    pub strengths: String,
+    /// A summary of the plan.
+    pub summary: String,
+    /// One statement per goal (objectives and tasks are added by editing the record).
+    pub goals: Vec<String>,
 }
 
 /// A contact note as the worker writes it.

@@ -138,12 +138,14 @@ fn bad_input_is_refused_by_field_and_panics_become_errors() {
     ));
     // Writing needs the identity a sign-in brings.
     assert!(matches!(
-        store.create_service_plan(
-            "0190a000-0000-7000-8000-000000000000".into(),
-            "csp".into(),
-            "s".into(),
-            vec!["g".into()]
-        ),
+        store.create_service_plan(fieldnote_ffi::NewPlan {
+            member_id: "0190a000-0000-7000-8000-000000000000".into(),
+            program: "csp".into(),
+            problems_and_needs: String::new(),
+            strengths: String::new(),
+            summary: "s".into(),
+            goals: vec!["g".into()],
+        }),
         Err(FieldnoteError::SignInRequired { .. })
     ));
     assert!(matches!(

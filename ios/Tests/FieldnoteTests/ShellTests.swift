@@ -92,7 +92,8 @@ final class ShellTests: XCTestCase {
 
     func member() -> NewMember {
         NewMember(givenName: "Test", familyName: "Member\(Int.random(in: 0..<100_000))", dateOfBirth: "1990-04-01",
-                  masshealthId: "100200300400", primaryLanguage: "English", program: "csp", referredAtMs: nil)
+                  masshealthId: "100200300400", primaryLanguage: "English", program: "csp", referredAtMs: nil,
+                  referralSource: "health_plan", referralReason: nil)
     }
 
     func note(_ memberId: String, _ narrative: String) -> NewNote {

@@ -13,6 +13,7 @@ import org.fieldnote.ffi.FieldnoteException
 import org.fieldnote.ffi.GeoPoint
 import org.fieldnote.ffi.NewMember
 import org.fieldnote.ffi.NewNote
+import org.fieldnote.ffi.NewPlan
 import org.fieldnote.ffi.StoreConfig
 import org.fieldnote.ffi.defaultStoreConfig
 import org.fieldnote.ffi.diagnosticPanic
@@ -53,6 +54,8 @@ class ShellTest {
         primaryLanguage = "English",
         program = program,
         referredAtMs = null,
+        referralSource = "health_plan",
+        referralReason = "Support after a hospital stay",
     )
 
     private fun note(memberId: String, narrative: String) = NewNote(
@@ -98,6 +101,17 @@ class ShellTest {
         assertEquals("synced", phone.note(noteId).syncState)
         collector.cancel()
         assertTrue("a progress event arrived: $statuses", statuses.any { it is SyncEvent.Progress })
+
+        // A plan signed by the worker and, witnessed, by the member.
+        val plan = phone.store.createServicePlan(
+            NewPlan(memberId, "csp", "Housing search stalled", "Keeps every appointment", "Housing first", listOf("Move into stable housing")),
+        )
+        phone.store.signPlan(plan, "worker", "")
+        phone.store.signPlan(plan, "member", "Test Member")
+        val signatures = phone.store.planSignatures(plan).associate { it.role to it.state }
+        assertEquals("current", signatures["worker"])
+        assertEquals("current", signatures["member"])
+        expect<FieldnoteException.Invalid> { phone.store.signPlan(plan, "member", " ") }
 
         // The same worker's second phone receives the member and the finalized note.
         val second = signedIn()
