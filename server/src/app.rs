@@ -244,6 +244,7 @@ fn console_routes() -> Vec<RouteSpec> {
             form(post(c::logout)),
         ),
         route(Method::GET, "/console/alarms", Console, get(c::alarms)),
+        route(Method::GET, "/console/team", Console, get(c::team)),
         route(
             Method::GET,
             "/console/alarms/rows",

@@ -432,6 +432,47 @@ fn answering_alarms(backend: Backend) {
     assert!(a.get("/console/alarms").body.contains("No open alarms"));
 }
 
+fn team_view(backend: Backend) {
+    let server = TestServer::start(backend);
+    let (_, sup_a) = team_with_supervisor(&server, "a");
+    let (_, sup_b) = team_with_supervisor(&server, "b");
+    server.add_user(
+        "w2.a",
+        ServerRole::Worker,
+        Some(
+            &server
+                .db
+                .tx(|tx| {
+                    Ok(tx.query_one(
+                        "SELECT team_id FROM users WHERE username = 'w.a'",
+                        fieldnote_server::params![],
+                    )?[0]
+                        .text())
+                })
+                .unwrap(),
+        ),
+    );
+    // w.a syncs a member with an overdue first contact; w2.a never syncs.
+    let mut phone = server.device("w.a");
+    phone.add_member(7);
+    phone.sync();
+    let (mut a, _) = sign_in(&server, &sup_a, None);
+    let page = a.get("/console/team");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let rows: Vec<&str> = page.body.split("<tr").skip(2).collect();
+    assert_eq!(rows.len(), 2, "{}", page.body);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("w a") && !r.contains("never"))
+    );
+    let never = rows.iter().find(|r| r.contains("w2 a")).unwrap();
+    assert!(never.contains("never") && never.contains("no sync in over a day"));
+    // Team b's supervisor sees only team b.
+    let (mut b, _) = sign_in(&server, &sup_b, None);
+    let other = b.get("/console/team");
+    assert!(other.body.contains("w b") && !other.body.contains("w a"));
+}
+
 fn idle_sign_out(backend: Backend) {
     let server = TestServer::start_with(
         backend,
@@ -473,6 +514,16 @@ fn sqlite_answering_alarms() {
 #[test]
 fn postgres_answering_alarms() {
     answering_alarms(Backend::Postgres);
+}
+
+#[test]
+fn sqlite_team_view() {
+    team_view(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_team_view() {
+    team_view(Backend::Postgres);
 }
 
 #[test]

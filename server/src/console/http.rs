@@ -472,6 +472,72 @@ pub async fn alarm_rows(State(state): State<AppState>, user: Signed) -> Response
     }
 }
 
+/// A worker stands out when no device of theirs has synced for this long (24 hours).
+const STALE_SYNC_MS: i64 = 24 * 3600 * 1000;
+
+/// `GET /console/team`: each worker of the user's team with the compliance figures the rules
+/// engine gives (overdue first) and the last sync of any of their devices.
+pub async fn team(State(state): State<AppState>, user: Signed) -> Response {
+    let Some(team) = user.principal.team_id.clone() else {
+        return error_page(Error::NotFound(
+            "you belong to no team; the team view shows a supervisor's own team".into(),
+        ));
+    };
+    let p = user.principal.clone();
+    let rows = blocking(&state, move |db| {
+        db.tx(|tx| {
+            crate::admin::require_team_read(tx, &p, &team)?;
+            let now = now_ms();
+            let rollup =
+                crate::rollup::team_rollup(tx, &team, fieldnote_core::Timestamp::from_millis(now))?;
+            let workers = tx.query(
+                "SELECT u.staff_id, u.display_name, MAX(d.last_sync_at)
+                 FROM users u LEFT JOIN devices d ON d.user_id = u.id AND d.revoked_at IS NULL
+                 WHERE u.team_id = $1 AND u.role = 'worker' AND u.disabled = 0
+                 GROUP BY u.staff_id, u.display_name",
+                params![&team],
+            )?;
+            let mut rows: Vec<pages::TeamRow> = workers
+                .into_iter()
+                .map(|w| {
+                    let staff = w[0].text();
+                    let figures = rollup
+                        .iter()
+                        .flat_map(|t| t.workers.iter())
+                        .find(|r| r.worker.to_string() == staff);
+                    let last_sync = w[2].opt_int();
+                    pages::TeamRow {
+                        name: w[1].text(),
+                        members: figures.map_or(0, |f| f.members),
+                        overdue: figures.map_or(0, |f| f.overdue),
+                        due_this_week: figures.map_or(0, |f| f.due_this_week),
+                        case_rate_unmet: figures.map_or(0, |f| f.case_rate_unmet),
+                        last_sync,
+                        stale: last_sync.is_none_or(|t| now - t > STALE_SYNC_MS),
+                    }
+                })
+                .collect();
+            rows.sort_by(|a, b| (b.overdue, b.stale, &a.name).cmp(&(a.overdue, a.stale, &b.name)));
+            audit::record(
+                tx,
+                &p,
+                "team.view",
+                &team,
+                &format!("{{\"workers\":{}}}", rows.len()),
+            )?;
+            Ok(rows)
+        })
+    })
+    .await;
+    match rows {
+        Ok(rows) => page(
+            StatusCode::OK,
+            pages::team(&user.principal.display_name, &user.csrf(), &rows),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
 /// `GET /console/alarms/{id}`: one alarm's audit trail.
 pub async fn alarm(
     State(state): State<AppState>,

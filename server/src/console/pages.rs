@@ -26,6 +26,8 @@ pub fn layout(title: &str, user: Option<(&str, &str)>, body: Markup) -> Markup {
                     @if let Some((name, csrf)) = user {
                         nav aria-label="Main" {
                             a href="/console/alarms" { "Alarms" }
+                            " "
+                            a href="/console/team" { "Team" }
                         }
                         form.signout method="post" action="/console/logout" {
                             input type="hidden" name="csrf" value=(csrf);
@@ -191,6 +193,61 @@ pub fn alarm_trail(name: &str, csrf: &str, alarm: &AlarmView, trail: &[Stored]) 
                 }
             }
             p { a href="/console/alarms" { "Back to alarms" } }
+        },
+    )
+}
+
+/// One worker on the team view.
+pub struct TeamRow {
+    /// Name.
+    pub name: String,
+    /// Members on the caseload.
+    pub members: usize,
+    /// Overdue obligations.
+    pub overdue: usize,
+    /// Obligations due this week.
+    pub due_this_week: usize,
+    /// CSP-JI members below the case rate.
+    pub case_rate_unmet: usize,
+    /// The last sync of any of the worker's devices.
+    pub last_sync: Option<i64>,
+    /// No device has synced in a day (or ever).
+    pub stale: bool,
+}
+
+/// The team view: workers with overdue obligations first, then those whose phones have not
+/// synced in a day.
+pub fn team(name: &str, csrf: &str, rows: &[TeamRow]) -> Markup {
+    layout(
+        "Team",
+        Some((name, csrf)),
+        html! {
+            table {
+                thead { tr {
+                    th scope="col" { "Worker" } th scope="col" { "Members" } th scope="col" { "Overdue" }
+                    th scope="col" { "Due this week" } th scope="col" { "Below CSP-JI case rate" }
+                    th scope="col" { "Last sync" }
+                } }
+                tbody {
+                    @if rows.is_empty() { tr { td colspan="6" { "No workers on this team." } } }
+                    @for r in rows {
+                        tr class=[r.stale.then_some("stale")] {
+                            td { (r.name) }
+                            td { (r.members) }
+                            td class=[(r.overdue > 0).then_some("overdue")] { (r.overdue) }
+                            td { (r.due_this_week) }
+                            td { (r.case_rate_unmet) }
+                            td {
+                                @match r.last_sync {
+                                    Some(t) => { (when(t)) }
+                                    None => { "never" }
+                                }
+                                @if r.stale { strong { " — no sync in over a day" } }
+                            }
+                        }
+                    }
+                }
+            }
         },
     )
 }
