@@ -223,11 +223,7 @@ pub fn service_plan(member_id: RecordId, program: Program, author: StaffId) -> P
     Plan {
         member_id,
         program,
-        kind: if program == Program::Tm {
-            PlanKind::IndividualActionPlan
-        } else {
-            PlanKind::ServicePlan
-        },
+        kind: PlanKind::service_plan_of(program),
         status: PlanStatus::Completed,
         revision_of: None,
         completed_at: Some(Timestamp::now()),

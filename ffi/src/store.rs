@@ -199,17 +199,12 @@ impl FieldnoteStore {
         }
     }
 
-    /// Whether the records are locked (locking them first if the idle timeout has passed).
+    /// Whether the records are locked, locking them first if the idle timeout has passed (the
+    /// shell may call this from a timer).
     pub fn is_locked(&self) -> bool {
         let mut records = lock(&self.records);
         self.expire_if_idle(&mut records);
         records.is_none()
-    }
-
-    /// Locks if the idle timeout has passed; the shell calls this from a timer. Returns
-    /// whether the store is now locked.
-    pub fn lock_if_idle(&self) -> bool {
-        self.is_locked()
     }
 
     /// Sets the unlock PIN (4 to 12 digits), or removes it with `None`. Needs the store
@@ -478,11 +473,7 @@ impl FieldnoteStore {
             let body = Plan {
                 member_id: member,
                 program,
-                kind: if program == Program::Tm {
-                    PlanKind::IndividualActionPlan
-                } else {
-                    PlanKind::ServicePlan
-                },
+                kind: PlanKind::service_plan_of(program),
                 status: PlanStatus::Completed,
                 revision_of: None,
                 completed_at: Some(Timestamp::now()),
@@ -656,26 +647,30 @@ impl FieldnoteStore {
         }
     }
 
-    /// Runs `f` on the unlocked store, counting the call as activity.
-    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Outcome<T>) -> Outcome<T> {
-        guard(|| {
-            let mut records = lock(&self.records);
-            self.expire_if_idle(&mut records);
-            let Some(u) = records.as_mut() else {
-                return Err(FieldnoteError::Locked {
-                    reason: "unlock the store first (saved drafts are kept)".into(),
-                });
-            };
-            u.last_use = Instant::now();
-            f(&mut u.store)
-        })
+    /// The unlocked store behind `records`, after the idle check, with this call counted as
+    /// activity.
+    fn unlocked<'a>(&self, records: &'a mut Option<Unlocked>) -> Outcome<&'a mut Store> {
+        self.expire_if_idle(records);
+        let Some(u) = records.as_mut() else {
+            return Err(FieldnoteError::Locked {
+                reason: "unlock the store first (saved drafts are kept)".into(),
+            });
+        };
+        u.last_use = Instant::now();
+        Ok(&mut u.store)
     }
 
-    /// [`Self::with_store`] for a write: observers then hear the new status.
+    /// Runs `f` on the unlocked store.
+    pub(crate) fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> Outcome<T>) -> Outcome<T> {
+        guard(|| f(self.unlocked(&mut lock(&self.records))?))
+    }
+
+    /// [`Self::with_store`] for a write: observers, if any, then hear the new status.
     fn write<T>(&self, f: impl FnOnce(&mut Store) -> Outcome<T>) -> Outcome<T> {
+        let observed = !lock(&self.observers).is_empty();
         let (value, status) = self.with_store(|s| {
             let value = f(s)?;
-            Ok((value, self.status_of(s).ok()))
+            Ok((value, observed.then(|| self.status_of(s).ok()).flatten()))
         })?;
         if let Some(status) = status {
             self.notify_status(&status);
@@ -722,21 +717,12 @@ impl FieldnoteStore {
 
     fn sync_now(&self) -> Outcome<SyncSummary> {
         let client = self.client()?;
-        let observers = self.observers();
         if let Ok(status) = self.with_store(|s| self.status_of(s)) {
-            for o in &observers {
-                o.on_status(status.clone());
-            }
+            self.notify_status(&status);
         }
+        let observers = self.observers();
         let mut records = lock(&self.records);
-        self.expire_if_idle(&mut records);
-        let Some(u) = records.as_mut() else {
-            return Err(FieldnoteError::Locked {
-                reason: "unlock the store to sync".into(),
-            });
-        };
-        u.last_use = Instant::now();
-        let report = client.sync(&mut u.store, &mut |p| {
+        let report = client.sync(self.unlocked(&mut records)?, &mut |p| {
             let view = progress_view(p);
             for o in &observers {
                 o.on_progress(view.clone());

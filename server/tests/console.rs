@@ -127,11 +127,8 @@ fn between(text: &str, start: &str, end: &str) -> String {
     text[from..][..text[from..].find(end).unwrap()].to_string()
 }
 
+/// Form encoding of a value.
 fn enc(s: &str) -> String {
-    url_encode(s)
-}
-
-fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -179,6 +176,23 @@ fn sign_in(server: &TestServer, username: &str, secret: Option<&str>) -> (Browse
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(done.location.as_deref(), Some("/console/alarms"));
     (b, secret)
+}
+
+/// The audit actions recorded so far whose name starts with `prefix`, in order.
+fn audited(server: &TestServer, prefix: &str) -> Vec<String> {
+    server
+        .db
+        .tx(|tx| {
+            Ok(tx
+                .query(
+                    "SELECT action FROM audit WHERE action LIKE $1 ORDER BY seq",
+                    fieldnote_server::params![format!("{prefix}%")],
+                )?
+                .into_iter()
+                .map(|r| r[0].text())
+                .collect())
+        })
+        .unwrap()
 }
 
 fn team_with_supervisor(server: &TestServer, name: &str) -> (String, String) {
@@ -312,6 +326,24 @@ fn sign_in_and_mfa(backend: Backend) {
     assert_eq!(p.status, 403);
     assert!(w.cookie.is_none());
 
+    // Five wrong codes in the window (two above, three here), then no code is even checked,
+    // the right one included (429).
+    let mut guesser = Browser::new(&server.url);
+    guesser.post(
+        "/console/login",
+        &format!("username={sup}&password={}", enc(common::PASSWORD)),
+    );
+    let csrf = Browser::csrf(&guesser.get("/console/mfa"));
+    for _ in 0..3 {
+        let p = guesser.post("/console/mfa", &format!("csrf={csrf}&code=000000"));
+        assert_eq!(p.status, 401);
+    }
+    let p = guesser.post(
+        "/console/mfa",
+        &format!("csrf={csrf}&code={}", code(&secret, 0)),
+    );
+    assert_eq!(p.status, 429, "{}", p.body);
+
     // Sign-out ends the session.
     let page = b.get("/console/alarms");
     let p = b.post("/console/logout", &format!("csrf={}", Browser::csrf(&page)));
@@ -319,26 +351,16 @@ fn sign_in_and_mfa(backend: Backend) {
     assert_eq!(b.get("/console/alarms").status, 303);
 
     // Sign-in and sign-out are audited.
-    let actions: Vec<String> = server
-        .db
-        .tx(|tx| {
-            Ok(tx
-                .query(
-                    "SELECT action FROM audit WHERE action LIKE 'console.%' ORDER BY seq",
-                    fieldnote_server::params![],
-                )?
-                .into_iter()
-                .map(|r| r[0].text())
-                .collect())
-        })
-        .unwrap();
     assert_eq!(
-        actions,
+        audited(&server, "console."),
         [
             "console.mfa_failed",
             "console.login",
             "console.mfa_failed", // the replayed code
             "console.login",
+            "console.mfa_failed", // three guesses
+            "console.mfa_failed",
+            "console.mfa_failed",
             "console.logout"
         ]
     );
@@ -430,6 +452,10 @@ fn answering_alarms(backend: Backend) {
         assert!(trail.body.contains(action), "{action} in the trail");
     }
     assert!(a.get("/console/alarms").body.contains("No open alarms"));
+    // What the console showed is audited.
+    let seen = audited(&server, "alarm.");
+    assert!(seen.iter().any(|a| a == "alarm.list"));
+    assert!(seen.iter().any(|a| a == "alarm.trail"));
 }
 
 fn team_view(backend: Backend) {
@@ -471,6 +497,7 @@ fn team_view(backend: Backend) {
     let (mut b, _) = sign_in(&server, &sup_b, None);
     let other = b.get("/console/team");
     assert!(other.body.contains("w b") && !other.body.contains("w a"));
+    assert_eq!(audited(&server, "team.view").len(), 2);
 }
 
 fn idle_sign_out(backend: Backend) {

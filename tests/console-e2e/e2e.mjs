@@ -98,6 +98,14 @@ try {
     await page.screenshot({ path: join(shots, "console-acknowledged.png"), fullPage: true });
   });
 
+  await step("typed text survives leaving the page (as after an automatic sign-out)", async () => {
+    const outcome = page.locator(`#outcome-${alarmId}`);
+    await outcome.fill("Called the worker; on the way");
+    await page.reload();
+    const kept = await page.locator(`#outcome-${alarmId}`).inputValue();
+    check(kept === "Called the worker; on the way", `kept: ${kept}`);
+  });
+
   await step("the alarm's audit trail lists raise and acknowledgement", async () => {
     await page.locator(`tr[data-alarm="${alarmId}"]`).getByRole("link", { name: "Audit trail" }).click();
     const text = await page.locator("main").textContent();
@@ -111,4 +119,4 @@ try {
 const passed = results.filter(([, ok]) => ok).length;
 const failed = results.length - passed;
 console.log(`console e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed === 6 ? 0 : 1);
+process.exit(failed === 0 && passed === 7 ? 0 : 1);

@@ -29,6 +29,16 @@ pub enum PlanKind {
 }
 
 impl PlanKind {
+    /// The plan a program calls its service plan: an individual action plan in TM, a service
+    /// plan elsewhere.
+    pub fn service_plan_of(program: Program) -> PlanKind {
+        if program == Program::Tm {
+            PlanKind::IndividualActionPlan
+        } else {
+            PlanKind::ServicePlan
+        }
+    }
+
     /// The roles whose signatures the plan needs before it is in force, per the specs.
     /// `Youth` is asked for "when appropriate" and so is optional (see [`Plan::youth_signs`]).
     pub fn required_signers(self, program: Program) -> Vec<Role> {

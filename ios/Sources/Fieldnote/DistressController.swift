@@ -86,8 +86,12 @@ public final class DistressController: @unchecked Sendable {
                             if sent { continuation.yield(.sent(alarmId)) }
                         }
                         if sent {
-                            let local = try store.alarm(alarmId: alarmId)
-                            let state = (try? await store.refreshAlarm(alarmId: alarmId)) ?? local
+                            let state: AlarmState
+                            if let fresh = try? await store.refreshAlarm(alarmId: alarmId) {
+                                state = fresh
+                            } else {
+                                state = try store.alarm(alarmId: alarmId)
+                            }
                             if state.status == "acknowledged" || state.status == "resolved" {
                                 continuation.yield(.acknowledged(alarmId, by: state.acknowledgedBy ?? "your team"))
                                 break

@@ -91,6 +91,25 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a form posted in a session: same origin, and the session's CSRF token.
+fn check_form(headers: &HeaderMap, session_token: &str, csrf: &str) -> Result<(), Error> {
+    same_origin(headers)?;
+    super::check_csrf(session_token, csrf)
+}
+
+/// The session of `token` if it is live and has passed the second factor.
+fn signed_session(
+    tx: &mut dyn crate::db::Tx,
+    token: &str,
+    cfg: &auth::AuthConfig,
+    now: i64,
+) -> Result<Option<Session>, Error> {
+    Ok(
+        super::load(tx, token, now, cfg.console_idle_secs, cfg.console_max_secs)?
+            .filter(|s| s.mfa_done),
+    )
+}
+
 /// A fully signed-in console user (password and second factor), for every page but sign-in.
 /// Without one, a page redirects to sign-in and a form post is refused.
 pub struct Signed {
@@ -133,14 +152,9 @@ impl FromRequestParts<AppState> for Signed {
         let found = blocking(state, move |db| {
             db.tx(|tx| {
                 let now = now_ms();
-                let Some(s) =
-                    super::load(tx, &t, now, cfg.console_idle_secs, cfg.console_max_secs)?
-                else {
+                let Some(s) = signed_session(tx, &t, &cfg, now)? else {
                     return Ok(None);
                 };
-                if !s.mfa_done {
-                    return Ok(None);
-                }
                 super::touch(tx, &s, now)?;
                 let p = super::principal(tx, &s)?;
                 let agency = policy::agency_of(tx, &p)?;
@@ -321,9 +335,7 @@ pub async fn mfa(
     pending: Pending,
     Form(form): Form<MfaForm>,
 ) -> Response {
-    if let Err(e) =
-        same_origin(&headers).and_then(|_| super::check_csrf(&pending.token, &form.csrf))
-    {
+    if let Err(e) = check_form(&headers, &pending.token, &form.csrf) {
         return error_page(e);
     }
     let window = state.auth.login_window_secs;
@@ -403,7 +415,7 @@ pub async fn logout(
     user: Signed,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(e) = same_origin(&headers).and_then(|_| super::check_csrf(&user.token, &form.csrf)) {
+    if let Err(e) = check_form(&headers, &user.token, &form.csrf) {
         return error_page(e);
     }
     let done = blocking(&state, move |db| {
@@ -566,7 +578,7 @@ pub async fn acknowledge(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(e) = same_origin(&headers).and_then(|_| super::check_csrf(&user.token, &form.csrf)) {
+    if let Err(e) = check_form(&headers, &user.token, &form.csrf) {
         return error_page(e);
     }
     let (p, agency) = (user.principal.clone(), user.agency.clone());
@@ -599,7 +611,7 @@ pub async fn resolve(
     Path(id): Path<String>,
     Form(form): Form<ResolveForm>,
 ) -> Response {
-    if let Err(e) = same_origin(&headers).and_then(|_| super::check_csrf(&user.token, &form.csrf)) {
+    if let Err(e) = check_form(&headers, &user.token, &form.csrf) {
         return error_page(e);
     }
     let (p, agency) = (user.principal.clone(), user.agency.clone());
@@ -625,8 +637,7 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap, user: Sig
     let cfg = state.auth.clone();
     let token = user.token.clone();
     let auth: StreamAuth = std::sync::Arc::new(move |tx, now| {
-        let s = super::load(tx, &token, now, cfg.console_idle_secs, cfg.console_max_secs)?
-            .filter(|s| s.mfa_done)
+        let s = signed_session(tx, &token, &cfg, now)?
             .ok_or_else(|| Error::Unauthenticated("the console session ended".into()))?;
         super::principal(tx, &s)
     });

@@ -127,16 +127,32 @@ impl ToSql for Val {
     }
 }
 
+/// The queries are written once with PostgreSQL's `$1`, `$2` placeholders. SQLite reads `$N`
+/// as a *named* parameter numbered by first appearance, so `... = $2 WHERE id = $1` would
+/// bind the two values swapped; `?N` is SQLite's positional form, so every `$N` becomes `?N`.
+fn positional(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Tx for SqliteTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
-        let mut stmt = self.tx.prepare_cached(sql).map_err(sql_err)?;
+        let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(sql_err)?;
         Ok(stmt
             .execute(rusqlite::params_from_iter(params.iter()))
             .map_err(sql_err)? as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
-        let mut stmt = self.tx.prepare_cached(sql).map_err(sql_err)?;
+        let mut stmt = self.tx.prepare_cached(&positional(sql)).map_err(sql_err)?;
         let n = stmt.column_count();
         let mut rows = stmt
             .query(rusqlite::params_from_iter(params.iter()))
@@ -165,4 +181,20 @@ impl Tx for SqliteTx<'_> {
 
 fn sql_err(e: rusqlite::Error) -> Error {
     Error::Database(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positional;
+
+    #[test]
+    fn placeholders_bind_by_number_whatever_their_order() {
+        let conn = rusqlite::Connection::open_in_memory().expect("in-memory database");
+        let sql = "SELECT $2 || '-' || $1 || '-' || $2";
+        assert_eq!(positional(sql), "SELECT ?2 || '-' || ?1 || '-' || ?2");
+        let got: String = conn
+            .query_row(&positional(sql), ["first", "second"], |r| r.get(0))
+            .expect("query");
+        assert_eq!(got, "second-first-second");
+    }
 }
