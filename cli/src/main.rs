@@ -591,8 +591,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Show { id } => {
             let r = store.get(id)?;
+            let review = fieldnote_core::ReviewState::of(&r.attestations, &r.body);
             let v = serde_json::json!({ "id": id, "record": r.body, "attestations": r.attestations,
-                "conflicts": store.conflicts(id)? });
+                "review": review, "conflicts": store.conflicts(id)? });
             print_json(&v);
         }
         Command::Check => match store.check_integrity()? {

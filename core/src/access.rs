@@ -5,6 +5,9 @@
 use crate::attest::{Attestation, AttestationKind};
 use crate::model::{RecordBody, Role, StaffId};
 
+/// The longest review comment accepted, in characters.
+pub const MAX_COMMENT_CHARS: usize = 4000;
+
 /// The person writing: the signed-in user of a device, or the user a server request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Author {
@@ -61,6 +64,20 @@ pub fn check_attestation(author: &Author, att: &Attestation) -> Result<(), Strin
     }
     if att.kind == AttestationKind::Finalize && signer.role != Role::Worker {
         return Err("a note is finalized by its author, signing as worker".into());
+    }
+    if att.kind.is_review() {
+        if !matches!(signer.role, Role::Supervisor | Role::ProgramDirector) {
+            return Err("only a supervisor or program director reviews records".into());
+        }
+        let comment = att.comment.as_deref().map(str::trim).unwrap_or_default();
+        if att.kind == AttestationKind::Return && comment.is_empty() {
+            return Err("comment: a returned record needs a comment saying what to change".into());
+        }
+        if comment.chars().count() > MAX_COMMENT_CHARS {
+            return Err(format!("comment: at most {MAX_COMMENT_CHARS} characters"));
+        }
+    } else if att.comment.is_some() {
+        return Err("only a review carries a comment".into());
     }
     Ok(())
 }

@@ -26,6 +26,10 @@ pub enum AttestationKind {
     Finalize,
     /// Someone signed a plan in a role.
     Sign,
+    /// A supervisor reviewed the record as it was and approved it.
+    Approve,
+    /// A supervisor reviewed the record and returned it to its author with a comment.
+    Return,
 }
 
 impl AttestationKind {
@@ -34,7 +38,14 @@ impl AttestationKind {
         match self {
             AttestationKind::Finalize => "finalize",
             AttestationKind::Sign => "sign",
+            AttestationKind::Approve => "approve",
+            AttestationKind::Return => "return",
         }
+    }
+
+    /// Whether this is a supervisor's review (approve or return).
+    pub fn is_review(self) -> bool {
+        matches!(self, AttestationKind::Approve | AttestationKind::Return)
     }
 }
 
@@ -89,6 +100,9 @@ pub struct Attestation {
     pub signed_at: Timestamp,
     /// The content hash of the record as signed.
     pub content_hash: String,
+    /// A reviewer's comment to the author (reviews only; required when returning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -98,6 +112,8 @@ struct Unsigned<'a> {
     signer: &'a Signer,
     signed_at: &'a Timestamp,
     content_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: &'a Option<String>,
 }
 
 impl Attestation {
@@ -117,7 +133,28 @@ impl Attestation {
             signer,
             signed_at,
             content_hash,
+            comment: None,
         };
+        a.id = a.computed_id();
+        a
+    }
+
+    /// A supervisor's review of `body` as it is now: approved, or returned with `comment`.
+    pub fn review(
+        record_id: RecordId,
+        approved: bool,
+        signer: Signer,
+        signed_at: Timestamp,
+        body: &RecordBody,
+        comment: Option<String>,
+    ) -> Self {
+        let kind = if approved {
+            AttestationKind::Approve
+        } else {
+            AttestationKind::Return
+        };
+        let mut a = Attestation::new(record_id, kind, signer, signed_at, body);
+        a.comment = comment.filter(|c| !c.trim().is_empty());
         a.id = a.computed_id();
         a
     }
@@ -129,6 +166,7 @@ impl Attestation {
             signer: &self.signer,
             signed_at: &self.signed_at,
             content_hash: &self.content_hash,
+            comment: &self.comment,
         };
         hash_json(b"fieldnote/attestation/v1\n", &unsigned)
     }
@@ -186,6 +224,77 @@ impl SignatureState {
         match self {
             SignatureState::Current { attestation } => Some(attestation.signed_at),
             _ => None,
+        }
+    }
+}
+
+/// Where a record stands with its reviewers: the latest intact review decides.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ReviewState {
+    /// Not reviewed yet.
+    Unreviewed,
+    /// Approved, and the content has not changed since.
+    Approved {
+        /// The review.
+        review: Attestation,
+    },
+    /// Returned to the author with a comment.
+    Returned {
+        /// The review (its `comment` says why).
+        review: Attestation,
+    },
+    /// Approved, but the content changed afterwards: it needs another look.
+    Changed {
+        /// The review.
+        review: Attestation,
+    },
+}
+
+impl ReviewState {
+    /// The review state of `body` given its attestations.
+    pub fn of(attestations: &[Attestation], body: &RecordBody) -> ReviewState {
+        let latest = attestations
+            .iter()
+            .filter(|a| a.kind.is_review() && a.verify())
+            .max_by(|a, b| (a.signed_at, &a.id).cmp(&(b.signed_at, &b.id)));
+        match latest {
+            None => ReviewState::Unreviewed,
+            Some(a) if a.kind == AttestationKind::Return => {
+                ReviewState::Returned { review: a.clone() }
+            }
+            Some(a) if a.is_stale(body) => ReviewState::Changed { review: a.clone() },
+            Some(a) => ReviewState::Approved { review: a.clone() },
+        }
+    }
+
+    /// Whether the record waits for a reviewer: never reviewed, changed since approval, or
+    /// changed since it was returned (the author's answer).
+    pub fn awaits_review(&self, body: &RecordBody) -> bool {
+        match self {
+            ReviewState::Unreviewed | ReviewState::Changed { .. } => true,
+            ReviewState::Returned { review } => review.is_stale(body),
+            ReviewState::Approved { .. } => false,
+        }
+    }
+
+    /// The latest review, if any.
+    pub fn review(&self) -> Option<&Attestation> {
+        match self {
+            ReviewState::Unreviewed => None,
+            ReviewState::Approved { review }
+            | ReviewState::Returned { review }
+            | ReviewState::Changed { review } => Some(review),
+        }
+    }
+
+    /// A short name: `unreviewed`, `approved`, `returned`, `changed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReviewState::Unreviewed => "unreviewed",
+            ReviewState::Approved { .. } => "approved",
+            ReviewState::Returned { .. } => "returned",
+            ReviewState::Changed { .. } => "changed",
         }
     }
 }

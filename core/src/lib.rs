@@ -9,12 +9,13 @@ pub mod model;
 pub use model::*;
 pub mod access;
 pub mod attest;
+pub mod disclosure;
 pub mod document;
 pub mod error;
 pub mod rules;
 pub mod store;
 pub mod synthetic;
 
-pub use attest::{Attestation, AttestationKind, Signer};
+pub use attest::{Attestation, AttestationKind, ReviewState, Signer};
 pub use error::{Error, Result};
 pub use store::{OpenReport, Record, Store, StoreKey};

@@ -248,3 +248,61 @@ pub fn service_plan(member_id: RecordId, program: Program, author: StaffId) -> P
 fn pick<'a>(rng: &mut impl Rng, list: &[&'a str]) -> &'a str {
     list.choose(rng).copied().unwrap_or("")
 }
+
+/// A synthetic 42 CFR Part 2 consent, signed at `at`, to share substance-use treatment
+/// information with an invented outpatient program for care coordination.
+pub fn part2_consent(
+    member_id: RecordId,
+    program: Program,
+    recorded_by: StaffId,
+    at: Timestamp,
+) -> Consent {
+    Consent {
+        member_id,
+        program,
+        recipient: Contact {
+            name: "Riverside Recovery Outpatient".into(),
+            organization: Some("Riverside Recovery".into()),
+            phone: Some("555-0142".into()),
+            email: None,
+        },
+        scope: "Substance use treatment referrals, attendance and progress".into(),
+        purpose: "Care coordination".into(),
+        substance_use_part2: true,
+        refused: false,
+        signed_by: "the member".into(),
+        signed_at: at,
+        expires_on: None,
+        revoked_at: None,
+        recorded_by,
+    }
+}
+
+/// A synthetic referral to substance-use treatment made under `consent_id`.
+pub fn sud_referral(
+    member_id: RecordId,
+    program: Program,
+    by: StaffId,
+    consent_id: RecordId,
+    at: Timestamp,
+) -> ServiceReferral {
+    ServiceReferral {
+        member_id,
+        program,
+        service: "Outpatient substance use treatment".into(),
+        provider: Contact {
+            name: "Riverside Recovery Outpatient".into(),
+            organization: Some("Riverside Recovery".into()),
+            phone: Some("555-0142".into()),
+            email: None,
+        },
+        reason: "Member asked for help staying in recovery".into(),
+        alternative_for_ineligible: false,
+        referred_at: at,
+        scheduled_for: None,
+        follow_ups: Vec::new(),
+        no_follow_up_reason: None,
+        consent_id: Some(consent_id),
+        by,
+    }
+}

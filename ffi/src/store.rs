@@ -15,8 +15,8 @@ use fieldnote_client::{Client, TlsOptions};
 use fieldnote_core::store::{RecordSyncState, SignatureState};
 use fieldnote_core::{
     ContactNote, Enrollment, EnrollmentStatus, Goal, Member, Modality, PlaceOfService, Plan,
-    PlanKind, PlanStatus, Program, RecordBody, Referral, Role, Signer, StaffId, Store, StoreKey,
-    Timestamp, new_id, rules,
+    PlanKind, PlanStatus, Program, RecordBody, Referral, ReviewState, Role, Signer, StaffId, Store,
+    StoreKey, Timestamp, new_id, rules,
 };
 
 use crate::error::{FieldnoteError, Outcome, guard};
@@ -443,6 +443,7 @@ impl FieldnoteStore {
                 RecordSyncState::Synced => "synced".to_string(),
                 RecordSyncState::Rejected { reason } => format!("rejected: {reason}"),
             };
+            let review = ReviewState::of(&record.attestations, &record.body);
             Ok(NoteView {
                 id: id.to_string(),
                 member_id: n.member_id.to_string(),
@@ -452,6 +453,9 @@ impl FieldnoteStore {
                 finalized: record.is_finalized(),
                 addendum_to: n.addendum_to.map(|p| p.to_string()),
                 sync_state,
+                review: review.as_str().to_string(),
+                reviewed_by: review.review().map(|a| a.signer.name.clone()),
+                review_comment: review.review().and_then(|a| a.comment.clone()),
             })
         })
     }

@@ -120,6 +120,13 @@ pub struct NoteView {
     pub addendum_to: Option<String>,
     /// `pending`, `synced` or `rejected: <reason>`.
     pub sync_state: String,
+    /// The supervisor's review: `unreviewed`, `approved`, `returned` (see the comment) or
+    /// `changed` (approved before the content changed).
+    pub review: String,
+    /// Who reviewed it last.
+    pub reviewed_by: Option<String>,
+    /// The reviewer's comment (always present when returned).
+    pub review_comment: Option<String>,
 }
 
 /// One open obligation.

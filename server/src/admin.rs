@@ -272,6 +272,15 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// Disables a user (sign-in refused, tokens revoked), for administrators; audited.
+pub fn disable(tx: &mut dyn Tx, p: &Principal, user: &str) -> Result<()> {
+    require(p, None, &Action::ManageUsers)?;
+    if !auth::disable_user(tx, user)? {
+        return Err(Error::NotFound("no such user".into()));
+    }
+    record(tx, p, "user.disable", user)
+}
+
 /// Disables a user: sign-in refused, tokens revoked.
 pub async fn disable_user(
     State(state): State<AppState>,
@@ -279,16 +288,7 @@ pub async fn disable_user(
     path: Path<IdPath>,
 ) -> Result<StatusCode> {
     let user = path_id(path)?;
-    blocking(&state, move |db| {
-        db.tx(|tx| {
-            require(&p, None, &Action::ManageUsers)?;
-            if !auth::disable_user(tx, &user)? {
-                return Err(Error::NotFound("no such user".into()));
-            }
-            record(tx, &p, "user.disable", &user)
-        })
-    })
-    .await?;
+    blocking(&state, move |db| db.tx(|tx| disable(tx, &p, &user))).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -298,6 +298,26 @@ struct NewTeam {
     name: String,
 }
 
+/// Creates a team named `name` in the administrator's agency; audited.
+pub fn add_team(tx: &mut dyn Tx, p: &Principal, name: &str) -> Result<Created> {
+    require(p, None, &Action::ManageUsers)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("name", "must be 1 to 100 characters"));
+    }
+    let agency = match policy::agency_of(tx, p)? {
+        Some(a) => a,
+        None => tx.query_one("SELECT id FROM agencies ORDER BY id LIMIT 1", params![])?[0].text(),
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    tx.exec(
+        "INSERT INTO teams (id, agency_id, name) VALUES ($1, $2, $3)",
+        params![&id, &agency, name],
+    )?;
+    record(tx, p, "team.create", &id)?;
+    Ok(Created { id, staff_id: None })
+}
+
 /// Creates a team in the administrator's agency.
 pub async fn create_team(
     State(state): State<AppState>,
@@ -305,27 +325,7 @@ pub async fn create_team(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Created>)> {
     let req: NewTeam = parse_body(&body)?;
-    let created = blocking(&state, move |db| {
-        db.tx(|tx| {
-            require(&p, None, &Action::ManageUsers)?;
-            if req.name.trim().is_empty() {
-                return Err(Error::invalid("name", "is required"));
-            }
-            let agency = match policy::agency_of(tx, &p)? {
-                Some(a) => a,
-                None => tx.query_one("SELECT id FROM agencies ORDER BY id LIMIT 1", params![])?[0]
-                    .text(),
-            };
-            let id = uuid::Uuid::now_v7().to_string();
-            tx.exec(
-                "INSERT INTO teams (id, agency_id, name) VALUES ($1, $2, $3)",
-                params![&id, &agency, req.name.trim()],
-            )?;
-            record(tx, &p, "team.create", &id)?;
-            Ok(Created { id, staff_id: None })
-        })
-    })
-    .await?;
+    let created = blocking(&state, move |db| db.tx(|tx| add_team(tx, &p, &req.name))).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -370,6 +370,33 @@ pub async fn list_devices(
     Ok(Json(out))
 }
 
+/// Revokes a device if `p` may (the user themself, their team's supervisor, their agency's
+/// director, an administrator); audited. Its credential stops working and at its next
+/// contact it is told to wipe its data.
+pub fn revoke(tx: &mut dyn Tx, p: &Principal, device: &str) -> Result<()> {
+    let agency = policy::agency_of(tx, p)?;
+    let owner_user = tx
+        .query_opt("SELECT user_id FROM devices WHERE id = $1", params![device])?
+        .map(|r| r[0].text())
+        .ok_or_else(|| Error::NotFound("no such device".into()))?;
+    let staff = tx.query_one(
+        "SELECT staff_id FROM users WHERE id = $1",
+        params![&owner_user],
+    )?[0]
+        .text();
+    let owner = policy::owner_of(tx, &policy::staff_scope(&staff))?;
+    let allowed = match &owner {
+        Some(o) => policy::allowed(p, agency.as_deref(), &Action::RevokeDevice(o)),
+        // A user without a team (an administrator): only administrators.
+        None => policy::allowed(p, None, &Action::ManageUsers),
+    };
+    if !allowed {
+        return Err(Error::NotFound("no such device".into()));
+    }
+    auth::revoke_device(tx, device, now_ms())?;
+    record(tx, p, "device.revoke", device)
+}
+
 /// Revokes a device: its credential stops working and at its next contact it is told to
 /// wipe its data.
 pub async fn revoke_device(
@@ -378,35 +405,7 @@ pub async fn revoke_device(
     path: Path<IdPath>,
 ) -> Result<StatusCode> {
     let device = path_id(path)?;
-    blocking(&state, move |db| {
-        db.tx(|tx| {
-            let agency = policy::agency_of(tx, &p)?;
-            let owner_user = tx
-                .query_opt(
-                    "SELECT user_id FROM devices WHERE id = $1",
-                    params![&device],
-                )?
-                .map(|r| r[0].text())
-                .ok_or_else(|| Error::NotFound("no such device".into()))?;
-            let staff = tx.query_one(
-                "SELECT staff_id FROM users WHERE id = $1",
-                params![&owner_user],
-            )?[0]
-                .text();
-            let owner = policy::owner_of(tx, &policy::staff_scope(&staff))?;
-            let allowed = match &owner {
-                Some(o) => policy::allowed(&p, agency.as_deref(), &Action::RevokeDevice(o)),
-                // A user without a team (an administrator): only administrators.
-                None => policy::allowed(&p, None, &Action::ManageUsers),
-            };
-            if !allowed {
-                return Err(Error::NotFound("no such device".into()));
-            }
-            auth::revoke_device(tx, &device, now_ms())?;
-            record(tx, &p, "device.revoke", &device)
-        })
-    })
-    .await?;
+    blocking(&state, move |db| db.tx(|tx| revoke(tx, &p, &device))).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

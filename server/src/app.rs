@@ -225,7 +225,9 @@ pub fn route_specs() -> Vec<RouteSpec> {
 
 /// The supervisor console's pages and forms.
 fn console_routes() -> Vec<RouteSpec> {
+    use crate::console::admin as a;
     use crate::console::http as c;
+    use crate::console::records as r;
     use Access::*;
     // Console forms are small; anything larger is refused before it is read.
     let form = |r: MethodRouter<AppState>| {
@@ -265,6 +267,75 @@ fn console_routes() -> Vec<RouteSpec> {
             form(post(c::resolve)),
         ),
         route(Method::GET, "/console/events", Console, get(c::events)),
+        route(Method::GET, "/console/review", Console, get(r::queue)),
+        route(Method::GET, "/console/admin", Console, get(a::overview)),
+        route(
+            Method::POST,
+            "/console/admin/teams",
+            Console,
+            form(post(a::create_team)),
+        ),
+        route(
+            Method::POST,
+            "/console/admin/users",
+            Console,
+            form(post(a::create_user)),
+        ),
+        route(
+            Method::POST,
+            "/console/admin/users/{id}/disable",
+            Console,
+            form(post(a::disable_user)),
+        ),
+        route(
+            Method::POST,
+            "/console/admin/devices/{id}/revoke",
+            Console,
+            form(post(a::revoke_device)),
+        ),
+        route(
+            Method::GET,
+            "/console/teams/{id}/safety",
+            Console,
+            get(a::safety_page),
+        ),
+        route(
+            Method::POST,
+            "/console/teams/{id}/safety",
+            Console,
+            form(post(a::save_safety)),
+        ),
+        route(Method::GET, "/console/audit", Console, get(a::audit_log)),
+        route(
+            Method::GET,
+            "/console/records/{id}",
+            Console,
+            get(r::record),
+        ),
+        route(
+            Method::POST,
+            "/console/records/{id}/review",
+            Console,
+            form(post(r::review)),
+        ),
+        route(
+            Method::GET,
+            "/console/members/{id}",
+            Console,
+            get(r::member),
+        ),
+        route(
+            Method::POST,
+            "/console/members/{id}/emergency",
+            Console,
+            form(post(r::break_glass)),
+        ),
+        route(
+            Method::GET,
+            "/console/members/{id}/export",
+            Console,
+            get(r::export),
+        ),
         route(
             Method::GET,
             "/console/static/console.js",

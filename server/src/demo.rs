@@ -182,6 +182,22 @@ pub fn seed(db: &Db, members_per_worker: usize, notes_per_member: usize) -> Resu
                         store_attestation(tx, &att, now.millis())?;
                     }
                 }
+                if program == Program::CspJi {
+                    // CSP-JI members carry a substance-use consent and referral, so exports
+                    // show how Part 2 records are withheld or disclosed.
+                    let consent_id = fieldnote_core::new_id();
+                    let signed = Timestamp::from_millis(referred.millis() + 86_400_000);
+                    let consent = RecordBody::Consent(synthetic::part2_consent(
+                        member_id, program, staff, signed,
+                    ));
+                    let referral = RecordBody::ServiceReferral(synthetic::sud_referral(
+                        member_id, program, staff, consent_id, signed,
+                    ));
+                    for (id, body) in [(consent_id, consent), (fieldnote_core::new_id(), referral)]
+                    {
+                        store_new_document(tx, id, &body, &key, &created.id, now.millis())?;
+                    }
+                }
                 let plan = RecordBody::Plan(synthetic::service_plan(member_id, program, staff));
                 store_new_document(
                     tx,

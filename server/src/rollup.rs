@@ -20,6 +20,25 @@ use crate::error::Result;
 use crate::sync::load_document;
 use crate::{audit, params};
 
+/// One stored record (document `key` from its snapshot at `snapshot_seq`), with its
+/// attestations.
+pub fn record_of(tx: &mut dyn Tx, key: &str, snapshot_seq: i64) -> Result<Record> {
+    let doc = load_document(tx, key, snapshot_seq)?;
+    let attestations = tx
+        .query(
+            "SELECT event FROM attestations WHERE record_id = $1 ORDER BY id",
+            params![key],
+        )?
+        .into_iter()
+        .filter_map(|r| serde_json::from_str::<Attestation>(&r[0].text()).ok())
+        .collect();
+    Ok(Record {
+        id: doc.id(),
+        body: doc.body()?,
+        attestations,
+    })
+}
+
 /// Every record of one scope (a member), with attestations.
 pub fn scope_records(tx: &mut dyn Tx, scope: &str) -> Result<Vec<Record>> {
     let docs = tx.query(
@@ -28,21 +47,7 @@ pub fn scope_records(tx: &mut dyn Tx, scope: &str) -> Result<Vec<Record>> {
     )?;
     let mut out = Vec::with_capacity(docs.len());
     for d in docs {
-        let key = d[0].text();
-        let doc = load_document(tx, &key, d[1].int())?;
-        let attestations = tx
-            .query(
-                "SELECT event FROM attestations WHERE record_id = $1 ORDER BY id",
-                params![&key],
-            )?
-            .into_iter()
-            .filter_map(|r| serde_json::from_str::<Attestation>(&r[0].text()).ok())
-            .collect();
-        out.push(Record {
-            id: doc.id(),
-            body: doc.body()?,
-            attestations,
-        });
+        out.push(record_of(tx, &d[0].text(), d[1].int())?);
     }
     Ok(out)
 }

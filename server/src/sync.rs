@@ -392,6 +392,11 @@ impl Ingest<'_> {
                     return Ok(Err("only a plan is signed".into()));
                 }
             }
+            AttestationKind::Approve | AttestationKind::Return => {
+                if !reviewable(&kind) {
+                    return Ok(Err("only contact notes and plans are reviewed".into()));
+                }
+            }
         }
         self.tx.exec(
             "INSERT INTO attestations (id, record_id, kind, event) VALUES ($1, $2, $3, $4)",
@@ -569,7 +574,13 @@ pub fn store_new_document(
     Ok(())
 }
 
-/// Stores an attestation the server writes itself (demo data).
+/// Whether records of `kind` go through supervisor review (contact notes and plans).
+pub fn reviewable(kind: &str) -> bool {
+    kind == RecordKind::ContactNote.as_str() || kind == RecordKind::Plan.as_str()
+}
+
+/// Stores an attestation the server writes itself (demo data, and the console's reviews
+/// and co-signatures) and appends it to the feed, so devices holding the record receive it.
 pub fn store_attestation(tx: &mut dyn Tx, att: &Attestation, now: i64) -> Result<()> {
     let event = serde_json::to_string(att).map_err(|e| Error::Internal(e.to_string()))?;
     tx.exec(

@@ -1,14 +1,34 @@
 // The supervisor console end to end in headless Chromium against a real fieldnote-server
 // (started by scripts/console-tests with the demo agency) and a real device (the fieldnote
-// CLI): sign in with a password and an authenticator code, see an alarm raised by the device
+// CLI): sign in with a password and an authenticator code; see an alarm raised by the device
 // arrive live without reloading, acknowledge it, and see the acknowledgement reach the
-// device. Saves screenshots. Prints "console e2e: N passed, M failed".
+// device; return a note the device finalized with a comment and see the comment reach the
+// device; co-sign a plan and see the signature reach the device; export the member's record
+// (FHIR validated with the `fhir` package, PDF, Part 2 consent honoured); and check every
+// page with axe-core. Saves screenshots. Prints "console e2e: N passed, M failed".
 import { chromium } from "playwright-core";
 import * as OTPAuth from "otpauth";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { validateBundle } from "./fhir-validate.mjs";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+/** Runs axe-core (WCAG 2 A and AA rules) on the current page; returns the violations. */
+async function accessibilityViolations(page) {
+  await page.evaluate(axeSource);
+  return page.evaluate(async () => {
+    const r = await globalThis.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] });
+    // A run that checked nothing proves nothing: every page has text whose contrast was
+    // checked.
+    const passed = new Set(r.passes.map((p) => p.id));
+    const missing = ["color-contrast"].filter((id) => !passed.has(id) && !r.violations.some((v) => v.id === id));
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.length} node(s), e.g. ${v.nodes[0]?.html.slice(0, 120)}`)
+      .concat(missing.map((id) => `axe did not check ${id}`));
+  });
+}
 
 const url = process.env.FIELDNOTE_URL;
 const cli = process.env.FIELDNOTE_CLI;
@@ -111,6 +131,96 @@ try {
     const text = await page.locator("main").textContent();
     check(text.includes("alarm.raise.panic") && text.includes("alarm.acknowledge"), "trail entries");
   });
+  // The phone (worker1.north) documents a visit with a CSP-JI member and signs a plan.
+  let noteId, planId, memberId;
+  const comment = "Please add who else attended & the next appointment.";
+  await step("a note finalized on the phone waits in the review queue", async () => {
+    fieldnote(phone, "sync");
+    const caseload = JSON.parse(fieldnote(phone, "--json", "member", "list"));
+    const ji = caseload.find((m) => m.enrollments.some(([code]) => /ji/i.test(code)));
+    check(ji, "the demo caseload has a CSP-JI member");
+    memberId = ji.member_id;
+    const program = ji.enrollments.find(([code]) => /ji/i.test(code))[0];
+    noteId = fieldnote(phone, "note", "write", "--member", memberId, "--program", program, "--minutes", "45",
+      "--narrative", "Met at the library to look at housing applications <b>together</b>.").trim();
+    fieldnote(phone, "note", "finalize", noteId, "--name", "worker1 north");
+    planId = fieldnote(phone, "plan", "create", "--member", memberId, "--program", program,
+      "--goal", "Keep a stable place to live").trim();
+    fieldnote(phone, "plan", "sign", planId, "--role", "worker", "--name", "worker1 north");
+    fieldnote(phone, "sync");
+    await page.getByRole("link", { name: "Review" }).click();
+    await page.waitForURL("**/console/review");
+    check(await page.locator(`tr[data-record="${noteId}"]`).count() === 1, "the note is queued");
+    check(await page.locator(`tr[data-record="${planId}"]`).count() === 1, "the plan is queued");
+    await page.screenshot({ path: join(shots, "console-review.png"), fullPage: true });
+  });
+
+  await step("returning the note with a comment reaches the phone", async () => {
+    await page.locator(`tr[data-record="${noteId}"]`).getByRole("link").first().click();
+    const content = await page.locator("main").textContent();
+    check(content.includes("<b>together</b>"), "note text shown as text, not markup");
+    await page.getByLabel("Comment to the worker").fill(comment);
+    await page.getByRole("button", { name: "Return to worker" }).click();
+    await page.locator("#review-state", { hasText: "returned" }).waitFor();
+    await page.screenshot({ path: join(shots, "console-returned.png"), fullPage: true });
+    fieldnote(phone, "sync");
+    const shown = JSON.parse(fieldnote(phone, "--json", "show", noteId));
+    check(shown.review.state === "returned", `device sees ${shown.review.state}`);
+    check(shown.review.review.comment === comment, `comment on the device: ${shown.review.review.comment}`);
+    check(shown.review.review.signer.name === "supervisor north", "signed by the supervisor");
+  });
+
+  await step("co-signing the plan reaches the phone", async () => {
+    await page.goto(`${url}/console/records/${planId}`);
+    await page.getByRole("button", { name: "Co-sign plan" }).click();
+    await page.waitForURL(`**/console/records/${planId}?done=cosigned`);
+    fieldnote(phone, "sync");
+    const signatures = JSON.parse(fieldnote(phone, "--json", "plan", "show", planId));
+    const supervisor = signatures.roles.find(([role]) => role === "supervisor");
+    check(supervisor && supervisor[1].state === "current", `supervisor signature on the device: ${JSON.stringify(supervisor)}`);
+  });
+
+  await step("export: FHIR validates, PDF is a PDF, Part 2 records only under consent", async () => {
+    await page.goto(`${url}/console/members/${memberId}`);
+    const consentOption = page.locator("#consent option").nth(1);
+    const consentId = await consentOption.getAttribute("value");
+    check(consentId, "the member's Part 2 consent is offered");
+    const base = `${url}/console/members/${memberId}/export`;
+    const withheld = await page.request.get(`${base}?format=fhir&consent=`);
+    check(withheld.ok(), `fhir export: ${withheld.status()}`);
+    const bundle = await withheld.json();
+    const errors = validateBundle(bundle);
+    check(errors.length === 0, `FHIR validation:\n${errors.join("\n")}`);
+    check(!JSON.stringify(bundle).includes("Outpatient substance use treatment"), "withheld without consent");
+    const disclosed = await (await page.request.get(`${base}?format=fhir&consent=${consentId}`)).json();
+    check(validateBundle(disclosed).length === 0, "the disclosed bundle validates");
+    check(JSON.stringify(disclosed).includes("42 CFR part 2"), "the redisclosure notice travels with it");
+    const pdf = await page.request.get(`${base}?format=pdf&consent=`);
+    check((await pdf.body()).subarray(0, 5).toString() === "%PDF-", "a PDF");
+    await page.reload();
+    check((await page.locator("#disclosures tbody tr").count()) >= 3, "each export is accounted");
+    await page.screenshot({ path: join(shots, "console-member.png"), fullPage: true });
+  });
+
+  await step("accessibility: no WCAG 2.1 A/AA violations on the console's pages", async () => {
+    const pages = ["/console/alarms", "/console/team", "/console/review", `/console/records/${noteId}`,
+      `/console/records/${planId}`, `/console/members/${memberId}`];
+    const found = [];
+    for (const path of pages) {
+      await page.goto(`${url}${path}`);
+      for (const v of await accessibilityViolations(page)) found.push(`${path}: ${v}`);
+    }
+    // The record page's review form: its text box is labelled and reachable by keyboard.
+    await page.goto(`${url}/console/records/${planId}`);
+    await page.keyboard.press("Tab"); // the skip link comes first
+    check(await page.evaluate(() => document.activeElement?.textContent) === "Skip to content", "skip link first");
+    const box = page.getByLabel("Comment to the worker");
+    await box.focus();
+    check(await box.evaluate((b) => document.activeElement === b), "the comment box takes focus");
+    await page.goto(`${url}/console/team`);
+    await page.screenshot({ path: join(shots, "console-team.png"), fullPage: true });
+    check(found.length === 0, found.join("\n"));
+  });
 } catch (_) {
   // Reported by step(); the summary below counts it.
 } finally {
@@ -119,4 +229,4 @@ try {
 const passed = results.filter(([, ok]) => ok).length;
 const failed = results.length - passed;
 console.log(`console e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed === 7 ? 0 : 1);
+process.exit(failed === 0 && passed === 12 ? 0 : 1);

@@ -295,32 +295,43 @@ impl RecordBody {
         }
     }
 
-    /// A one-line title for lists and timelines. Contains no narrative text.
+    /// A one-line title for lists and timelines, in words ("In person contact, 45 min").
+    /// Contains no narrative text.
     pub fn title(&self) -> String {
         match self {
             RecordBody::Member(m) => m.display_name(),
             RecordBody::Enrollment(e) => {
-                format!("{} enrollment ({:?})", e.program.code(), e.status)
+                format!("{} enrollment ({})", e.program.code(), words(&e.status))
             }
             RecordBody::ContactNote(n) if n.addendum_to.is_some() => "Addendum".to_string(),
-            RecordBody::ContactNote(n) => {
-                format!("{:?} contact, {} min", n.modality, n.duration_minutes)
+            RecordBody::ContactNote(n) => capitalized(&format!(
+                "{} contact, {} min",
+                words(&n.modality),
+                n.duration_minutes
+            )),
+            RecordBody::EngagementAttempt(a) => {
+                format!("Engagement attempt: {}", words(&a.outcome))
             }
-            RecordBody::EngagementAttempt(a) => format!("Engagement attempt: {:?}", a.outcome),
-            RecordBody::DocumentDelivery(d) => format!("{:?} delivered", d.document),
-            RecordBody::NeedsAssessment(a) => format!("{:?} needs assessment", a.kind),
-            RecordBody::Plan(p) => format!("{:?} ({:?})", p.kind, p.status),
+            RecordBody::DocumentDelivery(d) => {
+                capitalized(&format!("{} delivered", words(&d.document)))
+            }
+            RecordBody::NeedsAssessment(a) => {
+                capitalized(&format!("{} needs assessment", words(&a.kind)))
+            }
+            RecordBody::Plan(p) => {
+                capitalized(&format!("{} ({})", words(&p.kind), words(&p.status)))
+            }
             RecordBody::Consent(c) if c.refused => "Consent refused".to_string(),
             RecordBody::Consent(c) if c.substance_use_part2 => "Consent (42 CFR Part 2)".into(),
             RecordBody::Consent(_) => "Consent".to_string(),
             RecordBody::ServiceReferral(r) => format!("Referral: {}", r.service),
-            RecordBody::Incident(i) => format!("Incident: {:?}", i.category),
+            RecordBody::Incident(i) => format!("Incident: {}", words(&i.category)),
             RecordBody::CrisisPlan(_) => "Crisis prevention plan".to_string(),
             RecordBody::DischargePlan(_) => "Discharge plan".to_string(),
             RecordBody::Supervision(_) => "Supervision".to_string(),
-            RecordBody::Consultation(c) => format!("Consultation: {:?}", c.consultant_kind),
+            RecordBody::Consultation(c) => format!("Consultation: {}", words(&c.consultant_kind)),
             RecordBody::Training(t) => format!("Training: {}", t.course),
-            RecordBody::Override(o) => format!("{:?} of {}", o.kind, o.rule_id),
+            RecordBody::Override(o) => capitalized(&format!("{} of {}", words(&o.kind), o.rule_id)),
         }
     }
 
@@ -618,4 +629,22 @@ impl ContactNote {
 fn day_ms(d: Day) -> i64 {
     d.0.and_hms_opt(12, 0, 0)
         .map_or(0, |t| t.and_utc().timestamp_millis())
+}
+
+/// A value's serialized name in words: `in_person` becomes `in person`.
+pub fn words<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s.replace('_', " "),
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The text with its first letter in upper case.
+pub fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
 }

@@ -27,7 +27,7 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// Wrong second-factor codes allowed per user in the sign-in window.
 const MFA_FAILURES: i64 = 5;
 
-const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+pub(super) const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
     (
         header::CONTENT_SECURITY_POLICY,
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
@@ -39,16 +39,16 @@ const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
     (header::CACHE_CONTROL, "no-store"),
 ];
 
-fn page(status: StatusCode, markup: Markup) -> Response {
+pub(super) fn page(status: StatusCode, markup: Markup) -> Response {
     (status, SECURITY_HEADERS, Html(markup.into_string())).into_response()
 }
 
-fn see(to: &str) -> Response {
+pub(super) fn see(to: &str) -> Response {
     (SECURITY_HEADERS, Redirect::to(to)).into_response()
 }
 
 /// An error as a page a person can read, with the status an API would give.
-fn error_page(e: Error) -> Response {
+pub(super) fn error_page(e: Error) -> Response {
     let (status, body) = e.parts();
     if status.is_server_error() {
         tracing::error!(error = %e, "console request failed");
@@ -117,11 +117,64 @@ pub struct Signed {
     session: Session,
     principal: Principal,
     agency: Option<String>,
+    from: String,
 }
 
 impl Signed {
-    fn csrf(&self) -> String {
+    pub(super) fn csrf(&self) -> String {
         super::csrf_token(&self.token)
+    }
+
+    /// Who is acting, for work on a blocking thread.
+    pub(super) fn actor(&self) -> Actor {
+        Actor {
+            principal: self.principal.clone(),
+            agency: self.agency.clone(),
+            from: self.from.clone(),
+        }
+    }
+
+    /// The user's name and CSRF token, for the page layout.
+    pub(super) fn nav(&self) -> pages::Nav {
+        (
+            self.principal.display_name.clone(),
+            self.csrf(),
+            self.principal.role,
+        )
+    }
+
+    /// Checks a form posted in this session (origin and CSRF token).
+    pub(super) fn check_form(&self, headers: &HeaderMap, csrf: &str) -> Result<(), Error> {
+        check_form(headers, &self.token, csrf)
+    }
+}
+
+/// A signed-in console user as handlers pass them to database work: who, their agency, and
+/// the address they connect from (for the audit log).
+#[derive(Clone)]
+pub struct Actor {
+    /// The user.
+    pub principal: Principal,
+    /// Their team's agency.
+    pub agency: Option<String>,
+    /// The client address the request came from.
+    pub from: String,
+}
+
+impl Actor {
+    /// Appends an audit entry of what this user did from where; `detail` is a JSON object
+    /// of ids and counts (never PHI), to which `from` is added.
+    pub fn audit(
+        &self,
+        tx: &mut dyn crate::db::Tx,
+        action: &str,
+        target: &str,
+        mut detail: serde_json::Value,
+    ) -> Result<i64, Error> {
+        if let Some(map) = detail.as_object_mut() {
+            map.insert("from".into(), self.from.clone().into());
+        }
+        audit::record(tx, &self.principal, action, target, &detail.to_string())
     }
 }
 
@@ -147,6 +200,10 @@ impl FromRequestParts<AppState> for Signed {
         let Some(token) = cookie_token(parts) else {
             return Err(refused(parts));
         };
+        let from = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
         let cfg = state.auth.clone();
         let t = token.clone();
         let found = blocking(state, move |db| {
@@ -169,6 +226,7 @@ impl FromRequestParts<AppState> for Signed {
                 session,
                 principal,
                 agency,
+                from,
             }),
             None => Err(refused(parts)),
         }
@@ -445,18 +503,22 @@ async fn open_alarms(
     state: &AppState,
     user: &Signed,
 ) -> Result<Vec<fieldnote_protocol::safety::AlarmView>, Error> {
-    let (p, agency) = (user.principal.clone(), user.agency.clone());
+    let who = user.actor();
     let clock = state.safety.clock.clone();
     blocking(state, move |db| {
         db.tx(|tx| {
-            let list =
-                crate::safety::list_alarms(tx, &p, agency.as_deref(), false, clock.now_ms())?;
-            audit::record(
+            let list = crate::safety::list_alarms(
                 tx,
-                &p,
+                &who.principal,
+                who.agency.as_deref(),
+                false,
+                clock.now_ms(),
+            )?;
+            who.audit(
+                tx,
                 "alarm.list",
                 "console",
-                &format!("{{\"alarms\":{}}}", list.len()),
+                serde_json::json!({ "alarms": list.len() }),
             )?;
             Ok(list)
         })
@@ -467,10 +529,7 @@ async fn open_alarms(
 /// `GET /console/alarms`: the alarms panel.
 pub async fn alarms(State(state): State<AppState>, user: Signed) -> Response {
     match open_alarms(&state, &user).await {
-        Ok(list) => page(
-            StatusCode::OK,
-            pages::alarms(&user.principal.display_name, &user.csrf(), &list, None),
-        ),
+        Ok(list) => page(StatusCode::OK, pages::alarms(&user.nav(), &list, None)),
         Err(e) => error_page(e),
     }
 }
@@ -487,18 +546,54 @@ pub async fn alarm_rows(State(state): State<AppState>, user: Signed) -> Response
 /// A worker stands out when no device of theirs has synced for this long (24 hours).
 const STALE_SYNC_MS: i64 = 24 * 3600 * 1000;
 
-/// `GET /console/team`: each worker of the user's team with the compliance figures the rules
-/// engine gives (overdue first) and the last sync of any of their devices.
-pub async fn team(State(state): State<AppState>, user: Signed) -> Response {
-    let Some(team) = user.principal.team_id.clone() else {
-        return error_page(Error::NotFound(
-            "you belong to no team; the team view shows a supervisor's own team".into(),
-        ));
+/// Which team a page is about (`?team=`): a director chooses among their agency's teams; a
+/// supervisor's is their own.
+#[derive(Deserialize, Default)]
+pub struct TeamQuery {
+    pub(super) team: Option<String>,
+}
+
+/// The team a page shows: the one asked for, else the user's own, else (a director without
+/// a team) the first of their agency's.
+pub(super) fn chosen_team(
+    tx: &mut dyn crate::db::Tx,
+    who: &Actor,
+    asked: Option<String>,
+) -> Result<(String, Vec<(String, String)>), Error> {
+    let teams: Vec<(String, String)> = match &who.agency {
+        Some(agency) if who.principal.role == ServerRole::ProgramDirector => tx
+            .query(
+                "SELECT id, name FROM teams WHERE agency_id = $1 ORDER BY name",
+                params![agency],
+            )?
+            .into_iter()
+            .map(|r| (r[0].text(), r[1].text()))
+            .collect(),
+        _ => Vec::new(),
     };
-    let p = user.principal.clone();
-    let rows = blocking(&state, move |db| {
+    let team = asked
+        .filter(|t| !t.is_empty())
+        .or_else(|| who.principal.team_id.clone())
+        .or_else(|| teams.first().map(|t| t.0.clone()))
+        .ok_or_else(|| {
+            Error::NotFound("you belong to no team; the team view shows a team's workers".into())
+        })?;
+    crate::admin::require_team_read(tx, &who.principal, &team)?;
+    Ok((team, teams))
+}
+
+/// `GET /console/team`: each worker of a team with the compliance figures the rules engine
+/// gives (overdue first), the last sync of any of their devices, the team's charts, and the
+/// user's notices.
+pub async fn team(
+    State(state): State<AppState>,
+    user: Signed,
+    axum::extract::Query(q): axum::extract::Query<TeamQuery>,
+) -> Response {
+    let who = user.actor();
+    let view = blocking(&state, move |db| {
         db.tx(|tx| {
-            crate::admin::require_team_read(tx, &p, &team)?;
+            let (team, teams) = chosen_team(tx, &who, q.team.clone())?;
             let now = now_ms();
             let rollup =
                 crate::rollup::team_rollup(tx, &team, fieldnote_core::Timestamp::from_millis(now))?;
@@ -530,22 +625,26 @@ pub async fn team(State(state): State<AppState>, user: Signed) -> Response {
                 })
                 .collect();
             rows.sort_by(|a, b| (b.overdue, b.stale, &a.name).cmp(&(a.overdue, a.stale, &b.name)));
-            audit::record(
+            let charts = super::charts::team_charts(tx, &team, now)?;
+            let notices = super::records::notices(tx, &who.principal.user_id, now)?;
+            who.audit(
                 tx,
-                &p,
                 "team.view",
                 &team,
-                &format!("{{\"workers\":{}}}", rows.len()),
+                serde_json::json!({ "workers": rows.len() }),
             )?;
-            Ok(rows)
+            Ok(pages::TeamView {
+                team,
+                teams,
+                rows,
+                charts,
+                notices,
+            })
         })
     })
     .await;
-    match rows {
-        Ok(rows) => page(
-            StatusCode::OK,
-            pages::team(&user.principal.display_name, &user.csrf(), &rows),
-        ),
+    match view {
+        Ok(view) => page(StatusCode::OK, pages::team(&user.nav(), &view)),
         Err(e) => error_page(e),
     }
 }
@@ -562,10 +661,7 @@ pub async fn alarm(
     })
     .await;
     match found {
-        Ok((a, trail)) => page(
-            StatusCode::OK,
-            pages::alarm_trail(&user.principal.display_name, &user.csrf(), &a, &trail),
-        ),
+        Ok((a, trail)) => page(StatusCode::OK, pages::alarm_trail(&user.nav(), &a, &trail)),
         Err(e) => error_page(e),
     }
 }

@@ -9,8 +9,12 @@
 //! form carries a CSRF token derived from the session token, which a page on another
 //! origin cannot read; form posts from another origin are refused as well.
 
+pub mod admin;
+mod charts;
+pub mod export;
 pub mod http;
 mod pages;
+pub mod records;
 
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Secret, Totp};

@@ -2,13 +2,19 @@
 //! name, an outcome) can never become markup or script; the pages load one script file and
 //! one stylesheet from the server itself, as the Content-Security-Policy demands.
 
+use fieldnote_core::Record;
+use fieldnote_core::attest::AttestationKind;
+use fieldnote_protocol::ServerRole;
 use fieldnote_protocol::safety::{AlarmState, AlarmView};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::audit::Stored;
 
-/// A whole page: title, navigation for a signed-in user, and `body`.
-pub fn layout(title: &str, user: Option<(&str, &str)>, body: Markup) -> Markup {
+/// The signed-in user as the navigation shows them: name, CSRF token, role.
+pub type Nav = (String, String, ServerRole);
+
+/// A whole page: title, navigation for a signed-in user (by role), and `body`.
+pub fn layout(title: &str, user: Option<&Nav>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -23,11 +29,17 @@ pub fn layout(title: &str, user: Option<(&str, &str)>, body: Markup) -> Markup {
                 a.skip href="#main" { "Skip to content" }
                 header {
                     span.brand { "Fieldnote console" }
-                    @if let Some((name, csrf)) = user {
+                    @if let Some((name, csrf, role)) = user {
                         nav aria-label="Main" {
                             a href="/console/alarms" { "Alarms" }
-                            " "
-                            a href="/console/team" { "Team" }
+                            @if matches!(role, ServerRole::Supervisor | ServerRole::ProgramDirector) {
+                                a href="/console/team" { "Team" }
+                                a href="/console/review" { "Review" }
+                            }
+                            @if *role == ServerRole::Administrator {
+                                a href="/console/admin" { "Administration" }
+                                a href="/console/audit" { "Audit log" }
+                            }
                         }
                         form.signout method="post" action="/console/logout" {
                             input type="hidden" name="csrf" value=(csrf);
@@ -157,10 +169,11 @@ pub fn alarm_rows(alarms: &[AlarmView], csrf: &str) -> Markup {
 }
 
 /// The alarms panel: open alarms, pushed live.
-pub fn alarms(name: &str, csrf: &str, alarms: &[AlarmView], message: Option<&str>) -> Markup {
+pub fn alarms(nav: &Nav, alarms: &[AlarmView], message: Option<&str>) -> Markup {
+    let csrf = nav.1.as_str();
     layout(
         "Alarms",
-        Some((name, csrf)),
+        Some(nav),
         html! {
             (notice(message))
             div id="alarm-banner" class="banner" role="alert" hidden {}
@@ -178,10 +191,10 @@ pub fn alarms(name: &str, csrf: &str, alarms: &[AlarmView], message: Option<&str
 }
 
 /// One alarm and its audit trail.
-pub fn alarm_trail(name: &str, csrf: &str, alarm: &AlarmView, trail: &[Stored]) -> Markup {
+pub fn alarm_trail(nav: &Nav, alarm: &AlarmView, trail: &[Stored]) -> Markup {
     layout(
         "Alarm audit trail",
-        Some((name, csrf)),
+        Some(nav),
         html! {
             p { (alarm.kind.as_str()) " alarm of " (alarm.worker_name) ", " (alarm.state.as_str()) "." }
             table {
@@ -215,14 +228,60 @@ pub struct TeamRow {
     pub stale: bool,
 }
 
+/// The team view's content.
+pub struct TeamView {
+    /// The team shown.
+    pub team: String,
+    /// The teams a director may choose from (id, name); empty for a supervisor.
+    pub teams: Vec<(String, String)>,
+    /// Its workers.
+    pub rows: Vec<TeamRow>,
+    /// Its weekly charts.
+    pub charts: super::charts::Charts,
+    /// The user's notices (time, text).
+    pub notices: Vec<(i64, String)>,
+}
+
+/// A director's team chooser (a GET form, so it works without script).
+fn team_choice(action: &str, current: &str, teams: &[(String, String)]) -> Markup {
+    html! {
+        @if !teams.is_empty() {
+            form.inline method="get" action=(action) {
+                label for="team" { "Team" }
+                select id="team" name="team" {
+                    @for (id, name) in teams {
+                        option value=(id) selected[id == current] { (name) }
+                    }
+                }
+                button type="submit" { "Show" }
+            }
+        }
+    }
+}
+
+fn notices(list: &[(i64, String)]) -> Markup {
+    html! {
+        @if !list.is_empty() {
+            section.notices aria-labelledby="notices-heading" {
+                h2 id="notices-heading" { "Notices" }
+                ul { @for (at, text) in list { li { (when(*at)) ": " (text) } } }
+            }
+        }
+    }
+}
+
 /// The team view: workers with overdue obligations first, then those whose phones have not
-/// synced in a day.
-pub fn team(name: &str, csrf: &str, rows: &[TeamRow]) -> Markup {
+/// synced in a day; the team's charts; the user's notices.
+pub fn team(nav: &Nav, view: &TeamView) -> Markup {
+    let rows = &view.rows;
     layout(
         "Team",
-        Some((name, csrf)),
+        Some(nav),
         html! {
+            (notices(&view.notices))
+            (team_choice("/console/team", &view.team, &view.teams))
             table {
+                caption { "Workers, most overdue first" }
                 thead { tr {
                     th scope="col" { "Worker" } th scope="col" { "Members" } th scope="col" { "Overdue" }
                     th scope="col" { "Due this week" } th scope="col" { "Below CSP-JI case rate" }
@@ -246,6 +305,494 @@ pub fn team(name: &str, csrf: &str, rows: &[TeamRow]) -> Markup {
                             }
                         }
                     }
+                }
+            }
+            (super::charts::render(&view.charts))
+        },
+    )
+}
+
+/// One record waiting for review.
+pub struct QueueRow {
+    /// The record.
+    pub id: String,
+    /// Its kind (`contact_note`, `plan`).
+    pub kind: String,
+    /// The member.
+    pub member_id: String,
+    /// The member's name.
+    pub member: String,
+    /// The assigned worker.
+    pub worker: String,
+    /// The record's title.
+    pub title: String,
+    /// When it happened.
+    pub at: i64,
+    /// When it last changed on the server.
+    pub synced_at: i64,
+}
+
+/// The review queue's content.
+pub struct QueueView {
+    /// The team.
+    pub team: String,
+    /// A director's teams.
+    pub teams: Vec<(String, String)>,
+    /// Records waiting, oldest change first.
+    pub rows: Vec<QueueRow>,
+}
+
+/// The review queue.
+pub fn queue(nav: &Nav, view: &QueueView) -> Markup {
+    layout(
+        "Review",
+        Some(nav),
+        html! {
+            (team_choice("/console/review", &view.team, &view.teams))
+            p { "Finalized notes and plans synced since they were last reviewed. Plans also wait here until a supervisor co-signs them." }
+            table {
+                caption { (view.rows.len()) " waiting" }
+                thead { tr {
+                    th scope="col" { "Record" } th scope="col" { "Member" } th scope="col" { "Worker" }
+                    th scope="col" { "Date" } th scope="col" { "Synced" }
+                } }
+                tbody {
+                    @if view.rows.is_empty() { tr { td colspan="5" { "Nothing waits for review." } } }
+                    @for r in &view.rows {
+                        tr data-record=(r.id) {
+                            td { a href=(format!("/console/records/{}", r.id)) { (r.title) } " " span.kind { "(" (r.kind.replace('_', " ")) ")" } }
+                            td { a href=(format!("/console/members/{}", r.member_id)) { (r.member) } }
+                            td { (r.worker) }
+                            td { (when(r.at)) }
+                            td { (when(r.synced_at)) }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// One record's page content.
+pub struct RecordView {
+    /// The record.
+    pub record: Record,
+    /// Its fields, labelled.
+    pub content: Markup,
+    /// The member.
+    pub member_id: String,
+    /// Their name.
+    pub member: String,
+    /// The user may review it (their team's note or plan).
+    pub can_review: bool,
+    /// A finalized note.
+    pub finalized: bool,
+    /// Its review state's name.
+    pub review: &'static str,
+    /// It waits for review.
+    pub awaits: bool,
+}
+
+fn attestation_word(kind: AttestationKind) -> &'static str {
+    match kind {
+        AttestationKind::Finalize => "finalized",
+        AttestationKind::Sign => "signed",
+        AttestationKind::Approve => "approved",
+        AttestationKind::Return => "returned",
+    }
+}
+
+/// One record, its signatures and reviews, and the review forms.
+pub fn record(nav: &Nav, v: &RecordView, message: Option<&str>) -> Markup {
+    let r = &v.record;
+    let is_plan = matches!(r.body, fieldnote_core::RecordBody::Plan(_));
+    layout(
+        &r.body.title(),
+        Some(nav),
+        html! {
+            (notice(message))
+            p {
+                "Member: " a href=(format!("/console/members/{}", v.member_id)) { (v.member) }
+                " · " (r.body.kind().as_str().replace('_', " "))
+                " · review: " strong id="review-state" { (v.review) }
+                @if v.awaits { " (waiting)" }
+            }
+            section aria-labelledby="content-heading" {
+                h2 id="content-heading" { "Content" }
+                (v.content)
+            }
+            section aria-labelledby="trail-heading" {
+                h2 id="trail-heading" { "Signatures and reviews" }
+                table {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "What" } th scope="col" { "Who" } th scope="col" { "Role" } th scope="col" { "Covers the content shown" } th scope="col" { "Comment" } } }
+                    tbody {
+                        @if r.attestations.is_empty() { tr { td colspan="6" { "None yet." } } }
+                        @for a in &r.attestations {
+                            tr {
+                                td { (when(a.signed_at.millis())) }
+                                td { (attestation_word(a.kind)) }
+                                td { (a.signer.name) }
+                                td { (format!("{:?}", a.signer.role)) }
+                                td { (if a.verify() && !a.is_stale(&r.body) { "yes" } else { "no, changed since" }) }
+                                td { @if let Some(c) = &a.comment { (c) } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if v.can_review && (v.finalized || is_plan) {
+                section aria-labelledby="review-heading" {
+                    h2 id="review-heading" { "Review" }
+                    form method="post" action=(format!("/console/records/{}/review", r.id)) {
+                        input type="hidden" name="csrf" value=(nav.1);
+                        label for="comment" { "Comment to the worker (required to return)" }
+                        textarea id="comment" name="comment" rows="3" maxlength="4000" {}
+                        div.buttons {
+                            @if is_plan {
+                                button type="submit" name="decision" value="cosign" { "Co-sign plan" }
+                            } @else {
+                                button type="submit" name="decision" value="approve" { "Approve" }
+                            }
+                            button type="submit" name="decision" value="return" { "Return to worker" }
+                        }
+                    }
+                }
+            } @else if v.can_review {
+                p.hint { "This note is still a draft; it can be reviewed once its author finalizes it." }
+            }
+        },
+    )
+}
+
+/// A member's page content.
+pub struct MemberView {
+    /// The member.
+    pub member_id: String,
+    /// Their name.
+    pub name: String,
+    /// Set when seen through emergency access: until when (ms).
+    pub emergency_until: Option<i64>,
+    /// Their records, newest first.
+    pub records: Vec<Record>,
+    /// Each record's review state, in the same order.
+    pub reviews: Vec<&'static str>,
+    /// Past exports of the record (the accounting of disclosures).
+    pub disclosures: Vec<Stored>,
+}
+
+/// A member's timeline, the export form and the accounting of disclosures.
+pub fn member(nav: &Nav, v: &MemberView, message: Option<&str>) -> Markup {
+    let consents = super::records::part2_consents(&v.records, crate::app::now_ms());
+    layout(
+        &v.name,
+        Some(nav),
+        html! {
+            (notice(message))
+            @if let Some(until) = v.emergency_until {
+                p.banner.emergency role="status" { "Emergency access, read-only, until " (when(until)) ". Everything you open is recorded." }
+            }
+            section aria-labelledby="timeline-heading" {
+                h2 id="timeline-heading" { "Timeline" }
+                table {
+                    thead { tr { th scope="col" { "Date" } th scope="col" { "Record" } th scope="col" { "Kind" } th scope="col" { "Review" } } }
+                    tbody {
+                        @for (r, review) in v.records.iter().zip(&v.reviews) {
+                            tr {
+                                td { (when(r.body.timeline_at().millis())) }
+                                td { a href=(format!("/console/records/{}", r.id)) { (r.body.title()) } }
+                                td { (r.body.kind().as_str().replace('_', " ")) }
+                                td { (review) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if v.emergency_until.is_none() {
+                section aria-labelledby="export-heading" {
+                    h2 id="export-heading" { "Export" }
+                    form method="get" action=(format!("/console/members/{}/export", v.member_id)) {
+                        label for="format" { "Format" }
+                        select id="format" name="format" {
+                            option value="html" { "Printable page (HTML)" }
+                            option value="pdf" { "PDF" }
+                            option value="csv" { "Spreadsheet (CSV)" }
+                            option value="fhir" { "FHIR R4 (JSON)" }
+                        }
+                        label for="consent" { "Substance-use (42 CFR Part 2) records" }
+                        select id="consent" name="consent" {
+                            option value="" { "Leave out (no Part 2 consent)" }
+                            @for (id, recipient) in &consents {
+                                option value=(id) { "Include under the consent to disclose to " (recipient) }
+                            }
+                        }
+                        button type="submit" { "Export" }
+                    }
+                    p.hint { "Every export is recorded below and in the audit log. Substance-use records leave only under a Part 2 consent in force, with the redisclosure notice." }
+                }
+                section aria-labelledby="disclosures-heading" {
+                    h2 id="disclosures-heading" { "Accounting of disclosures" }
+                    table id="disclosures" {
+                        thead { tr { th scope="col" { "When" } th scope="col" { "By" } th scope="col" { "Detail" } } }
+                        tbody {
+                            @if v.disclosures.is_empty() { tr { td colspan="3" { "No exports yet." } } }
+                            @for d in &v.disclosures {
+                                tr { td { (when(d.at)) } td { (d.actor) } td { code { (d.detail) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The emergency-access form for a member of another team.
+pub fn break_glass(nav: &Nav, member_id: &str, message: Option<&str>) -> Markup {
+    layout(
+        "Emergency access",
+        Some(nav),
+        html! {
+            (notice(message))
+            p { "This member belongs to another team. In an emergency you may read their record for a limited time. Your reason and every page you open are recorded, and the member's team supervisor is told." }
+            form method="post" action=(format!("/console/members/{member_id}/emergency")) {
+                input type="hidden" name="csrf" value=(nav.1);
+                label for="reason" { "Why you need this record now" }
+                textarea id="reason" name="reason" rows="3" required minlength="10" maxlength="2000" {}
+                label for="minutes" { "For how long (minutes)" }
+                input id="minutes" name="minutes" type="number" min="1" max="240" value="60";
+                button type="submit" { "Open the record in an emergency" }
+            }
+        },
+    )
+}
+
+/// A user on the administration page.
+pub struct UserRow {
+    /// Id.
+    pub id: String,
+    /// Sign-in name.
+    pub username: String,
+    /// Name shown.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Team name.
+    pub team: String,
+    /// Disabled.
+    pub disabled: bool,
+}
+
+/// A device on the administration page.
+pub struct DeviceRow {
+    /// Id.
+    pub id: String,
+    /// Its user's sign-in name.
+    pub user: String,
+    /// Its name.
+    pub name: String,
+    /// Last sync.
+    pub last_sync: Option<i64>,
+    /// Revoked (wiped at its next contact).
+    pub revoked: bool,
+}
+
+/// The administration page's content.
+pub struct AdminView {
+    /// Teams (id, name).
+    pub teams: Vec<(String, String)>,
+    /// Users.
+    pub users: Vec<UserRow>,
+    /// Devices.
+    pub devices: Vec<DeviceRow>,
+}
+
+fn csrf_field(nav: &Nav) -> Markup {
+    html! { input type="hidden" name="csrf" value=(nav.1); }
+}
+
+/// Teams, users and roles, devices.
+pub fn admin(nav: &Nav, v: &AdminView) -> Markup {
+    layout(
+        "Administration",
+        Some(nav),
+        html! {
+            section aria-labelledby="teams-heading" {
+                h2 id="teams-heading" { "Teams" }
+                ul { @for (id, name) in &v.teams { li { (name) " · " a href=(format!("/console/teams/{id}/safety")) { "escalation ladder" } } } }
+                form.inline method="post" action="/console/admin/teams" {
+                    (csrf_field(nav))
+                    label for="team-name" { "New team" }
+                    input id="team-name" name="name" required maxlength="100";
+                    button type="submit" { "Create team" }
+                }
+            }
+            section aria-labelledby="users-heading" {
+                h2 id="users-heading" { "Users" }
+                table {
+                    thead { tr { th scope="col" { "User name" } th scope="col" { "Name" } th scope="col" { "Role" } th scope="col" { "Team" } th scope="col" { "State" } } }
+                    tbody {
+                        @for u in &v.users {
+                            tr {
+                                td { (u.username) } td { (u.name) } td { (u.role.replace('_', " ")) } td { (u.team) }
+                                td {
+                                    @if u.disabled { "disabled" } @else {
+                                        form method="post" action=(format!("/console/admin/users/{}/disable", u.id)) {
+                                            (csrf_field(nav))
+                                            button type="submit" aria-label=(format!("Disable {}", u.username)) { "Disable" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                h3 { "Add a user" }
+                form method="post" action="/console/admin/users" {
+                    (csrf_field(nav))
+                    label for="new-username" { "User name" }
+                    input id="new-username" name="username" required maxlength="64" autocomplete="off";
+                    label for="new-name" { "Name" }
+                    input id="new-name" name="display_name" required maxlength="200";
+                    label for="new-role" { "Role" }
+                    select id="new-role" name="role" {
+                        option value="worker" { "worker" }
+                        option value="supervisor" { "supervisor" }
+                        option value="program_director" { "program director" }
+                        option value="administrator" { "administrator" }
+                    }
+                    label for="new-team" { "Team" }
+                    select id="new-team" name="team" {
+                        option value="" { "none (administrators)" }
+                        @for (id, name) in &v.teams { option value=(id) { (name) } }
+                    }
+                    label for="new-password" { "First password (12 characters or more)" }
+                    input id="new-password" name="password" type="password" required minlength="12" autocomplete="new-password";
+                    button type="submit" { "Add user" }
+                }
+            }
+            section aria-labelledby="devices-heading" {
+                h2 id="devices-heading" { "Devices" }
+                table {
+                    thead { tr { th scope="col" { "User" } th scope="col" { "Device" } th scope="col" { "Last sync" } th scope="col" { "State" } } }
+                    tbody {
+                        @if v.devices.is_empty() { tr { td colspan="4" { "No devices yet." } } }
+                        @for d in &v.devices {
+                            tr {
+                                td { (d.user) } td { (d.name) }
+                                td { @match d.last_sync { Some(t) => { (when(t)) } None => { "never" } } }
+                                td {
+                                    @if d.revoked { "revoked; wiped at its next contact" } @else {
+                                        form method="post" action=(format!("/console/admin/devices/{}/revoke", d.id)) {
+                                            (csrf_field(nav))
+                                            button type="submit" aria-label=(format!("Revoke and wipe {} of {}", d.name, d.user)) { "Revoke and wipe" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// Tier rows the ladder form offers.
+pub const LADDER_ROWS: usize = 5;
+
+/// A team's safety settings form.
+pub fn safety_settings(
+    nav: &Nav,
+    team: &str,
+    s: &fieldnote_protocol::safety::SafetySettings,
+    message: Option<&str>,
+) -> Markup {
+    use fieldnote_protocol::safety::TierTarget;
+    layout(
+        "Escalation ladder",
+        Some(nav),
+        html! {
+            (notice(message))
+            form method="post" action=(format!("/console/teams/{team}/safety")) {
+                (csrf_field(nav))
+                label for="grace" { "Grace after a visit's expected end before a missed check-in alarm (seconds, 60 to 7,200)" }
+                input id="grace" name="grace_secs" type="number" min="60" max="7200" value=(s.grace_secs) required;
+                label for="fallback" { "Seconds before an unanswered phone calls or texts on its own (15 to 3,600)" }
+                input id="fallback" name="fallback_secs" type="number" min="15" max="3600" value=(s.fallback_secs) required;
+                table {
+                    caption { "Who is alerted, in order. Leave a label empty to drop the row." }
+                    thead { tr { th scope="col" { "Tier" } th scope="col" { "Label" } th scope="col" { "Alerts" } th scope="col" { "User ids (for named users)" } th scope="col" { "Seconds to acknowledge" } } }
+                    tbody {
+                        @for i in 0..LADDER_ROWS {
+                            @let tier = s.ladder.get(i);
+                            @let target = tier.map(|t| match &t.target {
+                                TierTarget::TeamSupervisors => "team_supervisors",
+                                TierTarget::ProgramDirectors => "program_directors",
+                                TierTarget::Users(_) => "users",
+                            }).unwrap_or("team_supervisors");
+                            @let users = tier.and_then(|t| match &t.target { TierTarget::Users(u) => Some(u.join(", ")), _ => None }).unwrap_or_default();
+                            tr {
+                                th scope="row" { (i + 1) }
+                                td { input name="label" aria-label=(format!("Tier {} label", i + 1)) value=(tier.map_or("", |t| t.label.as_str())) maxlength="100"; }
+                                td {
+                                    select name="target" aria-label=(format!("Tier {} alerts", i + 1)) {
+                                        option value="team_supervisors" selected[target == "team_supervisors"] { "team supervisors" }
+                                        option value="program_directors" selected[target == "program_directors"] { "program directors" }
+                                        option value="users" selected[target == "users"] { "named users" }
+                                    }
+                                }
+                                td { input name="users" aria-label=(format!("Tier {} user ids", i + 1)) value=(users); }
+                                td { input name="timeout" type="number" min="30" max="3600" aria-label=(format!("Tier {} seconds to acknowledge", i + 1)) value=(tier.map_or(180, |t| t.ack_timeout_secs)); }
+                            }
+                        }
+                    }
+                }
+                button type="submit" { "Save" }
+            }
+        },
+    )
+}
+
+/// The audit page's content.
+pub struct AuditView {
+    /// The whole chain's check.
+    pub verification: crate::audit::Verification,
+    /// The entries shown, newest first.
+    pub entries: Vec<Stored>,
+    /// The action filter.
+    pub action: String,
+    /// The target filter.
+    pub target: String,
+}
+
+/// The audit log.
+pub fn audit_log(nav: &Nav, v: &AuditView) -> Markup {
+    layout(
+        "Audit log",
+        Some(nav),
+        html! {
+            @match v.verification.first_broken {
+                None => { p.ok id="chain-status" role="status" { "Hash chain verified: " (v.verification.entries) " entries, unbroken." } }
+                Some(seq) => { p.notice id="chain-status" role="alert" { "The hash chain is broken at entry " (seq) ": entries were altered, removed or reordered." } }
+            }
+            form.inline method="get" action="/console/audit" {
+                label for="f-action" { "Action" }
+                input id="f-action" name="action" value=(v.action) placeholder="record.view";
+                label for="f-target" { "Target id" }
+                input id="f-target" name="target" value=(v.target);
+                button type="submit" { "Filter" }
+            }
+            table {
+                thead { tr { th scope="col" { "#" } th scope="col" { "Server time" } th scope="col" { "Who" } th scope="col" { "Device" } th scope="col" { "What" } th scope="col" { "Target" } th scope="col" { "Detail" } } }
+                tbody {
+                    @for e in &v.entries {
+                        tr { td { (e.seq) } td { (when(e.at)) } td { (e.actor) } td { (e.device.as_deref().unwrap_or("")) } td { (e.action) } td { (e.target) } td { code { (e.detail) } } }
+                    }
+                }
+            }
+            @if let Some(last) = v.entries.last() {
+                @if v.entries.len() as i64 >= 100 {
+                    p { a href=(format!("/console/audit?action={}&target={}&before={}", v.action, v.target, last.seq)) { "Older entries" } }
                 }
             }
         },

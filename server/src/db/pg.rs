@@ -14,6 +14,7 @@ const MIGRATIONS: super::Migrations = &[
     (1, include_str!("../../migrations/postgres/001_initial.sql")),
     (2, include_str!("../../migrations/postgres/002_safety.sql")),
     (3, include_str!("../../migrations/postgres/003_console.sql")),
+    (4, include_str!("../../migrations/postgres/004_review.sql")),
 ];
 
 /// How many times a transaction that PostgreSQL aborted for a deadlock or serialization

@@ -19,6 +19,7 @@ const MIGRATIONS: super::Migrations = &[
     (1, include_str!("../../migrations/sqlite/001_initial.sql")),
     (2, include_str!("../../migrations/sqlite/002_safety.sql")),
     (3, include_str!("../../migrations/sqlite/003_console.sql")),
+    (4, include_str!("../../migrations/sqlite/004_review.sql")),
 ];
 
 /// An open SQLite database.

@@ -24,7 +24,7 @@ use crate::app::{
 };
 use crate::auth::{self, Principal};
 use crate::error::{Error, Result};
-use crate::policy::{self, Action};
+use crate::policy;
 use crate::{audit, params};
 
 /// After a change: wake live subscribers, hand notices to the notifier, then append the
@@ -246,10 +246,6 @@ pub async fn list_sessions(
     Ok(Wire::answer(&headers, sessions))
 }
 
-fn team_agency(tx: &mut dyn crate::db::Tx, team: &str) -> Result<String> {
-    policy::team_agency(tx, team)?.ok_or_else(|| Error::NotFound("no such team".into()))
-}
-
 /// `GET /v1/teams/{id}/safety`: the team's settings (its own or the defaults).
 pub async fn get_team_settings(
     State(state): State<AppState>,
@@ -258,14 +254,7 @@ pub async fn get_team_settings(
 ) -> Result<axum::Json<SafetySettings>> {
     let team = path_id(path)?;
     let settings = principal_tx(&state, p, move |tx, p, agency, _| {
-        let team_agency = team_agency(tx, &team)?;
-        let action = Action::ConfigureSafety {
-            team_id: &team,
-            agency_id: &team_agency,
-        };
-        if !policy::allowed(p, agency, &action) {
-            return Err(Error::NotFound("no such team".into()));
-        }
+        super::require_configure(tx, p, agency, &team)?;
         super::settings_for(tx, &team)
     })
     .await?;
@@ -283,14 +272,7 @@ pub async fn put_team_settings(
     let team = path_id(path)?;
     let settings: SafetySettings = decode(&headers, &body_bytes(body)?)?;
     let saved = principal_tx(&state, p, move |tx, p, agency, now| {
-        let team_agency = team_agency(tx, &team)?;
-        let action = Action::ConfigureSafety {
-            team_id: &team,
-            agency_id: &team_agency,
-        };
-        if !policy::allowed(p, agency, &action) {
-            return Err(Error::NotFound("no such team".into()));
-        }
+        super::require_configure(tx, p, agency, &team)?;
         super::put_settings(tx, p, &team, &settings, now)?;
         Ok(settings.clone())
     })

@@ -147,6 +147,26 @@ pub fn settings_for(tx: &mut dyn Tx, team_id: &str) -> Result<SafetySettings> {
         .unwrap_or_default())
 }
 
+/// Refuses, as "no such team", a team whose safety settings `p` may not read or change
+/// (supervisors their own team, directors their agency's, administrators any).
+pub fn require_configure(
+    tx: &mut dyn Tx,
+    p: &Principal,
+    p_agency: Option<&str>,
+    team: &str,
+) -> Result<()> {
+    let team_agency =
+        policy::team_agency(tx, team)?.ok_or_else(|| Error::NotFound("no such team".into()))?;
+    let action = policy::Action::ConfigureSafety {
+        team_id: team,
+        agency_id: &team_agency,
+    };
+    if !policy::allowed(p, p_agency, &action) {
+        return Err(Error::NotFound("no such team".into()));
+    }
+    Ok(())
+}
+
 /// Stores a team's settings after checking them.
 pub fn put_settings(
     tx: &mut dyn Tx,

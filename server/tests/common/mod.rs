@@ -4,6 +4,8 @@
 //! stores syncing through the real client.
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
+pub mod browser;
+
 use std::sync::Arc;
 
 use fieldnote_client::{Client, SyncReport, TlsOptions};
