@@ -180,6 +180,22 @@ try {
     check(supervisor && supervisor[1].state === "current", `supervisor signature on the device: ${JSON.stringify(supervisor)}`);
   });
 
+  await step("text typed into a form is kept when the session ended before it was sent", async () => {
+    await page.goto(`${url}/console/records/${noteId}`);
+    const cookies = await page.context().cookies();
+    const typed = "Typed just before the session ended";
+    await page.getByLabel("Comment to the worker").fill(typed);
+    await page.context().clearCookies(); // as an automatic sign-out would
+    await page.getByRole("button", { name: "Approve" }).click();
+    await page.locator("#refused").waitFor();
+    check((await page.locator("#refused").textContent()).includes("sign in again"), "the refusal says why");
+    await page.context().addCookies(cookies);
+    await page.goto(`${url}/console/records/${noteId}`);
+    const kept = await page.getByLabel("Comment to the worker").inputValue();
+    check(kept === typed, `kept: ${kept}`);
+    await page.getByLabel("Comment to the worker").fill("");
+  });
+
   await step("export: FHIR validates, PDF is a PDF, Part 2 records only under consent", async () => {
     await page.goto(`${url}/console/members/${memberId}`);
     const consentOption = page.locator("#consent option").nth(1);
@@ -229,4 +245,4 @@ try {
 const passed = results.filter(([, ok]) => ok).length;
 const failed = results.length - passed;
 console.log(`console e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed === 12 ? 0 : 1);
+process.exit(failed === 0 && passed === 13 ? 0 : 1);

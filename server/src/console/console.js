@@ -18,8 +18,22 @@
       sessionStorage.setItem(key(el), el.value);
     }
   });
+  // A submitted form's text is set aside until the next page says how it went: kept when
+  // the server refused it (the session had ended, a field was wrong), dropped otherwise.
+  const pending = "fieldnote:pending:";
+  const refused = document.getElementById("refused") !== null;
+  for (let i = sessionStorage.length - 1; i >= 0; i--) {
+    const k = sessionStorage.key(i);
+    if (!k || !k.startsWith(pending)) continue;
+    if (refused) sessionStorage.setItem(k.slice(pending.length), sessionStorage.getItem(k));
+    sessionStorage.removeItem(k);
+  }
   document.addEventListener("submit", (ev) => {
-    for (const el of ev.target.querySelectorAll("[id]")) sessionStorage.removeItem(key(el));
+    for (const el of ev.target.querySelectorAll("[id]")) {
+      const saved = sessionStorage.getItem(key(el));
+      if (saved !== null) sessionStorage.setItem(pending + key(el), saved);
+      sessionStorage.removeItem(key(el));
+    }
   });
 })();
 

@@ -546,8 +546,9 @@ pub fn member(nav: &Nav, v: &MemberView, message: Option<&str>) -> Markup {
     )
 }
 
-/// The emergency-access form for a member of another team.
-pub fn break_glass(nav: &Nav, member_id: &str, message: Option<&str>) -> Markup {
+/// The emergency-access form for a member of another team (with the reason typed so far,
+/// when it was refused).
+pub fn break_glass(nav: &Nav, member_id: &str, reason: &str, message: Option<&str>) -> Markup {
     layout(
         "Emergency access",
         Some(nav),
@@ -557,7 +558,7 @@ pub fn break_glass(nav: &Nav, member_id: &str, message: Option<&str>) -> Markup 
             form method="post" action=(format!("/console/members/{member_id}/emergency")) {
                 input type="hidden" name="csrf" value=(nav.1);
                 label for="reason" { "Why you need this record now" }
-                textarea id="reason" name="reason" rows="3" required minlength="10" maxlength="2000" {}
+                textarea id="reason" name="reason" rows="3" required minlength="10" maxlength="2000" { (reason) }
                 label for="minutes" { "For how long (minutes)" }
                 input id="minutes" name="minutes" type="number" min="1" max="240" value="60";
                 button type="submit" { "Open the record in an emergency" }
@@ -799,13 +800,14 @@ pub fn audit_log(nav: &Nav, v: &AuditView) -> Markup {
     )
 }
 
-/// An error page.
+/// An error page. `#refused` tells the page script to keep what was typed into the form
+/// that led here.
 pub fn error(title: &str, message: &str) -> Markup {
     layout(
         title,
         None,
         html! {
-            (notice(Some(message)))
+            p.notice id="refused" role="alert" { (message) }
             p { a href="/console/alarms" { "Back to the console" } }
         },
     )

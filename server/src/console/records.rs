@@ -519,7 +519,7 @@ pub async fn member(
         ),
         Ok(Err(member)) => page(
             StatusCode::FORBIDDEN,
-            pages::break_glass(&user.nav(), &member, None),
+            pages::break_glass(&user.nav(), &member, "", None),
         ),
         Err(e) => error_page(e),
     }
@@ -555,6 +555,7 @@ pub async fn break_glass(
             pages::break_glass(
                 &user.nav(),
                 &id,
+                &reason,
                 Some("reason: say why you need this member's record now (at least 10 characters)"),
             ),
         );
