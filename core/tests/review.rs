@@ -247,9 +247,7 @@ fn substance_use_records_leave_only_under_a_part2_consent() {
     assert_eq!(d.records.len(), records.len());
     assert_eq!(d.withheld(), 0);
     assert_eq!(d.consent.as_ref().map(|c| c.0), Some(part2));
-    assert!(
-        bodies(&d.records).contains("daily use")
-    );
+    assert!(bodies(&d.records).contains("daily use"));
 
     // An ordinary consent, an unknown id, a revoked Part 2 consent: refused by field.
     for (consent, want) in [

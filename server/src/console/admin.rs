@@ -191,6 +191,26 @@ pub struct Plain {
     csrf: String,
 }
 
+/// Runs an administration form that names one thing by id (`action` checks the policy and
+/// audits), then returns to the administration page.
+async fn act_on(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &Signed,
+    csrf: &str,
+    id: String,
+    action: fn(&mut dyn crate::db::Tx, &crate::auth::Principal, &str) -> Result<(), Error>,
+) -> Response {
+    if let Err(e) = user.check_form(headers, csrf) {
+        return error_page(e);
+    }
+    let p = user.actor().principal;
+    match blocking(state, move |db| db.tx(|tx| action(tx, &p, &id))).await {
+        Ok(()) => see("/console/admin"),
+        Err(e) => error_page(e),
+    }
+}
+
 /// `POST /console/admin/users/{id}/disable`.
 pub async fn disable_user(
     State(state): State<AppState>,
@@ -199,14 +219,7 @@ pub async fn disable_user(
     Path(id): Path<String>,
     Form(form): Form<Plain>,
 ) -> Response {
-    if let Err(e) = user.check_form(&headers, &form.csrf) {
-        return error_page(e);
-    }
-    let p = user.actor().principal;
-    match blocking(&state, move |db| db.tx(|tx| disable(tx, &p, &id))).await {
-        Ok(()) => see("/console/admin"),
-        Err(e) => error_page(e),
-    }
+    act_on(&state, &headers, &user, &form.csrf, id, disable).await
 }
 
 /// `POST /console/admin/devices/{id}/revoke`: the device's credential stops working and it
@@ -218,14 +231,7 @@ pub async fn revoke_device(
     Path(id): Path<String>,
     Form(form): Form<Plain>,
 ) -> Response {
-    if let Err(e) = user.check_form(&headers, &form.csrf) {
-        return error_page(e);
-    }
-    let p = user.actor().principal;
-    match blocking(&state, move |db| db.tx(|tx| revoke(tx, &p, &id))).await {
-        Ok(()) => see("/console/admin"),
-        Err(e) => error_page(e),
-    }
+    act_on(&state, &headers, &user, &form.csrf, id, revoke).await
 }
 
 /// `GET /console/teams/{id}/safety`: the team's grace period, fallback time and escalation
