@@ -8,9 +8,21 @@ use autosurgeon::{hydrate, reconcile};
 use crate::error::{Error, Result};
 use crate::model::{RecordBody, RecordId};
 
+mod limits;
+
 /// The largest document accepted from storage or the network, in bytes (4 MiB). Checked
 /// before parsing, so a hostile or damaged blob cannot exhaust memory.
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+/// The most bytes the compressed parts of one load (or one applied change) may inflate to
+/// (16 MiB). A compacted record inflates to about the size of its uncompressed history,
+/// which [`MAX_DOCUMENT_BYTES`] bounds; a deflate bomb of a few megabytes would inflate to
+/// gigabytes. Checked as the data is inflated, before automerge parses it.
+pub const MAX_INFLATED_BYTES: usize = 4 * MAX_DOCUMENT_BYTES;
+/// The most operations one load (or one applied change) may declare (a million). A record's
+/// history has thousands; automerge's run-length encoding lets a few bytes declare billions,
+/// each costing time and memory to load. Counted from the encoding, before automerge parses
+/// it.
+pub const MAX_OPS: u64 = 1_000_000;
 
 /// One record's document.
 pub struct Document {
@@ -27,25 +39,69 @@ impl Document {
         Ok(Document { id, doc })
     }
 
-    /// Loads a document from its stored chunks (a snapshot and incremental changes, in order).
+    /// Loads a document from chunks that came from elsewhere (a device's upload, the
+    /// server's download, a rejected change's server state), in order. Checked like
+    /// [`Document::load_stored`], and then verified: the change history must rebuild from
+    /// what was loaded, so that nothing done with the document later fails on it.
     pub fn load<'a>(
+        id: RecordId,
+        actor: &[u8],
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Self> {
+        let mut doc = Self::load_stored(id, actor, chunks)?;
+        doc.verify(&[])?;
+        Ok(doc)
+    }
+
+    /// Loads a document from its stored chunks (a snapshot and incremental changes, in
+    /// order), which were verified when they arrived. The chunks' total size, inflated size
+    /// and operations are checked against [`MAX_DOCUMENT_BYTES`], [`MAX_INFLATED_BYTES`] and
+    /// [`MAX_OPS`] before each is parsed.
+    pub fn load_stored<'a>(
         id: RecordId,
         actor: &[u8],
         chunks: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<Self> {
         let mut doc = AutoCommit::new().with_actor(automerge::ActorId::from(actor));
         let mut total = 0usize;
+        let mut budget = limits::Budget::default();
         for chunk in chunks {
-            total += chunk.len();
+            total = total.saturating_add(chunk.len());
             if total > MAX_DOCUMENT_BYTES {
                 return Err(Error::Document {
                     id,
                     reason: format!("larger than {MAX_DOCUMENT_BYTES} bytes"),
                 });
             }
-            doc.load_incremental(chunk).map_err(|e| doc_error(id, e))?;
+            budget.admit(chunk).map_err(|e| doc_error(id, e))?;
+            guarded(id, || doc.load_incremental(chunk))?;
         }
         Ok(Document { id, doc })
+    }
+
+    /// Checks that the changes not in `since` rebuild from the document's operations, and
+    /// that every head they lead to is one of them. Automerge 0.12 accepts some crafted
+    /// chunks into a state from which its change history cannot be rebuilt (a later save or
+    /// sync would panic or send other changes than it holds); this refuses them at the door.
+    fn verify(&mut self, since: &[automerge::ChangeHash]) -> Result<()> {
+        let id = self.id;
+        let doc = &mut self.doc;
+        guarded(id, || {
+            let rebuilt: std::collections::HashSet<_> =
+                doc.get_changes(since).iter().map(|c| c.hash()).collect();
+            let consistent = doc
+                .get_heads()
+                .iter()
+                .all(|h| since.contains(h) || rebuilt.contains(h));
+            Ok(consistent)
+        })
+        .and_then(|consistent| match consistent {
+            true => Ok(()),
+            false => Err(Error::Document {
+                id,
+                reason: "malformed changes (their history does not rebuild)".into(),
+            }),
+        })
     }
 
     /// The record id.
@@ -72,7 +128,9 @@ impl Document {
             .collect())
     }
 
-    /// Applies changes from elsewhere (another device, the outbox). Idempotent.
+    /// Applies changes from elsewhere (another device, the outbox). Idempotent. Checked like
+    /// [`Document::load`] before they are parsed; changes that cannot be applied leave the
+    /// document as it was.
     pub fn apply(&mut self, bytes: &[u8]) -> Result<()> {
         if bytes.len() > MAX_DOCUMENT_BYTES {
             return Err(Error::Document {
@@ -80,10 +138,17 @@ impl Document {
                 reason: format!("change larger than {MAX_DOCUMENT_BYTES} bytes"),
             });
         }
-        self.doc
-            .load_incremental(bytes)
+        limits::Budget::default()
+            .admit(bytes)
             .map_err(|e| doc_error(self.id, e))?;
-        Ok(())
+        let before = self.doc.clone();
+        let since = self.doc.get_heads();
+        let applied = guarded(self.id, || self.doc.load_incremental(bytes))
+            .and_then(|_| self.verify(&since));
+        if applied.is_err() {
+            self.doc = before;
+        }
+        applied
     }
 
     /// The current heads as hex change hashes. Equal heads mean equal documents, so a
@@ -156,6 +221,27 @@ fn walk_conflicts(doc: &AutoCommit, obj: &automerge::ObjId, path: String, out: &
             }
         }
         _ => {}
+    }
+}
+
+/// Runs automerge on chunks from storage or the network. Automerge 0.12 panics on some
+/// crafted chunks (a change naming an actor the document has never seen unwraps a failed
+/// lookup; others fail assertions in its operation index); such a panic refuses the input
+/// like any other error instead of taking down the thread (and, in the server, the
+/// transaction it holds).
+fn guarded<T>(
+    id: RecordId,
+    load: impl FnOnce() -> std::result::Result<T, automerge::AutomergeError>,
+) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+        Ok(loaded) => loaded.map_err(|e| doc_error(id, e)),
+        Err(_) => {
+            tracing::warn!(record = %id, "automerge panicked on a chunk; it was refused");
+            Err(Error::Document {
+                id,
+                reason: "malformed changes (automerge could not apply them)".into(),
+            })
+        }
     }
 }
 

@@ -10,7 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod decode;
 pub mod safety;
+
+pub use decode::{DecodeError, Format, decode_message, decode_safety_request, decode_sync_request};
 
 /// The protocol version this build speaks. A server refuses other versions with
 /// [`ErrorCode::UpgradeRequired`].

@@ -416,6 +416,39 @@ pub(crate) fn authenticate_counted(
     Ok(p)
 }
 
+/// Audits a request refused by the rate limit, once per device (or user) per minute so a
+/// flood of requests cannot flood the audit log.
+fn audit_rate_limited(db: &crate::db::Db, token: &str) {
+    let noted = db.tx(|tx| {
+        let now = now_ms();
+        let p = auth::authenticate(tx, token, now)?;
+        let key = format!(
+            "audited:req:{}",
+            p.device_id.as_deref().unwrap_or(p.user_id.as_str())
+        );
+        if auth::rate_limit(tx, &key, 1, 60, now).is_ok() {
+            audit::record(tx, &p, "request.rate_limited", &p.user_id, "{}")?;
+        }
+        Ok(())
+    });
+    if let Err(e) = noted {
+        tracing::warn!(error = %e, "could not audit a rate-limited request");
+    }
+}
+
+/// Runs `f` in a transaction; a refusal by the rate limit is audited before it is returned.
+fn counted<R>(
+    db: &crate::db::Db,
+    token: &str,
+    f: impl FnMut(&mut dyn crate::db::Tx) -> Result<R>,
+) -> Result<R> {
+    let result = db.tx(f);
+    if let Err(Error::RateLimited { .. }) = &result {
+        audit_rate_limited(db, token);
+    }
+    result
+}
+
 /// An authenticated request: bearer token checked, request rate limit counted.
 pub struct Authed(pub Principal);
 
@@ -426,7 +459,9 @@ impl FromRequestParts<AppState> for Authed {
         let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
         let limit = state.auth.requests_per_minute;
         let p = blocking(state, move |db| {
-            db.tx(|tx| authenticate_counted(tx, &token, limit, now_ms()))
+            counted(db, &token, |tx| {
+                authenticate_counted(tx, &token, limit, now_ms())
+            })
         })
         .await?;
         Ok(Authed(p))
@@ -435,8 +470,7 @@ impl FromRequestParts<AppState> for Authed {
 
 /// Parses a JSON body into `T`, or a 400 naming what is wrong.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| Error::BadRequest(format!("the request body is not a valid message: {e}")))
+    Ok(proto::decode_message(proto::Format::Json, body)?)
 }
 
 /// Whether the request speaks CBOR (devices do; people and tools use JSON).
@@ -450,17 +484,18 @@ fn wants_cbor(headers: &HeaderMap) -> bool {
     is(axum::http::header::CONTENT_TYPE) || is(axum::http::header::ACCEPT)
 }
 
+/// The format the request's `Content-Type` names (CBOR, or JSON by default).
+pub(crate) fn body_format(headers: &HeaderMap) -> proto::Format {
+    proto::Format::of_content_type(
+        headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
 /// Parses a body in the format its `Content-Type` names (CBOR or JSON).
 pub(crate) fn decode<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T> {
-    let cbor = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(proto::CBOR));
-    if cbor {
-        proto::from_cbor(body).map_err(|e| Error::BadRequest(format!("the request body is {e}")))
-    } else {
-        parse_body(body)
-    }
+    Ok(proto::decode_message(body_format(headers), body)?)
 }
 
 /// A response in the format the request used.
@@ -768,23 +803,8 @@ async fn sync_handler(
     check_version(&headers)?;
     // The body is read now but judged only after the token is: an unauthenticated caller
     // learns nothing about what the server accepts.
-    let decoded: Result<proto::SyncRequest> = body_bytes(body)
-        .and_then(|b| decode(&headers, &b))
-        .and_then(|req: proto::SyncRequest| {
-            if req.protocol != proto::PROTOCOL_VERSION {
-                return Err(Error::UpgradeRequired {
-                    found: req.protocol.to_string(),
-                    supported: proto::PROTOCOL_VERSION,
-                });
-            }
-            if req.upload.len() > proto::MAX_UPLOAD_ITEMS {
-                return Err(Error::invalid(
-                    "upload",
-                    format!("at most {} items per request", proto::MAX_UPLOAD_ITEMS),
-                ));
-            }
-            Ok(req)
-        });
+    let decoded: Result<proto::SyncRequest> =
+        body_bytes(body).and_then(|b| Ok(proto::decode_sync_request(body_format(&headers), &b)?));
     let (req, refusal) = match decoded {
         Ok(req) => (req, None),
         Err(e) => (
@@ -834,11 +854,11 @@ async fn sync_handler(
         // transaction (one durable commit); PostgreSQL two, so that the feed counter's lock
         // is not held while the download is computed.
         let (acks, mut response) = if db.is_postgres() {
-            let (p, agency, ingested) = db.tx(|tx| write(tx, &mut parsed))?;
+            let (p, agency, ingested) = counted(db, &token, |tx| write(tx, &mut parsed))?;
             let response = db.tx(|tx| read(tx, &p, agency.as_deref()))?;
             (ingested.acks, response)
         } else {
-            db.tx(|tx| {
+            counted(db, &token, |tx| {
                 let (p, agency, ingested) = write(tx, &mut parsed)?;
                 Ok((ingested.acks, read(tx, &p, agency.as_deref())?))
             })?

@@ -153,6 +153,22 @@ impl IntoResponse for Error {
     }
 }
 
+impl From<fieldnote_protocol::DecodeError> for Error {
+    /// A body that could not be read is a 400, another protocol version a 426, too many
+    /// items a 422 naming the field.
+    fn from(e: fieldnote_protocol::DecodeError) -> Self {
+        use fieldnote_protocol::DecodeError;
+        match e {
+            DecodeError::Malformed(_) => Error::BadRequest(e.to_string()),
+            DecodeError::UpgradeRequired { found } => Error::UpgradeRequired {
+                found: found.to_string(),
+                supported: fieldnote_protocol::PROTOCOL_VERSION,
+            },
+            DecodeError::Invalid { field, reason } => Error::invalid(field, reason),
+        }
+    }
+}
+
 impl From<fieldnote_core::Error> for Error {
     fn from(e: fieldnote_core::Error) -> Self {
         Error::Internal(e.to_string())

@@ -26,6 +26,30 @@ use std::sync::Arc;
 
 pub use error::{Error, Result};
 
+/// Libraries whose debug output carries query parameters or request bodies (PHI): they log
+/// at `info` at most, whatever `RUST_LOG` asks for.
+const QUIET_LIBRARIES: [&str; 5] = [
+    "tokio_postgres=info",
+    "postgres=info",
+    "rusqlite=info",
+    "hyper=info",
+    "h2=info",
+];
+
+/// The server's log filter: `requested` (the `RUST_LOG` syntax; `info,tower_http=warn` when
+/// absent or unreadable), with the libraries that would log record content capped at `info`.
+pub fn log_filter(requested: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let mut filter = requested
+        .and_then(|r| tracing_subscriber::EnvFilter::try_new(r).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    for quiet in QUIET_LIBRARIES {
+        if let Ok(d) = quiet.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    filter
+}
+
 use crate::app::AppState;
 use crate::auth::AuthConfig;
 use crate::db::{Db, DbConfig};
@@ -105,7 +129,7 @@ pub struct Running {
     pub addr: SocketAddr,
     /// Whether it speaks HTTPS.
     pub tls: bool,
-    handle: axum_server::Handle,
+    handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     timers: Option<tokio::task::JoinHandle<()>>,
     db: Arc<Db>,
@@ -149,7 +173,7 @@ impl Running {
     }
 
     /// A handle that stops the server from elsewhere (a signal handler).
-    pub fn shutdown_handle(&self) -> axum_server::Handle {
+    pub fn shutdown_handle(&self) -> axum_server::Handle<SocketAddr> {
         self.handle.clone()
     }
 }
@@ -200,11 +224,15 @@ pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .map_err(|e| Error::Config(format!("TLS certificate or key: {e}")))?;
-            let server = axum_server::from_tcp_rustls(listener, tls).handle(handle.clone());
+            let server = axum_server::from_tcp_rustls(listener, tls)
+                .map_err(|e| Error::Config(e.to_string()))?
+                .handle(handle.clone());
             (tokio::spawn(server.serve(app)), true)
         }
         _ => {
-            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            let server = axum_server::from_tcp(listener)
+                .map_err(|e| Error::Config(e.to_string()))?
+                .handle(handle.clone());
             (tokio::spawn(server.serve(app)), false)
         }
     };

@@ -50,10 +50,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
+        .with_env_filter(fieldnote_server::log_filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
         .init();
     let args = Args::parse();
     match run(args).await {

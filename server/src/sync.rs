@@ -114,8 +114,10 @@ pub fn ingest(
             None => ctx.one(up, pre)?,
         };
         let outcome = match result {
-            Ok(()) => {
-                out.written.insert(rid.clone());
+            Ok(applied) => {
+                if applied {
+                    out.written.insert(rid.clone());
+                }
                 Outcome::Accepted
             }
             Err(reason) => {
@@ -151,7 +153,9 @@ struct Ingest<'a> {
     owners: HashMap<String, Option<Owner>>,
 }
 
-type Refusal = std::result::Result<(), String>;
+/// One upload's outcome: applied (`Ok(true)`), already held (`Ok(false)`: a resend, which
+/// changes nothing and is not audited again), or refused with the reason.
+type Refusal = std::result::Result<bool, String>;
 
 impl Ingest<'_> {
     fn one(&mut self, up: &Upload, parsed: Parsed) -> Result<Refusal> {
@@ -210,7 +214,7 @@ impl Ingest<'_> {
             ));
         }
         if loaded.doc.heads() == before {
-            return Ok(Ok(())); // already held
+            return Ok(Ok(false)); // already held
         }
         let body = match loaded.doc.body() {
             Ok(b) => b,
@@ -228,7 +232,7 @@ impl Ingest<'_> {
         loaded.body = body;
         loaded.row.chunks += 1;
         self.feed.push((key, "change", payload.to_vec()));
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 
     fn create(&mut self, id: RecordId, payload: &[u8], parsed: Parsed) -> Result<Refusal> {
@@ -327,7 +331,7 @@ impl Ingest<'_> {
             },
         );
         self.feed.push((key, "change", payload.to_vec()));
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 
     fn attestation(&mut self, id: RecordId, payload: &[u8]) -> Result<Refusal> {
@@ -373,7 +377,7 @@ impl Ingest<'_> {
             .query_opt("SELECT 1 FROM attestations WHERE id = $1", params![&att.id])?
             .is_some();
         if exists {
-            return Ok(Ok(()));
+            return Ok(Ok(false));
         }
         match att.kind {
             AttestationKind::Finalize => {
@@ -417,7 +421,7 @@ impl Ingest<'_> {
             }
         }
         self.feed.push((key, "attestation", payload.to_vec()));
-        Ok(Ok(()))
+        Ok(Ok(true))
     }
 
     /// Loads and locks a stored document.
@@ -542,7 +546,7 @@ pub fn load_document(tx: &mut dyn Tx, key: &str, snapshot_seq: i64) -> Result<Do
         .into_iter()
         .map(|mut r| r.swap_remove(0).into_bytes())
         .collect();
-    Ok(Document::load(
+    Ok(Document::load_stored(
         id,
         SERVER_ACTOR,
         chunks.iter().map(Vec::as_slice),
@@ -630,7 +634,7 @@ pub fn download(
         .ok_or_else(|| Error::Forbidden("only a registered device syncs".into()))?;
     let mut out = Download::default();
     let sql = format!(
-        "SELECT grant_counter, revoked_at FROM devices WHERE id = $1{}",
+        "SELECT grant_counter, revoked_at, feed_high FROM devices WHERE id = $1{}",
         tx.for_update()
     );
     let dev = tx
@@ -640,6 +644,13 @@ pub fn download(
         out.response.wipe = true;
         return Ok(out);
     }
+    // A cursor below what this device was already given means it was restored from an older
+    // copy: its own changes up to that point are sent back too.
+    let echo_own_to = if cursor.feed < dev[2].int() {
+        dev[2].int()
+    } else {
+        0
+    };
     // Read the feed's top before anything else: every row up to it is committed.
     let feed_top =
         tx.query_one("SELECT value FROM counters WHERE name = 'feed'", params![])?[0].int();
@@ -747,9 +758,16 @@ pub fn download(
              JOIN device_scopes s ON s.device_id = $1 AND s.scope = d.scope
              WHERE f.seq > $2 AND f.seq <= $3 AND s.revoked_at IS NULL AND s.granted_at <= $4
                AND f.kind <> 'snapshot'
-               AND (f.origin_device IS NULL OR f.origin_device <> $1)
+               AND (f.origin_device IS NULL OR f.origin_device <> $1 OR f.seq <= $6)
              ORDER BY f.seq LIMIT $5",
-            params![&device, cursor.feed, feed_top, cursor.grant, FEED_PAGE],
+            params![
+                &device,
+                cursor.feed,
+                feed_top,
+                cursor.grant,
+                FEED_PAGE,
+                echo_own_to
+            ],
         )?;
         let full_page = rows.len() as i64 == FEED_PAGE;
         let mut last = cursor.feed;
@@ -785,8 +803,10 @@ pub fn download(
         grant,
     };
     tx.exec(
-        "UPDATE devices SET last_sync_at = $1 WHERE id = $2",
-        params![now, &device],
+        "UPDATE devices SET last_sync_at = $1,
+             feed_high = CASE WHEN feed_high < $3 THEN $3 ELSE feed_high END
+         WHERE id = $2",
+        params![now, &device, out.response.cursor.feed],
     )?;
     Ok(out)
 }

@@ -280,7 +280,12 @@ impl Store {
             report,
             documents_loaded: Default::default(),
         };
-        if migrated.reproject {
+        let pending: bool = store.main.query_row(
+            "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'reproject_pending')",
+            [],
+            |r| r.get(0),
+        )?;
+        if migrated.reproject || pending {
             store.rebuild_projections()?;
         }
         store.report.replayed = store.replay_outbox()?;
@@ -833,6 +838,26 @@ impl Store {
         key::write_keycheck(&dir.join(KEYCHECK_FILE), key)
     }
 
+    /// The schema versions of the main and outbox databases in `dir`, read without
+    /// migrating anything, and whether a projection rebuild is pending (for crash tests).
+    pub fn schema_state_for_test(
+        dir: impl AsRef<Path>,
+        key: &StoreKey,
+    ) -> Result<(u32, u32, bool)> {
+        let dir = dir.as_ref();
+        let main = open_db(&dir.join(MAIN_FILE), key, "FULL")?;
+        let outbox = open_db(&dir.join(OUTBOX_FILE), key, "FULL")?;
+        let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get(0));
+        let pending = main
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'reproject_pending')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(false);
+        Ok((version(&main)?, version(&outbox)?, pending))
+    }
+
     /// The outbox database's connection, for tests that check its integrity.
     #[doc(hidden)]
     pub fn outbox_connection_for_test(&self) -> &Connection {
@@ -956,7 +981,7 @@ impl Store {
             return Err(Error::NotFound { kind: "record", id });
         }
         self.documents_loaded.set(self.documents_loaded.get() + 1);
-        Document::load(id, &self.actor, chunks.iter().map(Vec::as_slice))
+        Document::load_stored(id, &self.actor, chunks.iter().map(Vec::as_slice))
     }
 
     fn attestations(&self, id: RecordId) -> Result<Vec<Attestation>> {
@@ -1082,6 +1107,7 @@ impl Store {
         for (id, body) in &bodies {
             projection::project(&tx, *id, body)?;
         }
+        tx.execute("DELETE FROM meta WHERE key = 'reproject_pending'", [])?;
         tx.commit()?;
         Ok(())
     }

@@ -93,6 +93,14 @@ pub(crate) fn migrate(
     {
         let tx = conn.transaction()?;
         tx.execute_batch(m.sql)?;
+        if m.reprojects() && found > 0 {
+            // Committed with the migration, cleared by the rebuild's own commit: a crash in
+            // between leaves the flag, and the next open rebuilds.
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('reproject_pending', 1)",
+                [],
+            )?;
+        }
         tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;
         out.reproject |= m.reprojects() && found > 0;

@@ -15,6 +15,10 @@ const MIGRATIONS: super::Migrations = &[
     (2, include_str!("../../migrations/postgres/002_safety.sql")),
     (3, include_str!("../../migrations/postgres/003_console.sql")),
     (4, include_str!("../../migrations/postgres/004_review.sql")),
+    (
+        5,
+        include_str!("../../migrations/postgres/005_device_cursor.sql"),
+    ),
 ];
 
 /// How many times a transaction that PostgreSQL aborted for a deadlock or serialization

@@ -20,6 +20,10 @@ const MIGRATIONS: super::Migrations = &[
     (2, include_str!("../../migrations/sqlite/002_safety.sql")),
     (3, include_str!("../../migrations/sqlite/003_console.sql")),
     (4, include_str!("../../migrations/sqlite/004_review.sql")),
+    (
+        5,
+        include_str!("../../migrations/sqlite/005_device_cursor.sql"),
+    ),
 ];
 
 /// An open SQLite database.
@@ -45,6 +49,15 @@ impl SqliteDb {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
+            // The database holds PHI in the clear (the host's disk encryption protects it at
+            // rest): only the server's own user may enter its directory.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+                    |e| Error::Config(format!("cannot restrict {}: {e}", dir.display())),
+                )?;
+            }
         }
         let conn = Connection::open(path).map_err(sql_err)?;
         conn.execute_batch(

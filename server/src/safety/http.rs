@@ -19,8 +19,8 @@ use serde::Deserialize;
 
 use super::{Items, events};
 use crate::app::{
-    AppState, Authed, Bearer, IdPath, Wire, blocking, body_bytes, check_version, decode, now_ms,
-    path_id,
+    AppState, Authed, Bearer, IdPath, Wire, blocking, body_bytes, body_format, check_version,
+    decode, now_ms, path_id,
 };
 use crate::auth::{self, Principal};
 use crate::error::{Error, Result};
@@ -50,7 +50,12 @@ pub async fn post_safety(
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Wire<SafetyResponse>> {
     check_version(&headers)?;
-    let decoded: Result<SafetyRequest> = body_bytes(body).and_then(|b| decode(&headers, &b));
+    let decoded: Result<SafetyRequest> = body_bytes(body).and_then(|b| {
+        Ok(fieldnote_protocol::decode_safety_request(
+            body_format(&headers),
+            &b,
+        )?)
+    });
     let clock = state.safety.clock.clone();
     let receipts = blocking(&state, move |db| {
         // Alarms first, in a transaction of their own that nothing else in the batch can
@@ -58,14 +63,8 @@ pub async fn post_safety(
         let (p, agency, req, mut receipts) = db.urgent_tx(|tx| {
             let now = clock.now_ms();
             let p = auth::authenticate(tx, &token, now_ms())?;
-            // Judged only after the token, like the sync body.
+            // Judged only after the token, like the sync body (its item count included).
             let req = decoded.clone()?;
-            if req.items.len() > proto::MAX_SAFETY_ITEMS {
-                return Err(Error::invalid(
-                    "items",
-                    format!("at most {} per request", proto::MAX_SAFETY_ITEMS),
-                ));
-            }
             if p.device_id.is_none() {
                 return Err(Error::Forbidden(
                     "only a registered device raises alarms".into(),

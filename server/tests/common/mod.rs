@@ -5,6 +5,7 @@
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 pub mod browser;
+pub mod proxy;
 
 use std::sync::Arc;
 

@@ -1,6 +1,8 @@
 //! Child process for the kill -9 harness: opens a store, writes notes (finalizing every
 //! third, changing every fifth) as fast as it can, and prints `ACK <id> <n> END` after each
 //! operation returns, which is the moment the app would tell a person "saved".
+//! `crash-writer --open DIR` only opens the store (running its migrations) and prints
+//! `OPENED`.
 
 use std::io::Write;
 
@@ -12,6 +14,13 @@ use rand::SeedableRng;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("usage: crash-writer DIR ROUND")?;
+    if dir == "--open" {
+        let dir = args.next().ok_or("usage: crash-writer --open DIR")?;
+        let key = StoreKey::from_hex(&std::env::var(KEY_ENV)?)?;
+        Store::open(&dir, key)?;
+        println!("OPENED");
+        return Ok(());
+    }
     let round: u64 = args
         .next()
         .ok_or("usage: crash-writer DIR ROUND")?

@@ -1,0 +1,159 @@
+//! Tokens and sessions under attack, on SQLite and PostgreSQL: expired, forged, altered,
+//! `alg:none` and wrong-kind credentials get 401 with a reason while the device's local work
+//! is kept and sync resumes after a new token; logout ends a device's tokens; bulk scraping
+//! by a valid device is rate limited and audited once.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use common::browser::{sign_in, team_with_supervisor};
+use common::{Backend, TestServer, raw};
+use fieldnote_server::auth::AuthConfig;
+use fieldnote_server::params;
+
+fn me(server: &TestServer, token: &str) -> (u16, serde_json::Value) {
+    raw(&server.url, "GET", "/v1/me", Some(token), None, &[])
+}
+
+fn credentials(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        AuthConfig {
+            token_ttl_secs: 1,
+            requests_per_minute: 40,
+            ..AuthConfig::default()
+        },
+    );
+    let (_, sup) = team_with_supervisor(&server, "a");
+    let mut phone = server.device("w.a");
+    let member = phone.add_member(5);
+    phone.sync();
+    let token = phone.access_token();
+    assert_eq!(me(&server, &token).0, 200);
+
+    // Credentials that are not an access token of ours: 401, each with a reason.
+    let creds = phone.client.credentials().unwrap();
+    let mut altered = token.clone();
+    altered.replace_range(0..1, if token.starts_with('A') { "B" } else { "A" });
+    let (mut console, _) = sign_in(&server, &sup, None);
+    let cookie = console.cookie.clone().unwrap();
+    let alg_none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.\
+                    eyJzdWIiOiJyb290Iiwicm9sZSI6ImFkbWluaXN0cmF0b3IiLCJhdWQiOiJmaWVsZG5vdGUifQ.";
+    for (what, bad) in [
+        ("forged", "c2VjcmV0LXRva2VuLXRoYXQtd2FzLW5ldmVyLWlzc3VlZA"),
+        ("altered", altered.as_str()),
+        ("alg:none JWT", alg_none),
+        (
+            "the device's long-term secret",
+            creds.device_secret.as_str(),
+        ),
+        ("a console session cookie", cookie.as_str()),
+        ("empty", ""),
+    ] {
+        let (status, body) = me(&server, bad);
+        assert_eq!(status, 401, "{what}: {body}");
+        let reason = body["message"].as_str().unwrap_or_default();
+        assert!(!reason.is_empty(), "{what}: a reason is given: {body}");
+    }
+    // A device token does not open the console either (the other audience).
+    let page = console.send(
+        "GET",
+        "/console/alarms",
+        None,
+        &[("authorization", &format!("Bearer {token}"))],
+    );
+    assert_eq!(
+        page.status, 200,
+        "the cookie, not the bearer, signs the console in"
+    );
+    console.cookie = Some(token.clone());
+    assert_eq!(
+        console.get("/console/alarms").status,
+        303,
+        "a bearer token as a cookie"
+    );
+
+    // Expired: refused with the reason; the device's work is kept and sync resumes with a
+    // fresh token from its device credential.
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let (status, body) = me(&server, &token);
+    assert_eq!(status, 401);
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+    let note = phone.write_note(member, "Written while the token had expired.");
+    phone.sync();
+    let on_server = server
+        .db
+        .tx(|tx| {
+            Ok(tx
+                .query_opt(
+                    "SELECT 1 FROM documents WHERE id = $1",
+                    params![note.to_string()],
+                )?
+                .is_some())
+        })
+        .unwrap();
+    assert!(on_server, "the note written meanwhile arrived");
+
+    // Logout: the device's tokens and credential stop working.
+    let fresh = phone.access_token();
+    let (status, _) = raw(
+        &server.url,
+        "POST",
+        "/v1/auth/logout",
+        Some(&fresh),
+        None,
+        &[],
+    );
+    assert_eq!(status, 204);
+    assert_eq!(me(&server, &fresh).0, 401);
+    let body =
+        serde_json::json!({"device_id": creds.device_id, "device_secret": creds.device_secret});
+    let (status, body) = raw(
+        &server.url,
+        "POST",
+        "/v1/auth/token",
+        None,
+        Some(body.to_string().into_bytes()),
+        &[],
+    );
+    assert_eq!(status, 403, "a logged-out device gets no new token: {body}");
+    assert_eq!(
+        body["code"], "device_revoked",
+        "and is told to wipe: {body}"
+    );
+
+    // Bulk scraping by a valid device: 429 past the per-minute limit, audited once.
+    let scraper = server.device("w.a");
+    let token = scraper.access_token();
+    let statuses: Vec<u16> = (0..60).map(|_| me(&server, &token).0).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().take(30).all(|s| *s == 200));
+    let audited = server
+        .db
+        .tx(|tx| {
+            Ok(tx
+                .query(
+                    "SELECT 1 FROM audit WHERE action = 'request.rate_limited'",
+                    params![],
+                )?
+                .len())
+        })
+        .unwrap();
+    assert_eq!(
+        audited, 1,
+        "the refusal is audited once, not once per request"
+    );
+}
+
+#[test]
+fn sqlite_credentials() {
+    credentials(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_credentials() {
+    credentials(Backend::Postgres);
+}
