@@ -143,8 +143,8 @@ impl Document {
             .map_err(|e| doc_error(self.id, e))?;
         let before = self.doc.clone();
         let since = self.doc.get_heads();
-        let applied = guarded(self.id, || self.doc.load_incremental(bytes))
-            .and_then(|_| self.verify(&since));
+        let applied =
+            guarded(self.id, || self.doc.load_incremental(bytes)).and_then(|_| self.verify(&since));
         if applied.is_err() {
             self.doc = before;
         }

@@ -1,7 +1,8 @@
 //! A Jepsen-style set check through a fault-injecting TCP proxy, on SQLite and PostgreSQL:
 //! three workers' phones each write unique notes and sync while the link between them and
 //! the server is cut mid-upload, loses replies after the server committed, holds requests,
-//! refuses connections and comes back (a flapping link). Afterwards, with the link healed,
+//! refuses connections, crawls like a slow mobile link (150 ms round trip, 1.6 Mbit/s), and
+//! comes back (a flapping link). Afterwards, with the link healed,
 //! the server holds exactly the union of everything written (every acknowledged note, each
 //! once and whole, nothing half-applied), and a supervisor's fresh device receives the same.
 //! The schedule comes from a seed (`PARTITION_SEED`), printed so a failure can be replayed;
@@ -53,8 +54,12 @@ fn set_check(backend: Backend) {
     let mut acknowledged = std::collections::BTreeSet::new();
     let mut failed_syncs = 0;
     for round in 0..rounds {
-        let fault = match rng.random_range(0..10) {
+        let fault = match rng.random_range(0..11) {
             0..=3 => Fault::Pass,
+            10 => Fault::Shaped {
+                rtt_ms: 150,
+                bytes_per_sec: 200_000,
+            },
             4 | 5 => Fault::CutRequestAfter(rng.random_range(1..4000)),
             6 | 7 => Fault::DropReply,
             8 => Fault::Hold(Duration::from_millis(300)),

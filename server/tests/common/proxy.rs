@@ -1,6 +1,7 @@
 //! A fault-injecting TCP proxy on loopback, between real clients and a real server: each new
-//! connection gets the fault the test set at that moment (pass, cut the request partway,
-//! cut the reply after the server has answered, hold the connection, or refuse it), so
+//! connection gets the fault the test set at that moment (pass, pass slowly as over a mobile
+//! link, cut the request partway, cut the reply after the server has answered, hold the
+//! connection, or refuse it), so
 //! partitions, flapping links and cuts mid-upload happen at the socket, where the client's
 //! and server's own code has to cope with them.
 
@@ -25,6 +26,14 @@ pub enum Fault {
     Hold(Duration),
     /// Refuse at once (a partition).
     Refuse,
+    /// Pass everything, slowly: each chunk waits half the round trip and the time its bytes
+    /// take at the given rate (a slow mobile link; this kernel has no `netem`).
+    Shaped {
+        /// Round trip, milliseconds.
+        rtt_ms: u64,
+        /// Bytes per second in each direction.
+        bytes_per_sec: u64,
+    },
 }
 
 struct Shared {
@@ -107,6 +116,7 @@ fn pump(
     mut from: TcpStream,
     mut to: TcpStream,
     limit: Option<usize>,
+    shape: Option<(u64, u64)>,
     cut: &dyn Fn() -> bool,
 ) -> usize {
     let mut buf = [0u8; 16 * 1024];
@@ -145,6 +155,10 @@ fn pump(
             }
             _ => n,
         };
+        if let Some((rtt_ms, rate)) = shape {
+            let transfer = n as u64 * 1000 / rate.max(1);
+            std::thread::sleep(Duration::from_millis(rtt_ms / 2 + transfer));
+        }
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
@@ -163,7 +177,7 @@ fn handle(client: TcpStream, target: &str, fault: Fault, shared: Arc<Shared>) {
             std::thread::sleep(d);
             let _ = client.shutdown(Shutdown::Both);
         }
-        Fault::Pass | Fault::CutRequestAfter(_) | Fault::DropReply => {
+        Fault::Pass | Fault::CutRequestAfter(_) | Fault::DropReply | Fault::Shaped { .. } => {
             let Ok(server) = TcpStream::connect(target) else {
                 let _ = client.shutdown(Shutdown::Both);
                 return;
@@ -173,14 +187,24 @@ fn handle(client: TcpStream, target: &str, fault: Fault, shared: Arc<Shared>) {
                 Fault::CutRequestAfter(n) => Some(n),
                 _ => None,
             };
+            let shape = match fault {
+                Fault::Shaped {
+                    rtt_ms,
+                    bytes_per_sec,
+                } => Some((rtt_ms, bytes_per_sec)),
+                _ => None,
+            };
             // A link that was up goes down with the next fault set (a partition cuts open
             // connections too).
             let cut = {
                 let shared = shared.clone();
-                move || fault == Fault::Pass && *shared.fault.lock().unwrap() != Fault::Pass
+                move || {
+                    matches!(fault, Fault::Pass | Fault::Shaped { .. })
+                        && *shared.fault.lock().unwrap() != fault
+                }
             };
             let cut2 = cut.clone();
-            let up = std::thread::spawn(move || pump(c_read, s_write, limit, &cut2));
+            let up = std::thread::spawn(move || pump(c_read, s_write, limit, shape, &cut2));
             match fault {
                 Fault::CutRequestAfter(_) => {
                     let _ = up.join();
@@ -198,7 +222,7 @@ fn handle(client: TcpStream, target: &str, fault: Fault, shared: Arc<Shared>) {
                     let _ = up.join();
                 }
                 _ => {
-                    pump(server, client, None, &cut);
+                    pump(server, client, None, shape, &cut);
                     let _ = up.join();
                 }
             }
