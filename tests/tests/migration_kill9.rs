@@ -72,7 +72,7 @@ fn a_migration_killed_midway_is_wholly_old_or_new_then_completes() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash-writer"))
             .arg("--open")
             .arg(dir.path())
-            .env(KEY_ENV, key.to_hex().to_string())
+            .env(KEY_ENV, key.to_hex().as_str())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
