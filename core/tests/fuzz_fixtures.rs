@@ -13,37 +13,18 @@
 mod attestation;
 #[path = "../../fuzz/src/document.rs"]
 mod document;
+#[path = "../../fuzz/src/kept.rs"]
+mod kept;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
 
 use fieldnote_core::document::{Document, MAX_INFLATED_BYTES};
 use fieldnote_core::model::*;
 use fieldnote_core::{Attestation, AttestationKind, Signer, synthetic};
+use kept::{files, fuzz_dir};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::Digest;
-
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// Every file of a directory, sorted by name (none if it does not exist).
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_else(|_| Vec::new())
-        .into_iter()
-        .filter(|p: &PathBuf| p.is_file())
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .filter(|(name, _)| !name.starts_with('.') && !name.ends_with(".md"))
-        .collect();
-    out.sort();
-    out
-}
 
 /// Runs `run` on every file of `fuzz/<kind>/<target>/`, collecting the names of those whose
 /// outcome is not `expect_ok` (a panic counts as neither).

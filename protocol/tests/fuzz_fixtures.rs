@@ -9,13 +9,14 @@
 //! `cargo test -p fieldnote-protocol --test fuzz_fixtures -- --ignored`.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../fuzz/src/kept.rs"]
+mod kept;
 #[allow(dead_code)]
 #[path = "../../fuzz/src/request.rs"]
 mod request;
 
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
 
 use fieldnote_protocol::safety::{
     AlarmKind, Location, MAX_SAFETY_ITEMS, RaiseAlarm, SafetyItem, SafetyRequest, SessionAction,
@@ -24,28 +25,8 @@ use fieldnote_protocol::safety::{
 use fieldnote_protocol::{
     Cursor, Item, ItemKind, MAX_REQUEST_BYTES, MAX_UPLOAD_ITEMS, SyncRequest, Upload, to_cbor,
 };
+use kept::{files, fuzz_dir};
 use request::{Input, Refusal};
-
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// Every file of a directory, sorted by name (none if it does not exist).
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_else(|_| Vec::new())
-        .into_iter()
-        .filter(|p: &PathBuf| p.is_file())
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .filter(|(name, _)| !name.starts_with('.') && !name.ends_with(".md"))
-        .collect();
-    out.sort();
-    out
-}
 
 #[test]
 fn request_fixtures_are_refused_without_a_panic() {

@@ -7,12 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::proxy::{Fault, Proxy};
-use common::{Backend, Device, TestServer};
+use common::{Backend, Device, TestServer, spawn_server};
 use fieldnote_core::model::*;
 use fieldnote_core::{Store, StoreKey};
 use fieldnote_protocol::ServerRole;
@@ -111,52 +109,14 @@ fn restored_older_copy(backend: Backend) {
     assert_eq!(store.outbox_len().unwrap(), 0);
 }
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `fieldnote-server` on `listen` over the harness's database; returns it and its URL.
-fn spawn(server: &TestServer, listen: &str) -> (Process, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fieldnote-server"));
-    cmd.args(["--listen", listen])
-        .arg("--data-dir")
-        .arg(server.dir.path());
-    if let Some(url) = &server.config.database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the server exited before listening")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("Fieldnote server listening on ") {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Process(child), url)
-}
-
 fn killed_during_ingest(backend: Backend) {
     let mut server = TestServer::start(backend);
     let team = server.add_team("r");
     server.add_user("w.r", ServerRole::Worker, Some(&team));
     server.stop();
-    let (mut process, url) = spawn(&server, "127.0.0.1:0");
-    let listen = url.trim_start_matches("http://").to_string();
-    let mut phone = Device::login(&url, "w.r");
+    let mut process = spawn_server(&server, "127.0.0.1:0");
+    let listen = process.url.trim_start_matches("http://").to_string();
+    let mut phone = Device::login(&process.url, "w.r");
     let member = phone.add_member(3);
     let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let mut written = Vec::new();
@@ -169,16 +129,15 @@ fn killed_during_ingest(backend: Backend) {
         let wait = Duration::from_millis(rng.random_range(5..150));
         let killer = std::thread::spawn(move || {
             std::thread::sleep(wait);
-            let _ = process.0.kill();
-            let _ = process.0.wait();
+            let _ = process.child.kill();
+            let _ = process.child.wait();
             process
         });
         let finished = phone.client.sync(&mut phone.store, &mut |_| {}).is_ok();
         drop(killer.join().unwrap());
         killed_mid_sync += usize::from(!finished);
         // Restart on the same address; the phone syncs until its outbox is empty.
-        let (p, _) = spawn(&server, &listen);
-        process = p;
+        process = spawn_server(&server, &listen);
         for _ in 0..5 {
             if phone.store.outbox_len().unwrap() == 0 {
                 break;

@@ -6,49 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use common::{Backend, Device, TestServer};
+use common::{Backend, Device, TestServer, spawn_server};
 use fieldnote_protocol::ServerRole;
-
-struct Process {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(database_url: &str, dir: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldnote-server"))
-        .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("Fieldnote server listening on ") {
-            break url.trim().to_string();
-        }
-    };
-    // Keep draining stdout so the process never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Process { child, url }
-}
 
 #[test]
 fn two_server_processes_share_one_postgres() {
@@ -58,9 +17,8 @@ fn two_server_processes_share_one_postgres() {
         harness.add_user(&format!("w{i}"), ServerRole::Worker, Some(&team));
     }
     harness.add_user("sup", ServerRole::Supervisor, Some(&team));
-    let db_url = harness.config.database_url.clone().unwrap();
-    let a = spawn(&db_url, harness.dir.path());
-    let b = spawn(&db_url, harness.dir.path());
+    let a = spawn_server(&harness, "127.0.0.1:0");
+    let b = spawn_server(&harness, "127.0.0.1:0");
 
     let writers: Vec<_> = (0..4)
         .map(|i| {

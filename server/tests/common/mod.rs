@@ -411,3 +411,50 @@ pub fn announce_body(base: &str, path: &str, token: &str, len: usize) -> u16 {
     let head = String::from_utf8_lossy(&buf[..n]);
     head.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
+
+/// A `fieldnote-server` process started by a test; killed when dropped.
+pub struct ServerProcess {
+    /// The process.
+    pub child: std::process::Child,
+    /// Its URL, as it printed it.
+    pub url: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the real `fieldnote-server` binary on `listen` over `server`'s database (its data
+/// directory, and its PostgreSQL database when it has one), and waits until it listens.
+pub fn spawn_server(server: &TestServer, listen: &str) -> ServerProcess {
+    use std::io::BufRead;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fieldnote-server"));
+    cmd.args(["--listen", listen])
+        .arg("--data-dir")
+        .arg(server.dir.path());
+    if let Some(url) = &server.config.database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let mut child = cmd
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the server exited before listening")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("Fieldnote server listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ServerProcess { child, url }
+}
