@@ -257,13 +257,24 @@ pub async fn record(
     let view = blocking(&state, move |db| {
         db.tx(|tx| {
             let rid = parse_record_id("record id", &id)?;
-            let (kind, scope, snapshot) = document_row(tx, &rid)?;
+            let (kind, scope, _) = document_row(tx, &rid)?;
             let now = now_ms();
             let access = readable(tx, &who, &scope, now).map_err(|e| match e {
                 Error::NotFound(_) => Error::NotFound("no such record".into()),
                 e => e,
             })?;
-            let record = record_of(tx, &rid.to_string(), snapshot)?;
+            // The member's records, loaded once: the record itself, its member's name, and
+            // the staff and goal names its fields show.
+            let all = scope_records(tx, &scope)?;
+            let record = all
+                .iter()
+                .find(|r| r.id == rid)
+                .cloned()
+                .ok_or_else(|| Error::NotFound("no such record".into()))?;
+            let member = all
+                .iter()
+                .find(|r| matches!(r.body, RecordBody::Member(_)))
+                .map_or_else(|| scope.clone(), |m| m.body.title());
             let review = ReviewState::of(&record.attestations, &record.body);
             who.audit(
                 tx,
@@ -275,7 +286,6 @@ pub async fn record(
                 }),
             )?;
             let member_id = parse_record_id("member id", &scope)?;
-            let all = scope_records(tx, &scope)?;
             let content = export::record_fields(
                 &Export {
                     member_id,
@@ -289,7 +299,7 @@ pub async fn record(
             );
             Ok(pages::RecordView {
                 content,
-                member: member_name(tx, &scope)?,
+                member,
                 member_id: scope,
                 can_review: reviewable(&kind) && matches!(access, MemberAccess::Team(_)),
                 finalized: record.is_finalized(),
