@@ -1,9 +1,10 @@
 //! `fieldnote-bench`: the device workloads of PERFORMANCE.md (W1 note write, W2 cold open to
-//! the caseload, W8 full-text search), each beside a baseline measured in the same run, and a
-//! Markdown report of the figures and their ratios.
+//! the caseload, W7 a long-lived plan, W8 full-text search), each beside a baseline measured
+//! in the same run, and a Markdown report of the figures and their ratios.
 //!
 //! Baseline (a) is plain rusqlite on the same SQLCipher build, same key handling, WAL and
-//! `synchronous=FULL`: one JSON row per note, one transaction per write.
+//! `synchronous=FULL`: one JSON row per record, one transaction per write. W7 also runs
+//! beside (c), the same plan as one automerge document saved and loaded whole.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -72,6 +73,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
     }
 
+    // W7: a plan edited over its life.
+    let changes = if args.quick { 500 } else { 5_000 };
+    report.extend(w7(&args.dir, &key, changes)?);
+
     // W2 and W8 on stores of growing size.
     let sizes: &[usize] = if args.quick {
         &[1_000, 10_000]
@@ -114,6 +119,110 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{text}");
     std::fs::write(&args.out, text + "\n")?;
     Ok(())
+}
+
+/// W7: one plan edited `changes` times (a sentence added or reworded in its summary, the
+/// review date moved, a goal's statement edited), then opened: load time (median of 20
+/// cold loads from the store) and size on disk, beside the same plan as a JSON row (a) and
+/// as one automerge document saved and loaded whole (c).
+fn w7(
+    dir: &Path,
+    key: &StoreKey,
+    changes: usize,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let store_dir = dir.join("w7-store");
+    let mut store = Store::open(&store_dir, key.clone())?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let member = store.create(RecordBody::Member(synthetic::member(&mut rng)))?;
+    let worker = new_id();
+    let plan = store.create(RecordBody::Plan(synthetic::service_plan(
+        member,
+        Program::Csp,
+        worker,
+    )))?;
+    for i in 0..changes {
+        let word = *WORDS.choose(&mut rng).unwrap_or(&"housing");
+        store.update(plan, |body| {
+            if let RecordBody::Plan(p) = body {
+                match i % 3 {
+                    0 => {
+                        let mut s = p.summary.as_str().to_string();
+                        if s.len() > 2_000 {
+                            s.drain(..s.find(". ").map_or(0, |k| k + 2));
+                        }
+                        s.push_str(&format!(" Discussed {word} on visit {i}."));
+                        p.summary = CoText::from(s);
+                    }
+                    1 => {
+                        p.next_review_on =
+                            Day::parse(&format!("2027-{:02}-{:02}", i % 12 + 1, i % 28 + 1));
+                    }
+                    _ => {
+                        if let Some(g) = p.goals.first_mut() {
+                            g.statement = CoText::from(format!("Keep {word} stable ({i})."));
+                        }
+                    }
+                }
+            }
+        })?;
+    }
+    store.checkpoint()?;
+    let bytes = store.document_bytes(plan)?;
+    let body = store.get(plan)?.body;
+    drop(store);
+    let mut ours = Vec::new();
+    for _ in 0..20 {
+        let store = Store::open(&store_dir, key.clone())?;
+        let t = Instant::now();
+        let got = store.get(plan)?;
+        ours.push(t.elapsed());
+        assert_eq!(got.body, body);
+    }
+    let json = serde_json::to_string(&body)?;
+    let conn = plain_open(&dir.join("w7-plain.db"), key)?;
+    conn.execute(
+        "INSERT INTO notes (id, member_id, json) VALUES (?1, ?2, ?3)",
+        params![plan.to_string(), member.to_string(), json],
+    )?;
+    drop(conn);
+    let mut plain = Vec::new();
+    for _ in 0..20 {
+        let conn = plain_open(&dir.join("w7-plain.db"), key)?;
+        let t = Instant::now();
+        let text: String = conn.query_row(
+            "SELECT json FROM notes WHERE id = ?1",
+            [plan.to_string()],
+            |r| r.get(0),
+        )?;
+        let parsed: RecordBody = serde_json::from_str(&text)?;
+        plain.push(t.elapsed());
+        assert_eq!(parsed, body);
+    }
+    let mut whole = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let doc = automerge::AutoCommit::load(&bytes)?;
+        let parsed: RecordBody = autosurgeon::hydrate(&doc)?;
+        whole.push(t.elapsed());
+        assert_eq!(parsed, body);
+    }
+    let (o, a, c) = (pct(&ours, 0.5), pct(&plain, 0.5), pct(&whole, 0.5));
+    Ok(vec![
+        format!(
+            "| W7 open a plan with {changes} changes (median of 20) | {} | {} (JSON row, history not kept) | {:.2}x (a), {:.2}x vs (c) automerge load + hydrate {} | none set |",
+            ms(o),
+            ms(a),
+            ratio(o, a),
+            ratio(o, c),
+            ms(c)
+        ),
+        format!(
+            "| W7 its size | {:.1} KB (document with its history) | {:.1} KB (JSON row, no history) | {:.2}x | none set |",
+            bytes.len() as f64 / 1000.0,
+            json.len() as f64 / 1000.0,
+            bytes.len() as f64 / json.len().max(1) as f64
+        ),
+    ])
 }
 
 fn ms(d: Duration) -> String {
