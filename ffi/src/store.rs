@@ -460,6 +460,14 @@ impl FieldnoteStore {
         })
     }
 
+    /// The fields of a record (any kind) where edits made offline on two devices set
+    /// different values, as dotted paths (`next_review_on`, `goals[0].measure`). The merged
+    /// record shows one of the values; the shell lists these beside it so that a person
+    /// chooses, and an edit of the field settles it.
+    pub fn conflicts(&self, id: String) -> Outcome<Vec<String>> {
+        self.with_store(|s| Ok(s.conflicts(record_id("id", &id)?)?))
+    }
+
     /// Creates a completed service plan (an individual action plan in TM), ready to sign, with
     /// one goal per entry of `plan.goals`. A later edit makes earlier signatures stale.
     /// Returns its id.

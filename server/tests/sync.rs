@@ -463,6 +463,65 @@ fn survives_restart(backend: Backend) {
     assert_eq!(sup.store.note_facts(m).unwrap().len(), 20);
 }
 
+/// A sync's changes are counted per document (several edits of one record, one of
+/// another), and a record edited across many syncs gets a snapshot that a new device loads.
+fn long_histories_get_snapshots(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(9);
+    let (x, y) = (
+        w1.write_note(m, "Visit one."),
+        w1.write_note(m, "Visit two."),
+    );
+    w1.sync();
+    let chunks = |id: RecordId| -> (i64, bool) {
+        let row = a
+            .server
+            .db
+            .tx(|tx| {
+                tx.query_one(
+                    "SELECT chunks, snapshot_seq FROM documents WHERE id = $1",
+                    fieldnote_server::params![id.to_string()],
+                )
+            })
+            .unwrap();
+        (
+            row[0].int(),
+            !matches!(row[1], fieldnote_server::db::Val::Null),
+        )
+    };
+    let edit = |w: &mut common::Device, id: RecordId, text: &str| {
+        w.store
+            .update(id, |b| {
+                if let RecordBody::ContactNote(n) = b {
+                    n.narrative = text.to_string();
+                }
+            })
+            .unwrap();
+    };
+    let (x0, y0) = (chunks(x).0, chunks(y).0);
+    for i in 0..3 {
+        edit(&mut w1, x, &format!("Visit one, take {i}."));
+    }
+    edit(&mut w1, y, "Visit two, corrected.");
+    w1.sync();
+    assert_eq!((chunks(x).0 - x0, chunks(y).0 - y0), (3, 1));
+
+    for i in 0..40 {
+        edit(&mut w1, x, &format!("Visit one, revision {i}."));
+        w1.sync();
+    }
+    let (left, snapshotted) = chunks(x);
+    assert!(snapshotted, "a snapshot row was written");
+    assert!(left < 32, "{left} change rows since the snapshot");
+    let mut sup = a.server.device("sup.north");
+    sup.sync();
+    match sup.store.get(x).unwrap().body {
+        RecordBody::ContactNote(n) => assert_eq!(n.narrative, "Visit one, revision 39."),
+        other => panic!("not a note: {other:?}"),
+    }
+}
+
 /// The supervisor roll-up counts what the worker's synced records leave overdue.
 fn supervisor_rollup(backend: Backend) {
     let a = agency(backend);
@@ -539,4 +598,5 @@ suite!(
     login_limits_and_audit,
     survives_restart,
     supervisor_rollup,
+    long_histories_get_snapshots,
 );

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use fieldnote_core::model::*;
 use fieldnote_core::synthetic;
-use fieldnote_server::db::{Db, DbConfig};
 use rand::SeedableRng;
 
-use super::{BoxError, Device, ServerChild, add_team, device, ms, ratio};
+use super::{BoxError, Device, ServerChild, device, ms, ratio, team_database};
 
 /// W9's press times, sorted.
 pub struct Presses {
@@ -35,27 +34,8 @@ pub fn w5(
 ) -> Result<Presses, BoxError> {
     let dir = base.join(format!("w5-{backend}"));
     std::fs::create_dir_all(&dir)?;
-    let db_config = match pg_url {
-        Some(u) => DbConfig::Postgres(u.to_string()),
-        None => DbConfig::Sqlite(fieldnote_server::db::sqlite_path(&dir)),
-    };
-    {
-        let db = Db::open(&db_config)?;
-        fieldnote_server::demo::bootstrap(&db)?;
-        if db
-            .tx(|tx| {
-                tx.query_opt(
-                    "SELECT 1 FROM users WHERE username = 'w0'",
-                    fieldnote_server::params![],
-                )
-            })?
-            .is_some()
-        {
-            return Err("the W5 database already holds bench users; give an empty one".into());
-        }
-        // One more worker than devices: the W9 presser.
-        add_team(&db, devices + 1)?;
-    }
+    // One more worker than devices: the W9 presser.
+    team_database(&dir, pg_url, devices + 1)?;
     let child = ServerChild::spawn(&dir, pg_url)?;
     let url = child.url.clone();
     (|| -> Result<Presses, BoxError> {

@@ -186,6 +186,15 @@ fn main() -> Result<(), BoxError> {
         }
     }
     report.extend(report_scale(&points));
+    for p in points.iter().filter(|p| p.errors > 0) {
+        report.push(format!(
+            "\n{} with {} devices: {} requests failed; the first said: {}",
+            p.backend,
+            p.devices,
+            p.errors,
+            p.first_error.as_deref().unwrap_or("nothing")
+        ));
+    }
     plot::scaling(&charts.join("w5-scaling.svg"), &points)?;
     let ack_series: Vec<(String, Vec<Duration>)> = points
         .iter()
@@ -239,6 +248,30 @@ fn drop_database(base: &str, url: &str) {
     ) {
         let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     }
+}
+
+/// Prepares the database of a run with server child processes (SQLite under `dir`, or the
+/// fresh PostgreSQL database `pg_url`): the demo agency and a bench team of `workers`.
+fn team_database(dir: &Path, pg_url: Option<&str>, workers: usize) -> Result<(), BoxError> {
+    let config = match pg_url {
+        Some(u) => fieldnote_server::db::DbConfig::Postgres(u.to_string()),
+        None => fieldnote_server::db::DbConfig::Sqlite(fieldnote_server::db::sqlite_path(dir)),
+    };
+    let db = Db::open(&config)?;
+    fieldnote_server::demo::bootstrap(&db)?;
+    if db
+        .tx(|tx| {
+            tx.query_opt(
+                "SELECT 1 FROM users WHERE username = 'w0'",
+                fieldnote_server::params![],
+            )
+        })?
+        .is_some()
+    {
+        return Err("the database already holds bench users; give an empty one".into());
+    }
+    add_team(&db, workers)?;
+    Ok(())
 }
 
 /// A server in a child process of this binary, so that its memory and CPU are its own.

@@ -28,6 +28,27 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// A white drawing area for an SVG file at `path`.
+fn canvas(path: &Path) -> Result<DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, BoxError> {
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    Ok(root)
+}
+
+/// Draws the chart's legend at `at`.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    at: SeriesLabelPosition,
+) -> Result<(), BoxError> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
 fn err(e: impl std::fmt::Display) -> BoxError {
     format!("drawing a chart: {e}").into()
 }
@@ -43,8 +64,7 @@ pub fn cdf(path: &Path, title: &str, series: &[(String, Vec<Duration>)]) -> Resu
     } else {
         ((lo * 0.8).max(0.01), hi * 1.25)
     };
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    let root = canvas(path)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(16)
@@ -72,13 +92,7 @@ pub fn cdf(path: &Path, title: &str, series: &[(String, Vec<Duration>)]) -> Resu
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -94,8 +108,7 @@ pub fn scaling(path: &Path, points: &[Point]) -> Result<(), BoxError> {
     let max_devices = points.iter().map(|p| p.devices).max().unwrap_or(1) as f64;
     let min_devices = points.iter().map(|p| p.devices).min().unwrap_or(1) as f64;
     let max_rate = points.iter().map(|p| p.rate).fold(1.0, f64::max) * 1.2;
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    let root = canvas(path)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "W5: changes merged per second as devices reconnect at once",
@@ -131,13 +144,7 @@ pub fn scaling(path: &Path, points: &[Point]) -> Result<(), BoxError> {
             .draw_series(curve.into_iter().map(|p| Circle::new(p, 4, c.filled())))
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -163,8 +170,7 @@ pub fn w10(path: &Path, results: &[(Profile, System, Pair)]) -> Result<(), BoxEr
         .flat_map(|(p, _, pair)| [over(p, &pair.w3), over(p, &pair.w4)])
         .fold(1.0, f64::max)
         * 1.2;
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
+    let root = canvas(path)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "W10: time as a multiple of the link's physical floor",
@@ -219,13 +225,7 @@ pub fn w10(path: &Path, results: &[(Profile, System, Pair)]) -> Result<(), BoxEr
                 .map_err(err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(err)?;
     Ok(())
 }

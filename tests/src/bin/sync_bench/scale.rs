@@ -18,10 +18,9 @@ use fieldnote_client::{Client, HttpTransport, TlsOptions, Transport};
 use fieldnote_core::model::*;
 use fieldnote_core::{Store, StoreKey, synthetic};
 use fieldnote_protocol as proto;
-use fieldnote_server::db::{Db, DbConfig};
 use rand::SeedableRng;
 
-use super::{BoxError, PASSWORD, ServerChild, add_team};
+use super::{BoxError, PASSWORD, ServerChild, team_database};
 
 /// One scale point.
 #[derive(Clone, Debug, Default)]
@@ -36,6 +35,8 @@ pub struct Point {
     pub acks: Vec<Duration>,
     /// Requests that failed.
     pub errors: usize,
+    /// The first failure's message, if any failed.
+    pub first_error: Option<String>,
     /// Peak resident memory of the server processes, summed.
     pub rss_mib: u64,
     /// Cores the server processes kept busy on average.
@@ -161,15 +162,7 @@ pub fn run(
 ) -> Result<Point, BoxError> {
     let dir = dir.join(format!("scale-{backend}-{devices}").replace([' ', ','], "_"));
     std::fs::create_dir_all(&dir)?;
-    let db_config = match pg_url {
-        Some(u) => DbConfig::Postgres(u.to_string()),
-        None => DbConfig::Sqlite(fieldnote_server::db::sqlite_path(&dir)),
-    };
-    {
-        let db = Db::open(&db_config)?;
-        fieldnote_server::demo::bootstrap(&db)?;
-        add_team(&db, devices)?;
-    }
+    team_database(&dir, pg_url, devices)?;
     let children = (0..servers)
         .map(|_| ServerChild::spawn(&dir, pg_url))
         .collect::<Result<Vec<_>, _>>()?;
@@ -251,6 +244,7 @@ pub fn run(
     let t = Instant::now();
     let mut acks = Vec::with_capacity(devices);
     let mut errors = 0;
+    let mut first_error = None;
     let mut merged = 0;
     for h in handles {
         match h.join() {
@@ -258,7 +252,14 @@ pub fn run(
                 acks.push(d);
                 merged += n;
             }
-            _ => errors += 1,
+            Ok(Err(e)) => {
+                errors += 1;
+                first_error.get_or_insert(e);
+            }
+            Err(_) => {
+                errors += 1;
+                first_error.get_or_insert_with(|| "a device thread panicked".into());
+            }
         }
     }
     let wall = t.elapsed().as_secs_f64();
@@ -280,6 +281,7 @@ pub fn run(
         rate: merged as f64 / wall.max(1e-9),
         acks,
         errors,
+        first_error,
         rss_mib,
         server_cores: server_cpu / wall.max(1e-9),
         db_cores: db_cpu / wall.max(1e-9),

@@ -219,6 +219,16 @@ pub struct Pair {
     pub raw: u64,
 }
 
+impl Pair {
+    /// A first sync alone (the cut runs measure nothing else).
+    fn first_sync(w3: Run) -> Pair {
+        Pair {
+            w3,
+            ..Default::default()
+        }
+    }
+}
+
 const CALLED_BACK: &str = " Called back to confirm the appointment.";
 
 /// Runs W3 and W4 for `system` over a link with `profile`; with `cut`, also W3 again with
@@ -280,10 +290,7 @@ fn fieldnote(
         return Err(format!("W3 brought {got} of {} notes", fx.notes).into());
     }
     if cut {
-        return Ok(Pair {
-            w3,
-            ..Default::default()
-        });
+        return Ok(Pair::first_sync(w3));
     }
     // The day: the supervisor edits 3 plans and syncs; the phone edits 20 notes, writes 5.
     for plan in fx.plans.iter().take(3) {
@@ -364,10 +371,7 @@ fn lww_run(
     })?;
     fx.remember(System::Lww, profile, &w3);
     if cut {
-        return Ok(Pair {
-            w3,
-            ..Default::default()
-        });
+        return Ok(Pair::first_sync(w3));
     }
     // The day: 25 records pushed whole; the pull brings them and nothing else changed.
     let changed: Vec<(String, String)> = fx.json.iter().take(25).cloned().collect();
@@ -401,10 +405,7 @@ fn am_run(
     let w3 = retrying(&link, || client.sync(&url).map(|_| ()))?;
     fx.remember(System::Automerge, profile, &w3);
     if cut {
-        return Ok(Pair {
-            w3,
-            ..Default::default()
-        });
+        return Ok(Pair::first_sync(w3));
     }
     // The same day's edits, made with Fieldnote's documents: 20 notes on the phone, 3
     // plans on the server.
@@ -459,10 +460,7 @@ fn pouch_run(fx: &mut Fixture, tag: &str, profile: Profile, cut: bool) -> Result
     })?;
     fx.remember(System::Pouch, profile, &w3);
     if cut {
-        return Ok(Pair {
-            w3,
-            ..Default::default()
-        });
+        return Ok(Pair::first_sync(w3));
     }
     if (docs_written as usize) < fx.json.len() {
         return Err(format!(

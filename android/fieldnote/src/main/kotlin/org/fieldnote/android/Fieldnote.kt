@@ -115,6 +115,9 @@ class Fieldnote(
     /** A note. */
     suspend fun note(id: String): NoteView = withContext(io) { store.note(id) }
 
+    /** Fields of a record that two devices set to different values offline: list them beside the record so a person chooses. */
+    suspend fun conflicts(id: String): List<String> = withContext(io) { store.conflicts(id) }
+
     /** Syncs now. */
     suspend fun sync(): SyncSummary = store.sync()
 

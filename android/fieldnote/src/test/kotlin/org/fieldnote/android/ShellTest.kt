@@ -126,6 +126,31 @@ class ShellTest {
     }
 
     @Test
+    fun aFieldSetDifferentlyOnTwoPhonesIsListedForAPersonToSettle() = runBlocking {
+        val phone = signedIn()
+        val memberId = phone.addMember(member())
+        val base = note(memberId, "Met at the library to finish the housing form.")
+        val noteId = phone.draftNote(base)
+        phone.sync()
+        val second = signedIn()
+        second.sync()
+        assertTrue(phone.conflicts(noteId).isEmpty())
+        // Offline, each phone records a different length for the same visit.
+        phone.editNote(noteId, base.copy(durationMinutes = 30u))
+        second.editNote(noteId, base.copy(durationMinutes = 60u))
+        phone.sync()
+        second.sync()
+        phone.sync()
+        val shown = phone.note(noteId)
+        assertEquals(shown.narrative, second.note(noteId).narrative)
+        val conflicts = phone.conflicts(noteId)
+        assertTrue("$conflicts", conflicts.any { it.endsWith("duration_minutes") })
+        assertEquals(conflicts, second.conflicts(noteId))
+        phone.close()
+        second.close()
+    }
+
+    @Test
     fun panicArrivesAtTheSupervisorAndTheAcknowledgementReturns() = runBlocking {
         val phone = signedIn()
         val supervisor = TestServer.supervisor()
