@@ -298,7 +298,6 @@ fn read_side(
             }
         }
     }
-    drop(tx);
 }
 
 /// Delivers one direction's segments when the emulated link would have.

@@ -76,28 +76,50 @@ fn shows(plan: &Value, field: &str, want: &Value) -> bool {
     }
 }
 
-/// Sorts the edits given the merged plan as the app shows it, the fields it shows as
-/// conflicts, and the fields whose other values are kept where the person does not look.
-fn sort(plan: &Value, shown: &[String], hidden: &[String], time: Duration) -> Outcome {
+/// Where an edit ended up.
+enum Fate {
+    Merged,
+    Shown,
+    Hidden,
+    Lost,
+}
+
+/// Counts the six edits by where each ended up.
+fn tally(time: Duration, fate: impl Fn(&str, &str, &Value) -> Fate) -> Outcome {
     let mut out = Outcome {
         time,
         ..Default::default()
     };
     for (side, field, want) in edits() {
-        if shows(plan, field, &want) {
-            out.merged += 1;
-            continue;
-        }
+        let n = match fate(side, field, &want) {
+            Fate::Merged => {
+                out.merged += 1;
+                continue;
+            }
+            Fate::Shown => &mut out.shown,
+            Fate::Hidden => &mut out.hidden,
+            Fate::Lost => &mut out.lost,
+        };
+        *n += 1;
         out.missing.push(format!("{side} {field}"));
-        if shown.iter().any(|c| c.ends_with(field)) {
-            out.shown += 1;
-        } else if hidden.iter().any(|c| c.ends_with(field)) {
-            out.hidden += 1;
-        } else {
-            out.lost += 1;
-        }
     }
     out
+}
+
+/// Sorts the edits given the merged plan as the app shows it, the fields it shows as
+/// conflicts, and the fields whose other values are kept where the person does not look.
+fn sort(plan: &Value, shown: &[String], hidden: &[String], time: Duration) -> Outcome {
+    tally(time, |_, field, want| {
+        if shows(plan, field, want) {
+            Fate::Merged
+        } else if shown.iter().any(|c| c.ends_with(field)) {
+            Fate::Shown
+        } else if hidden.iter().any(|c| c.ends_with(field)) {
+            Fate::Hidden
+        } else {
+            Fate::Lost
+        }
+    })
 }
 
 fn plan_json(body: &RecordBody) -> Result<Value, BoxError> {
@@ -235,24 +257,16 @@ pub fn run(
             };
             let seen = names("winner_has");
             let hidden = names("hidden_in_conflicts");
-            let mut out = Outcome {
-                time,
-                ..Default::default()
-            };
-            for (side, field, _) in edits() {
+            Ok(tally(time, |side, field, _| {
                 let name = format!("{side} {field}");
                 if seen.contains(&name) {
-                    out.merged += 1;
+                    Fate::Merged
+                } else if hidden.contains(&name) {
+                    Fate::Hidden
                 } else {
-                    out.missing.push(name.clone());
-                    if hidden.contains(&name) {
-                        out.hidden += 1;
-                    } else {
-                        out.lost += 1;
-                    }
+                    Fate::Lost
                 }
-            }
-            Ok(out)
+            }))
         }
     }
 }

@@ -140,16 +140,18 @@ fn main() -> Result<(), BoxError> {
     for (name, url) in &backends {
         eprintln!("W5/W9 on {name}");
         let db = url.as_deref().map(fresh_database).transpose()?;
-        let quick = args.quick;
         let p = load::w5(
             &args.dir,
-            quick,
+            args.quick,
             name,
             db.as_deref(),
             devices,
             25,
             &mut report,
         )?;
+        if let (Some(base), Some(db)) = (url, db) {
+            drop_database(base, &db);
+        }
         press_series.push((format!("{name}, idle"), p.idle));
         press_series.push((format!("{name}, {devices} devices syncing"), p.loaded));
     }

@@ -103,7 +103,8 @@ fn cpu_seconds(pid: u32) -> f64 {
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the line; 12 and 13 after the name.
+    // utime and stime are fields 14 and 15 of the line, so indexes 11 and 12 of the fields
+    // after the name; Linux counts them in 100ths of a second (USER_HZ).
     (ticks(11) + ticks(12)) / 100.0
 }
 

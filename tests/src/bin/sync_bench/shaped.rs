@@ -94,8 +94,6 @@ pub struct Fixture {
     pouch: Pouch,
     rng: rand::rngs::StdRng,
     runs: u64,
-    /// Each system's clean first-sync download per link, where its cut run is cut.
-    clean: Vec<(System, Profile, u64)>,
 }
 
 impl Fixture {
@@ -158,7 +156,6 @@ impl Fixture {
             pouch,
             rng,
             runs: 0,
-            clean: Vec::new(),
         })
     }
 
@@ -261,27 +258,24 @@ pub fn run(
     fx.runs += 1;
     let tag = format!("{}-{:?}", fx.runs, system);
     let mut pair = match system {
-        System::Fieldnote => fieldnote(fx, dir, &tag, profile, false)?,
-        System::Lww => lww_run(rt, fx, profile, false)?,
-        System::Automerge => am_run(rt, fx, dir, &tag, profile, false)?,
-        System::Pouch => pouch_run(fx, &tag, profile, false)?,
+        System::Fieldnote => fieldnote(fx, dir, &tag, profile, None)?,
+        System::Lww => lww_run(rt, fx, profile, None)?,
+        System::Automerge => am_run(rt, fx, dir, &tag, profile, None)?,
+        System::Pouch => pouch_run(fx, &tag, profile, None)?,
     };
     if cut {
+        // Once, halfway through what this system's clean first sync just downloaded.
+        let at = Some(pair.w3.totals.down / 2);
         let tag = format!("{tag}-cut");
         let again = match system {
-            System::Fieldnote => fieldnote(fx, dir, &tag, profile, true),
-            System::Lww => lww_run(rt, fx, profile, true),
-            System::Automerge => am_run(rt, fx, dir, &tag, profile, true),
-            System::Pouch => pouch_run(fx, &tag, profile, true),
+            System::Fieldnote => fieldnote(fx, dir, &tag, profile, at),
+            System::Lww => lww_run(rt, fx, profile, at),
+            System::Automerge => am_run(rt, fx, dir, &tag, profile, at),
+            System::Pouch => pouch_run(fx, &tag, profile, at),
         };
         pair.w3_cut = Some(again?.w3);
     }
     Ok(pair)
-}
-
-/// Cuts the link once, halfway through what a clean first sync downloads.
-fn cut_point(link: &Link, clean_down: u64) {
-    link.cut_after(clean_down / 2);
 }
 
 fn fieldnote(
@@ -289,24 +283,23 @@ fn fieldnote(
     dir: &Path,
     tag: &str,
     profile: Profile,
-    cut: bool,
+    cut_at: Option<u64>,
 ) -> Result<Pair, BoxError> {
     let link = Link::start(fx.server.running.addr, profile, fx.runs)?;
     let mut d = device(&link.url(), &dir.join(format!("phone-{tag}")), "w0")?;
     link.take();
-    if cut {
-        cut_point(&link, fx.clean_down(System::Fieldnote, profile));
+    if let Some(n) = cut_at {
+        link.cut_after(n);
     }
     let w3 = retrying(&link, || {
         d.client.sync(&mut d.store, &mut |_| {})?;
         Ok(())
     })?;
-    fx.remember(System::Fieldnote, profile, &w3);
     let got = d.store.ids_of_kind(RecordKind::ContactNote)?.len();
     if got < fx.notes {
         return Err(format!("W3 brought {got} of {} notes", fx.notes).into());
     }
-    if cut {
+    if cut_at.is_some() {
         return Ok(Pair::first_sync(w3));
     }
     // The day: the supervisor edits 3 plans and syncs; the phone edits 20 notes, writes 5.
@@ -363,13 +356,13 @@ fn lww_run(
     rt: &tokio::runtime::Runtime,
     fx: &mut Fixture,
     profile: Profile,
-    cut: bool,
+    cut_at: Option<u64>,
 ) -> Result<Pair, BoxError> {
     let server = rt.block_on(lww::start(fx.json.clone()))?;
     let link = Link::start(server, profile, fx.runs)?;
     let url = link.url();
-    if cut {
-        cut_point(&link, fx.clean_down(System::Lww, profile));
+    if let Some(n) = cut_at {
+        link.cut_after(n);
     }
     let n = fx.json.len();
     let w3 = retrying(&link, || {
@@ -379,8 +372,7 @@ fn lww_run(
         }
         Ok(())
     })?;
-    fx.remember(System::Lww, profile, &w3);
-    if cut {
+    if cut_at.is_some() {
         return Ok(Pair::first_sync(w3));
     }
     // The day: 25 records pushed whole; the pull brings them and nothing else changed.
@@ -403,18 +395,17 @@ fn am_run(
     dir: &Path,
     tag: &str,
     profile: Profile,
-    cut: bool,
+    cut_at: Option<u64>,
 ) -> Result<Pair, BoxError> {
     let server = rt.block_on(am::start(fx.docs.clone()))?;
     let link = Link::start(server.addr, profile, fx.runs)?;
     let url = link.url();
-    if cut {
-        cut_point(&link, fx.clean_down(System::Automerge, profile));
+    if let Some(n) = cut_at {
+        link.cut_after(n);
     }
     let mut client = am::Client::new(fx.docs.len());
     let w3 = retrying(&link, || client.sync(&url).map(|_| ()))?;
-    fx.remember(System::Automerge, profile, &w3);
-    if cut {
+    if cut_at.is_some() {
         return Ok(Pair::first_sync(w3));
     }
     // The same day's edits, made with Fieldnote's documents: 20 notes on the phone, 3
@@ -441,7 +432,12 @@ fn am_run(
     })
 }
 
-fn pouch_run(fx: &mut Fixture, tag: &str, profile: Profile, cut: bool) -> Result<Pair, BoxError> {
+fn pouch_run(
+    fx: &mut Fixture,
+    tag: &str,
+    profile: Profile,
+    cut_at: Option<u64>,
+) -> Result<Pair, BoxError> {
     let db = format!("caseload_{}", tag.to_lowercase().replace('-', "_"));
     let docs = fx.pouch_docs()?;
     let direct = fx.pouch.db_url(None, &db);
@@ -450,8 +446,8 @@ fn pouch_run(fx: &mut Fixture, tag: &str, profile: Profile, cut: bool) -> Result
     let link = Link::start(fx.pouch.addr, profile, fx.runs)?;
     let remote = fx.pouch.db_url(Some(&link.url()), &db);
     let local = fx.pouch.local(&format!("phone-{tag}"));
-    if cut {
-        cut_point(&link, fx.clean_down(System::Pouch, profile));
+    if let Some(n) = cut_at {
+        link.cut_after(n);
     }
     let mut docs_written = 0;
     let w3 = retrying(&link, || {
@@ -462,8 +458,7 @@ fn pouch_run(fx: &mut Fixture, tag: &str, profile: Profile, cut: bool) -> Result
         docs_written = v["docs"].as_u64().unwrap_or(0);
         Ok(())
     })?;
-    fx.remember(System::Pouch, profile, &w3);
-    if cut {
+    if cut_at.is_some() {
         return Ok(Pair::first_sync(w3));
     }
     if (docs_written as usize) < fx.json.len() {
@@ -522,22 +517,4 @@ fn pouch_run(fx: &mut Fixture, tag: &str, profile: Profile, cut: bool) -> Result
         w4,
         ..Default::default()
     })
-}
-
-impl Fixture {
-    /// Remembers a clean first sync's download, where a later cut run is cut.
-    fn remember(&mut self, system: System, profile: Profile, run: &Run) {
-        if run.totals.cuts == 0 {
-            self.clean
-                .retain(|(s, p, _)| !(*s == system && p.name == profile.name));
-            self.clean.push((system, profile, run.totals.down));
-        }
-    }
-
-    fn clean_down(&self, system: System, profile: Profile) -> u64 {
-        self.clean
-            .iter()
-            .find(|(s, p, _)| *s == system && p.name == profile.name)
-            .map_or(100_000, |(.., d)| *d)
-    }
 }
