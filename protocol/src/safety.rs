@@ -287,6 +287,18 @@ pub struct AlarmView {
     /// Seconds after the press at which the phone falls back to a call or SMS if nobody has
     /// acknowledged (the team's setting).
     pub fallback_after_secs: u64,
+    /// Server time the next tier is alerted unless someone acknowledges first (the final
+    /// broadcast to everyone on the ladder after the last tier); none once acknowledged,
+    /// resolved or broadcast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalates_at: Option<i64>,
+    /// The worker's phone number as the agency recorded it, for the people answering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_phone: Option<String>,
+    /// When the incident report is due, for an alarm resolved as a Reportable Adverse
+    /// Incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_report_due: Option<i64>,
 }
 
 /// Where a visit session stands.

@@ -183,6 +183,29 @@ pub struct NewUser {
     pub team_id: Option<String>,
     /// Initial password (12 characters or more).
     pub password: String,
+    /// A phone number the people answering the user's alarms can call (7 to 15 digits,
+    /// with `+`, spaces, dots, dashes or parentheses).
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A phone number as stored: trimmed, `None` when empty; refused unless it holds 7 to 15
+/// digits and nothing but digits, `+`, spaces, dots, dashes and parentheses.
+pub fn check_phone(phone: Option<&str>) -> Result<Option<String>> {
+    let Some(p) = phone.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    let allowed = p
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
+    if !allowed || !(7..=15).contains(&digits) || p.len() > 32 {
+        return Err(Error::invalid(
+            "phone",
+            "must be 7 to 15 digits, with only +, spaces, dots, dashes or parentheses",
+        ));
+    }
+    Ok(Some(p.to_string()))
 }
 
 /// The created user's ids.
@@ -207,6 +230,7 @@ pub fn insert_user(tx: &mut dyn Tx, u: &NewUser, password_hash: &str) -> Result<
     if u.display_name.trim().is_empty() {
         return Err(Error::invalid("display_name", "is required"));
     }
+    let phone = check_phone(u.phone.as_deref())?;
     if u.role != ServerRole::Administrator && u.team_id.is_none() {
         return Err(Error::invalid("team_id", "is required for this role"));
     }
@@ -227,8 +251,8 @@ pub fn insert_user(tx: &mut dyn Tx, u: &NewUser, password_hash: &str) -> Result<
     let staff_id = uuid::Uuid::now_v7().to_string();
     tx.exec(
         "INSERT INTO users (id, username, display_name, role, team_id, staff_id, password_hash,
-             disabled, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+             disabled, created_at, phone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
         params![
             &id,
             username,
@@ -237,7 +261,8 @@ pub fn insert_user(tx: &mut dyn Tx, u: &NewUser, password_hash: &str) -> Result<
             u.team_id.clone(),
             &staff_id,
             password_hash,
-            now_ms()
+            now_ms(),
+            phone
         ],
     )?;
     Ok(Created {
@@ -279,6 +304,21 @@ pub fn disable(tx: &mut dyn Tx, p: &Principal, user: &str) -> Result<()> {
         return Err(Error::NotFound("no such user".into()));
     }
     record(tx, p, "user.disable", user)
+}
+
+/// Records (or, with an empty `phone`, clears) the number the people answering a user's
+/// alarms call; for administrators; audited without the number.
+pub fn set_phone(tx: &mut dyn Tx, p: &Principal, user: &str, phone: &str) -> Result<()> {
+    require(p, None, &Action::ManageUsers)?;
+    let phone = check_phone(Some(phone))?;
+    if tx.exec(
+        "UPDATE users SET phone = $1 WHERE id = $2",
+        params![phone, user],
+    )? == 0
+    {
+        return Err(Error::NotFound("no such user".into()));
+    }
+    record(tx, p, "user.phone", user)
 }
 
 /// Disables a user: sign-in refused, tokens revoked.

@@ -32,6 +32,8 @@ pub struct AppState {
     pub auth: Arc<AuthConfig>,
     /// Safety's clock, notifier and event hub.
     pub safety: crate::safety::Safety,
+    /// When this process's safety timers last ran (reported by `/health`).
+    pub timers: Arc<crate::safety::TimerWatch>,
 }
 
 /// Milliseconds since the epoch, server time.
@@ -253,6 +255,19 @@ fn console_routes() -> Vec<RouteSpec> {
             Console,
             get(c::alarm_rows),
         ),
+        route(
+            Method::GET,
+            "/console/alarms/waiting",
+            Console,
+            get(c::waiting),
+        ),
+        route(Method::GET, "/console/visits", Console, get(c::visits)),
+        route(
+            Method::GET,
+            "/console/visits/rows",
+            Console,
+            get(c::visit_rows),
+        ),
         route(Method::GET, "/console/alarms/{id}", Console, get(c::alarm)),
         route(
             Method::POST,
@@ -286,6 +301,12 @@ fn console_routes() -> Vec<RouteSpec> {
             "/console/admin/users/{id}/disable",
             Console,
             form(post(a::disable_user)),
+        ),
+        route(
+            Method::POST,
+            "/console/admin/users/{id}/phone",
+            Console,
+            form(post(a::user_phone)),
         ),
         route(
             Method::POST,
@@ -562,6 +583,9 @@ struct Health {
     status: &'static str,
     database: &'static str,
     protocol: u32,
+    safety_timers: crate::safety::TimerHealth,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    safety_timers_last_run_ms_ago: Option<i64>,
 }
 
 async fn health(State(state): State<AppState>) -> Result<Response> {
@@ -577,12 +601,24 @@ async fn health(State(state): State<AppState>) -> Result<Response> {
         })
     })
     .await?;
-    Ok(axum::Json(Health {
-        status: "ok",
+    // A process whose safety timers have stopped cannot escalate an alarm or raise a missed
+    // check-in: it answers 503 so that a load balancer or a monitor takes it out and says so.
+    let now = now_ms();
+    let timers = state.timers.health(now);
+    let stalled = timers == crate::safety::TimerHealth::Stalled;
+    let body = axum::Json(Health {
+        status: if stalled { "degraded" } else { "ok" },
         database,
         protocol: proto::PROTOCOL_VERSION,
-    })
-    .into_response())
+        safety_timers: timers,
+        safety_timers_last_run_ms_ago: state.timers.since_last_run(now),
+    });
+    let status = if stalled {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, body).into_response())
 }
 
 /// Checks a user name and password for any sign-in (device or console): refuses early when

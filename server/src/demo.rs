@@ -50,6 +50,7 @@ pub fn bootstrap(db: &Db) -> Result<Option<(String, String)>> {
                 role: ServerRole::Administrator,
                 team_id: None,
                 password: String::new(),
+                phone: None,
             },
             &hash,
         )?;
@@ -114,7 +115,7 @@ pub fn seed(db: &Db, members_per_worker: usize, notes_per_member: usize) -> Resu
             team_ids.push(id);
         }
         let now = Timestamp::now();
-        for (username, role, team) in &plan {
+        for (i, (username, role, team)) in plan.iter().enumerate() {
             let team_id = team_ids[teams.iter().position(|t| t == team).unwrap_or(0)].clone();
             let display = username.replace('.', " ");
             let created = insert_user(
@@ -125,6 +126,8 @@ pub fn seed(db: &Db, members_per_worker: usize, notes_per_member: usize) -> Resu
                     role: *role,
                     team_id: Some(team_id.clone()),
                     password: String::new(),
+                    // 555-0100 to 555-0199 are set aside for fiction: no real person answers.
+                    phone: Some(format!("617-555-01{:02}", i % 100)),
                 },
                 &hash,
             )?;

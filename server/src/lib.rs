@@ -103,7 +103,14 @@ impl Config {
         }
     }
 
-    fn check(&self) -> Result<()> {
+    /// Refuses settings that cannot work, naming the flag; checked before anything is
+    /// opened or created.
+    pub fn check(&self) -> Result<()> {
+        if self.timer_interval.is_some_and(|t| t.is_zero()) {
+            return Err(Error::Config(
+                "--timer-interval must be at least 1 second".into(),
+            ));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(Error::Config(
                 "--tls-cert and --tls-key are given together".into(),
@@ -161,15 +168,37 @@ impl Running {
             .map_err(|e| Error::Internal(e.to_string()))
     }
 
-    /// Waits until the server stops (after [`Running::shutdown_handle`] is used).
+    /// Waits until the server stops (after [`Running::shutdown_handle`] is used). The safety
+    /// timers keep running until then, and stop only once the server has stopped.
     pub async fn wait(self) -> Result<()> {
+        let served = self.task.await;
         if let Some(t) = &self.timers {
             t.abort();
         }
-        self.task
-            .await
+        served
             .map_err(|e| Error::Internal(e.to_string()))?
             .map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Serves until the process receives SIGTERM or Ctrl-C (SIGINT), then stops accepting
+    /// connections, lets requests in flight finish (up to 10 s) and returns. The safety
+    /// timers run for the whole time. This is how the `fieldnote-server` binary runs.
+    pub async fn serve_until_signal(self) -> Result<()> {
+        let handle = self.shutdown_handle();
+        let waiter = tokio::spawn(async move {
+            let signal = shutdown_signal().await;
+            tracing::info!(signal, "shutting down");
+            handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        });
+        let served = self.wait().await;
+        waiter.abort();
+        served
+    }
+
+    /// Whether the safety timers are running (false once the server has stopped, or when
+    /// they run only by hand).
+    pub fn timers_running(&self) -> bool {
+        self.timers.as_ref().is_some_and(|t| !t.is_finished())
     }
 
     /// A handle that stops the server from elsewhere (a signal handler).
@@ -178,10 +207,42 @@ impl Running {
     }
 }
 
+/// Resolves at the first SIGTERM or Ctrl-C; names the signal.
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No handler could be installed: only SIGTERM (or the process's end) stops it.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = ctrl_c => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGTERM handler; stopping on Ctrl-C only");
+                ctrl_c.await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        ctrl_c.await;
+        "Ctrl-C"
+    }
+}
+
 /// Opens the database, then starts serving on `config.listen` over `db`.
 pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
     config.check()?;
+    let timer_watch = Arc::new(safety::TimerWatch::new(config.timer_interval));
     let state = AppState {
+        timers: timer_watch.clone(),
         db: db.clone(),
         auth: Arc::new(AuthConfig {
             secure_cookies: config.tls_cert.is_some(),
@@ -193,7 +254,8 @@ pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
         safety::events::listen_postgres(url.clone(), &config.safety.hub);
     }
     let timers = config.timer_interval.map(|every| {
-        let (db, safety) = (db.clone(), config.safety.clone());
+        let (db, safety, watch) = (db.clone(), config.safety.clone(), timer_watch.clone());
+        tracing::info!(every_ms = every.as_millis() as u64, "safety timers running");
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -201,7 +263,7 @@ pub async fn start_with(config: &Config, db: Arc<Db>) -> Result<Running> {
                 tick.tick().await;
                 let (db, safety) = (db.clone(), safety.clone());
                 match tokio::task::spawn_blocking(move || safety::run_timers(&db, &safety)).await {
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(_)) => watch.ran(app::now_ms()),
                     Ok(Err(e)) => tracing::error!(error = %e, "safety timers failed; retrying"),
                     Err(e) => tracing::error!(error = %e, "safety timers panicked; retrying"),
                 }

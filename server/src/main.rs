@@ -1,5 +1,7 @@
 //! `fieldnote-server`: runs the sync server. With no flags it serves on 127.0.0.1:7878 from
-//! an embedded database in `./fieldnote-data`; `--database-url` switches to PostgreSQL.
+//! an embedded database in `./fieldnote-data`; `--database-url` switches to PostgreSQL. It
+//! maps flags and environment variables onto [`Config`] and serves until SIGTERM or Ctrl-C
+//! ([`fieldnote_server::Running::serve_until_signal`]); the safety timers run all along.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,9 +44,18 @@ struct Args {
     /// Authenticated requests allowed per device per minute.
     #[arg(long, env = "FIELDNOTE_REQUESTS_PER_MINUTE", default_value_t = 600)]
     requests_per_minute: i64,
-    /// Seconds between runs of the safety timers (missed check-ins, escalation).
+    /// Seconds between runs of the safety timers (missed check-ins, escalation); at least 1.
     #[arg(long, env = "FIELDNOTE_TIMER_INTERVAL", default_value_t = 1)]
     timer_interval: u64,
+    /// A console session ends after this many seconds without a request (an open alarm
+    /// page's live stream counts as activity).
+    #[arg(long, env = "FIELDNOTE_CONSOLE_IDLE_SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(i64).range(10..=86_400))]
+    console_idle_secs: i64,
+    /// A console session ends this many seconds after sign-in, whatever happens.
+    #[arg(long, env = "FIELDNOTE_CONSOLE_MAX_SECS", default_value_t = 43_200,
+          value_parser = clap::value_parser!(i64).range(60..=604_800))]
+    console_max_secs: i64,
 }
 
 #[tokio::main]
@@ -76,11 +87,14 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
             token_ttl_secs: args.token_ttl,
             login_failures: args.login_failures,
             requests_per_minute: args.requests_per_minute,
+            console_idle_secs: args.console_idle_secs,
+            console_max_secs: args.console_max_secs,
             ..AuthConfig::default()
         },
         safety: fieldnote_server::safety::Safety::default(),
-        timer_interval: Some(std::time::Duration::from_secs(args.timer_interval.max(1))),
+        timer_interval: Some(std::time::Duration::from_secs(args.timer_interval)),
     };
+    config.check()?;
     let db = fieldnote_server::open_db(&config).await?;
     let seed_db = db.clone();
     let demo = args.demo;
@@ -117,21 +131,5 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
         );
         println!("                cargo run -p fieldnote-cli -- --store worker-phone sync");
     }
-    let handle = running.shutdown_handle();
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} },
-            Err(e) => {
-                tracing::warn!(error = %e, "no SIGTERM handler; stopping on Ctrl-C only");
-                let _ = ctrl_c.await;
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutting down");
-        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
-    running.wait().await
+    running.serve_until_signal().await
 }

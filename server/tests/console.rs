@@ -334,6 +334,213 @@ fn idle_sign_out(backend: Backend) {
     assert!(p.body.contains("sign in again"));
 }
 
+/// The alarm row names the member and the worker's phone, warns on silent alarms, counts
+/// down to the next tier; a reportable resolution stays listed with its deadline; "Out now"
+/// lists the team's visits and no other team's; the waiting count reaches every page.
+fn responder_view(backend: Backend) {
+    let server = TestServer::start(backend);
+    let (_, sup_a) = team_with_supervisor(&server, "a");
+    let (_, sup_b) = team_with_supervisor(&server, "b");
+    server
+        .db
+        .tx(|tx| {
+            tx.exec(
+                "UPDATE users SET phone = '617-555-0142' WHERE username = 'w.a'",
+                fieldnote_server::params![],
+            )
+        })
+        .unwrap();
+    let mut phone = server.device("w.a");
+    let member = phone.add_member(3);
+    phone.sync();
+    let member_name = phone.store.get(member).unwrap().body.title();
+    let token = phone.access_token();
+    let now = fieldnote_core::Timestamp::now().millis();
+    let (session, panic, discreet) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let body = serde_json::json!({
+        "sent_at": now,
+        "items": [
+            { "type": "session", "event_id": uuid::Uuid::now_v7().to_string(),
+              "session_id": session, "action": "start", "device_time": now,
+              "member_id": member.to_string(), "place": "Court, Brockton",
+              "expected_end": now + 3_600_000 },
+            { "type": "alarm", "id": discreet, "kind": "discreet", "device_time": now }
+        ]
+    });
+    let (status, resp) = raw_post(&server.url, "/v1/safety", Some(&token), &body.to_string());
+    assert_eq!(status, 200, "{resp}");
+
+    let (mut a, _) = sign_in(&server, &sup_a, None);
+    let (mut b, _) = sign_in(&server, &sup_b, None);
+    // Out now: the visit, with member, place and the time to a missed check-in.
+    let visits = a.get("/console/visits");
+    assert_eq!(visits.status, 200);
+    let row = between(
+        &visits.body,
+        &format!("data-session=\"{session}\""),
+        "</tr>",
+    );
+    assert!(
+        row.contains(&member_name) && row.contains("Court, Brockton"),
+        "{row}"
+    );
+    assert!(
+        row.contains("Missed check-in <time") && row.contains(">in 1 h "),
+        "{row}"
+    );
+    assert!(!b.get("/console/visits").body.contains(&session));
+    assert!(!b.get("/console/visits/rows").body.contains(&session));
+
+    // A panic in the visit.
+    let body = serde_json::json!({
+        "sent_at": now,
+        "items": [{ "type": "alarm", "id": panic, "kind": "panic", "device_time": now,
+                    "session_id": session }]
+    });
+    assert_eq!(
+        raw_post(&server.url, "/v1/safety", Some(&token), &body.to_string()).0,
+        200
+    );
+    let page = a.get("/console/alarms");
+    let row = between(&page.body, &format!("data-alarm=\"{panic}\""), "</tr>");
+    assert!(
+        row.contains(&format!("Visiting <strong class=\"member\">{member_name}")),
+        "{row}"
+    );
+    assert!(
+        !row.contains(&member.to_string()),
+        "the member by name, not id"
+    );
+    assert!(row.contains("Court, Brockton"));
+    assert!(row.contains("href=\"tel:617-555-0142\""), "{row}");
+    assert!(
+        row.contains("Next tier") && row.contains("data-until"),
+        "{row}"
+    );
+    assert!(
+        row.contains(" ago") && (row.contains(" EST)") || row.contains(" EDT)")),
+        "{row}"
+    );
+    assert!(!row.contains("Do not call"));
+    let silent = between(&page.body, &format!("data-alarm=\"{discreet}\""), "</tr>");
+    assert!(silent.contains("Do not call: silent alarm"), "{silent}");
+    assert!(!silent.contains("tel:"), "no call link on a silent alarm");
+    // The waiting count, on every page and as JSON.
+    assert!(
+        a.get("/console/team")
+            .body
+            .contains("id=\"alarm-count\" data-count=\"2\"")
+    );
+    let waiting = a.get("/console/alarms/waiting");
+    let ids: serde_json::Value = serde_json::from_str(&waiting.body).unwrap();
+    assert_eq!(ids["raised"].as_array().unwrap().len(), 2);
+    let other: serde_json::Value =
+        serde_json::from_str(&b.get("/console/alarms/waiting").body).unwrap();
+    assert_eq!(
+        other["raised"].as_array().unwrap().len(),
+        0,
+        "another team's alarms"
+    );
+    assert!(b.get("/console/alarms").body.contains("data-count=\"0\""));
+
+    // A reportable resolution stays listed, with the report's deadline.
+    let csrf = Browser::csrf(&page);
+    let p = a.post(
+        &format!("/console/alarms/{panic}/resolve"),
+        &format!(
+            "csrf={csrf}&outcome={}&reportable=yes",
+            enc("Police attended")
+        ),
+    );
+    assert_eq!(p.status, 303);
+    let page = a.get("/console/alarms");
+    let closed = between(&page.body, "id=\"closed-alarms\"", "</table>");
+    let row = between(closed.as_str(), &format!("data-alarm=\"{panic}\""), "</tr>");
+    assert!(
+        row.contains("Police attended") && row.contains("Reportable: report due"),
+        "{row}"
+    );
+    assert!(
+        !page.body.contains(&format!("id=\"outcome-{panic}\"")),
+        "no longer open"
+    );
+}
+
+/// An open live stream renews the console session at each heartbeat (a third of the idle
+/// limit), so the alarm page never signs out from idleness; a session without one lapses;
+/// the stream without a session is a 401.
+fn stream_keeps_the_session(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        AuthConfig {
+            console_idle_secs: 3,
+            ..AuthConfig::default()
+        },
+    );
+    let (team, sup) = team_with_supervisor(&server, "a");
+    server.add_user("sup2.a", ServerRole::Supervisor, Some(&team));
+    let (mut watching, _) = sign_in(&server, &sup, None);
+    let (mut idle, _) = sign_in(&server, "sup2.a", None);
+    let cookie = format!("fieldnote_console={}", watching.cookie.clone().unwrap());
+    let url = format!("{}/console/events", server.url);
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let mut resp = agent.get(&url).header("cookie", &cookie).call().unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let started = std::time::Instant::now();
+        let mut beats = 0;
+        let mut lines = std::io::BufReader::new(resp.body_mut().as_reader()).lines();
+        while started.elapsed() < std::time::Duration::from_secs(6) {
+            match lines.next() {
+                Some(Ok(l)) if l == "event: heartbeat" => beats += 1,
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        beats
+    });
+    let beats = reader.join().unwrap();
+    assert!(beats >= 4, "a heartbeat about every second: {beats}");
+    let p = watching.get("/console/team");
+    assert_eq!(p.status, 200, "the watched session is still signed in");
+    let p = idle.get("/console/team");
+    assert_eq!(
+        p.location.as_deref(),
+        Some("/console/login"),
+        "the idle one lapsed"
+    );
+    let p = idle.get("/console/events");
+    assert_eq!(p.status, 401, "the stream refuses without redirecting");
+}
+
+#[test]
+fn sqlite_responder_view() {
+    responder_view(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_responder_view() {
+    responder_view(Backend::Postgres);
+}
+
+#[test]
+fn sqlite_stream_keeps_the_session() {
+    stream_keeps_the_session(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_stream_keeps_the_session() {
+    stream_keeps_the_session(Backend::Postgres);
+}
+
 #[test]
 fn sqlite_sign_in_and_mfa() {
     sign_in_and_mfa(Backend::Sqlite);

@@ -58,7 +58,11 @@ fn expected(route: &str, who: Who) -> Option<Outcome> {
     Some(match route {
         // Lists scoped to the user: everyone signed in gets their own (for an administrator,
         // empty) list; the live stream of alarm details is for those who answer alarms.
-        "GET /console/alarms" | "GET /console/alarms/rows" => Allowed,
+        "GET /console/alarms"
+        | "GET /console/alarms/rows"
+        | "GET /console/alarms/waiting"
+        | "GET /console/visits"
+        | "GET /console/visits/rows" => Allowed,
         "GET /console/events" => match who {
             Administrator => Denied,
             _ => Allowed,
@@ -95,6 +99,7 @@ fn expected(route: &str, who: Who) -> Option<Outcome> {
         | "POST /console/admin/teams"
         | "POST /console/admin/users"
         | "POST /console/admin/users/{id}/disable"
+        | "POST /console/admin/users/{id}/phone"
         | "GET /console/audit" => admin_only(who),
         _ => return None,
     })
@@ -195,6 +200,8 @@ fn request(w: &World, path: &str, who: Who) -> (String, String) {
     } else if path.ends_with("/safety") {
         "grace_secs=600&fallback_secs=120&label=on-call&target=team_supervisors&users=&timeout=180"
             .to_string()
+    } else if path.ends_with("/phone") {
+        "phone=617-555-0123".to_string()
     } else if path == "/console/admin/teams" {
         format!("name=Team+{who:?}")
     } else if path == "/console/admin/users" {
@@ -231,7 +238,9 @@ fn head_status(b: &Browser, url: &str) -> (u16, Option<String>) {
 
 fn outcome(status: u16, location: Option<&str>) -> Outcome {
     match (status, location) {
-        (303, Some("/console/login")) => SignIn,
+        // 401: the live stream without a session (an EventSource cannot follow a redirect
+        // to a page).
+        (303, Some("/console/login")) | (401, _) => SignIn,
         (403, _) | (404, _) => Denied,
         // 409: allowed, but someone answered the alarm first.
         (200, _) | (303, _) | (409, _) => Allowed,

@@ -2,7 +2,9 @@
 // (started by scripts/console-tests with the demo agency) and a real device (the fieldnote
 // CLI): sign in with a password and an authenticator code; see an alarm raised by the device
 // arrive live without reloading, acknowledge it, and see the acknowledgement reach the
-// device; return a note the device finalized with a comment and see the comment reach the
+// device; keep hearing alarms past the idle limit and on every page, with what a responder
+// needs on the row, typed answers kept across live refreshes, reportable resolutions kept
+// with their deadline, who is out now, and a lost stream announced and replaced by polling; return a note the device finalized with a comment and see the comment reach the
 // device; co-sign a plan and see the signature reach the device; export the member's record
 // (FHIR validated with the `fhir` package, PDF, Part 2 consent honoured); and check every
 // page with axe-core. Saves screenshots. Prints "console e2e: N passed, M failed".
@@ -96,7 +98,7 @@ try {
     alarmId = out.match(/alarm (\S+) recorded/)[1];
     const row = page.locator(`tr[data-alarm="${alarmId}"]`);
     await row.waitFor({ timeout: 10000 }); // no reload: pushed through the live stream
-    check(await page.locator("#alarm-banner").isVisible(), "the banner shows");
+    check(await page.locator("#live-banner #new-alarm").isVisible(), "the banner shows");
     check((await page.title()).includes("New alarm"), `title: ${await page.title()}`);
     check((await row.textContent()).includes("42.36010"), "the location is shown");
     await page.screenshot({ path: join(shots, "console-alarms.png"), fullPage: true });
@@ -131,6 +133,113 @@ try {
     const text = await page.locator("main").textContent();
     check(text.includes("alarm.raise.panic") && text.includes("alarm.acknowledge"), "trail entries");
   });
+  await step("the alarm page left idle past the console's idle limit still hears a new alarm", async () => {
+    // scripts/console-tests starts the server with a 12-second idle limit.
+    await page.goto(`${url}/console/alarms`);
+    await page.locator("#live-status", { hasText: "Live:" }).waitFor({ timeout: 10000 });
+    await page.waitForTimeout(20000); // no request from the person, well past the limit
+    check((await page.locator("#live-status").textContent()).startsWith("Live:"), "still live");
+    const out = fieldnote(phone, "alarm", "raise", "panic");
+    const id = out.match(/alarm (\S+) recorded/)[1];
+    await page.locator(`tr[data-alarm="${id}"]`).waitFor({ timeout: 10000 });
+    check(await page.locator("#live-banner #new-alarm").isVisible(), "announced");
+    const team = await page.request.get(`${url}/console/team`, { maxRedirects: 0 });
+    check(team.status() === 200, `the session is still signed in: ${team.status()}`);
+  });
+
+  await step("an alarm raised while another console page is open is announced on it", async () => {
+    await page.goto(`${url}/console/team`);
+    await page.locator("#alarm-count").waitFor({ state: "attached" });
+    const before = Number(await page.locator("#alarm-count").getAttribute("data-count"));
+    await page.waitForTimeout(1500); // the page's stream is open
+    fieldnote(phone, "alarm", "raise", "panic");
+    await page.locator("#live-banner #new-alarm").waitFor({ timeout: 10000 });
+    check((await page.locator("#live-banner").textContent()).includes("Open Alarms"), "links to the alarms");
+    await page.waitForFunction((n) => Number(document.getElementById("alarm-count").dataset.count) === n + 1,
+      before, { timeout: 10000 });
+    check((await page.title()).includes("New alarm"), `title: ${await page.title()}`);
+    await page.screenshot({ path: join(shots, "console-alarm-elsewhere.png"), fullPage: true });
+  });
+
+  let visitAlarm;
+  await step("the alarm row gives a responder the member, phone, place, age and next tier", async () => {
+    const caseload = JSON.parse(fieldnote(phone, "--json", "member", "list"));
+    const member = caseload[0].member_id;
+    fieldnote(phone, "session", "start", "--member", member, "--place", "Home visit, Dorchester", "--minutes", "30");
+    const out = fieldnote(phone, "alarm", "raise", "panic");
+    visitAlarm = out.match(/alarm (\S+) recorded/)[1];
+    await page.goto(`${url}/console/alarms`);
+    const row = page.locator(`tr[data-alarm="${visitAlarm}"]`);
+    const text = await row.textContent();
+    check(text.includes("Visiting") && !text.includes(member), `the member by name, not id: ${text}`);
+    check(text.includes("Home visit, Dorchester"), "the visit's place");
+    check(/Call 617-555-01\d\d/.test(text), `the worker's phone: ${text}`);
+    check(/Raised \d+ s ago \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T\)/.test(text), `age in local time: ${text}`);
+    check(/Next tier in \d+ (s|min)/.test(text), `countdown to the next tier: ${text}`);
+    const discreet = fieldnote(phone, "alarm", "raise", "discreet").match(/alarm (\S+) recorded/)[1];
+    const silent = page.locator(`tr[data-alarm="${discreet}"]`);
+    await silent.waitFor({ timeout: 10000 });
+    check((await silent.textContent()).includes("Do not call: silent alarm"), "the silent warning");
+    check(await silent.locator("a.phone").count() === 0, "no call link on a silent alarm");
+    await page.screenshot({ path: join(shots, "console-alarm-row.png"), fullPage: true });
+  });
+
+  await step("a live refresh keeps a ticked box, typed outcome and focus", async () => {
+    const row = page.locator(`tr[data-alarm="${visitAlarm}"]`);
+    await row.getByLabel("Reportable incident").check();
+    const outcome = row.getByLabel("Outcome");
+    await outcome.fill("Police called; worker safe in car");
+    await outcome.focus();
+    const another = fieldnote(phone, "alarm", "raise", "panic").match(/alarm (\S+) recorded/)[1];
+    await page.locator(`tr[data-alarm="${another}"]`).waitFor({ timeout: 10000 }); // rows replaced
+    const fresh = page.locator(`tr[data-alarm="${visitAlarm}"]`);
+    check(await fresh.getByLabel("Reportable incident").isChecked(), "the box stays ticked");
+    check(await fresh.getByLabel("Outcome").inputValue() === "Police called; worker safe in car", "the outcome stays");
+    check(await page.evaluate((id) => document.activeElement?.id === `outcome-${id}`, visitAlarm), "focus stays");
+    await page.keyboard.type(" now");
+    check((await fresh.getByLabel("Outcome").inputValue()).endsWith("car now"), "typing goes on where it was");
+  });
+
+  await step("a reportable resolution shows the report's deadline in the closed alarms", async () => {
+    await page.locator(`tr[data-alarm="${visitAlarm}"]`).getByRole("button", { name: "Resolve" }).click();
+    await page.waitForURL("**/console/alarms");
+    const closed = page.locator(`#closed-alarms tr[data-alarm="${visitAlarm}"]`);
+    await closed.waitFor();
+    const text = await closed.textContent();
+    check(text.includes("Police called; worker safe in car now"), `the outcome: ${text}`);
+    check(/Reportable: report due (in|due)/.test(text), `the incident report's deadline: ${text}`);
+    await page.screenshot({ path: join(shots, "console-closed-alarms.png"), fullPage: true });
+  });
+
+  await step("out now: visits in progress, updated live", async () => {
+    fieldnote(phone, "session", "end");
+    await page.goto(`${url}/console/visits`);
+    await page.locator("#live-status", { hasText: "Live:" }).waitFor({ timeout: 10000 });
+    const out = fieldnote(phone, "session", "start", "--place", "Court, Brockton", "--minutes", "45");
+    const session = out.match(/session (\S+) started/)[1];
+    const row = page.locator(`tr[data-session="${session}"]`);
+    await row.waitFor({ timeout: 10000 }); // no reload
+    const text = await row.textContent();
+    check(text.includes("worker1 north") && text.includes("Court, Brockton"), `worker and place: ${text}`);
+    check(/Missed check-in in \d+ min/.test(text), `time to the missed check-in: ${text}`);
+    await page.screenshot({ path: join(shots, "console-out-now.png"), fullPage: true });
+    fieldnote(phone, "session", "end");
+    await row.waitFor({ state: "detached", timeout: 10000 });
+  });
+
+  await step("a lost live stream is loud and falls back to polling until it is back", async () => {
+    await page.route("**/console/events", (route) => route.abort());
+    await page.goto(`${url}/console/alarms`);
+    await page.locator("#live-banner #live-trouble").waitFor({ timeout: 30000 });
+    check((await page.title()).includes("Live updates down"), `title: ${await page.title()}`);
+    const id = fieldnote(phone, "alarm", "raise", "panic").match(/alarm (\S+) recorded/)[1];
+    await page.locator(`tr[data-alarm="${id}"]`).waitFor({ timeout: 15000 }); // by polling
+    await page.screenshot({ path: join(shots, "console-live-lost.png"), fullPage: true });
+    await page.unroute("**/console/events");
+    await page.locator("#live-banner #live-trouble").waitFor({ state: "detached", timeout: 30000 });
+    check((await page.locator("#live-status").textContent()).startsWith("Live:"), "live again");
+  });
+
   // The phone (worker1.north) documents a visit with a CSP-JI member and signs a plan.
   let noteId, planId, memberId;
   const comment = "Please add who else attended & the next appointment.";
@@ -219,7 +328,7 @@ try {
   });
 
   await step("accessibility: no WCAG 2.1 A/AA violations on the console's pages", async () => {
-    const pages = ["/console/alarms", "/console/team", "/console/review", `/console/records/${noteId}`,
+    const pages = ["/console/alarms", "/console/visits", "/console/team", "/console/review", `/console/records/${noteId}`,
       `/console/records/${planId}`, `/console/members/${memberId}`];
     const found = [];
     for (const path of pages) {
@@ -245,4 +354,4 @@ try {
 const passed = results.filter(([, ok]) => ok).length;
 const failed = results.length - passed;
 console.log(`console e2e: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed === 13 ? 0 : 1);
+process.exit(failed === 0 && passed === 20 ? 0 : 1);

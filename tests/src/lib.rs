@@ -1,5 +1,6 @@
 //! Shared pieces of Fieldnote's end-to-end harnesses: the child process the kill -9 test
-//! runs, and the emulated network link the benchmarks run over. The tests themselves live in
+//! runs, the emulated network link the benchmarks run over, and the shipped binaries run as
+//! processes ([`process`]). The tests themselves live in
 //! `tests/tests/`.
 
 /// The line prefix the crash writer prints once a note is durably saved.
@@ -8,3 +9,4 @@ pub const ACK: &str = "ACK";
 pub const KEY_ENV: &str = "FIELDNOTE_TEST_KEY";
 
 pub mod link;
+pub mod process;

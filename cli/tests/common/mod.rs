@@ -61,6 +61,7 @@ impl Server {
                         role,
                         team_id: Some("t".into()),
                         password: String::new(),
+                        phone: None,
                     },
                     &hash,
                 )?;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::http::{Signed, error_page, page, see};
 use super::pages;
-use crate::admin::{NewUser, add_team, disable, insert_user, revoke};
+use crate::admin::{NewUser, add_team, disable, insert_user, revoke, set_phone};
 use crate::app::{AppState, blocking, now_ms};
 use crate::auth;
 use crate::error::Error;
@@ -47,7 +47,7 @@ pub async fn overview(State(state): State<AppState>, user: Signed) -> Response {
                 .collect();
             let users = tx
                 .query(
-                    "SELECT u.id, u.username, u.display_name, u.role, t.name, u.disabled
+                    "SELECT u.id, u.username, u.display_name, u.role, t.name, u.disabled, u.phone
                      FROM users u LEFT JOIN teams t ON t.id = u.team_id ORDER BY u.username",
                     params![],
                 )?
@@ -59,6 +59,7 @@ pub async fn overview(State(state): State<AppState>, user: Signed) -> Response {
                     role: r[3].text(),
                     team: r[4].opt_text().unwrap_or_default(),
                     disabled: r[5].int() != 0,
+                    phone: r[6].opt_text().unwrap_or_default(),
                 })
                 .collect();
             let devices = tx
@@ -127,6 +128,8 @@ pub struct UserForm {
     #[serde(default)]
     team: String,
     password: String,
+    #[serde(default)]
+    phone: String,
 }
 
 /// `POST /console/admin/users`: a new user with a first password.
@@ -163,6 +166,7 @@ pub async fn create_user(
         role,
         team_id: Some(form.team).filter(|t| !t.is_empty()),
         password: form.password,
+        phone: Some(form.phone),
     };
     let password = new.password.clone();
     let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
@@ -220,6 +224,38 @@ pub async fn disable_user(
     Form(form): Form<Plain>,
 ) -> Response {
     act_on(&state, &headers, &user, &form.csrf, id, disable).await
+}
+
+/// The phone form.
+#[derive(Deserialize)]
+pub struct PhoneForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    phone: String,
+}
+
+/// `POST /console/admin/users/{id}/phone`: the number the people answering the user's alarms
+/// call (empty clears it).
+pub async fn user_phone(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Signed,
+    Path(id): Path<String>,
+    Form(form): Form<PhoneForm>,
+) -> Response {
+    if let Err(e) = user.check_form(&headers, &form.csrf) {
+        return error_page(e);
+    }
+    let p = user.actor().principal;
+    let done = blocking(&state, move |db| {
+        db.tx(|tx| set_phone(tx, &p, &id, &form.phone))
+    })
+    .await;
+    match done {
+        Ok(()) => see("/console/admin"),
+        Err(e) => error_page(e),
+    }
 }
 
 /// `POST /console/admin/devices/{id}/revoke`: the device's credential stops working and it

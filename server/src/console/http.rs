@@ -118,6 +118,7 @@ pub struct Signed {
     principal: Principal,
     agency: Option<String>,
     from: String,
+    raised_alarms: Option<usize>,
 }
 
 impl Signed {
@@ -134,13 +135,14 @@ impl Signed {
         }
     }
 
-    /// The user's name and CSRF token, for the page layout.
+    /// The user's name, CSRF token, role and waiting alarms, for the page layout.
     pub(super) fn nav(&self) -> pages::Nav {
-        (
-            self.principal.display_name.clone(),
-            self.csrf(),
-            self.principal.role,
-        )
+        pages::Nav {
+            name: self.principal.display_name.clone(),
+            csrf: self.csrf(),
+            role: self.principal.role,
+            raised_alarms: self.raised_alarms,
+        }
     }
 
     /// Checks a form posted in this session (origin and CSRF token).
@@ -215,18 +217,20 @@ impl FromRequestParts<AppState> for Signed {
                 super::touch(tx, &s, now)?;
                 let p = super::principal(tx, &s)?;
                 let agency = policy::agency_of(tx, &p)?;
-                Ok(Some((s, p, agency)))
+                let raised = crate::safety::raised_ids(tx, &p, agency.as_deref())?;
+                Ok(Some((s, p, agency, raised.map(|r| r.len()))))
             })
         })
         .await
         .map_err(error_page)?;
         match found {
-            Some((session, principal, agency)) => Ok(Signed {
+            Some((session, principal, agency, raised_alarms)) => Ok(Signed {
                 token,
                 session,
                 principal,
                 agency,
                 from,
+                raised_alarms,
             }),
             None => Err(refused(parts)),
         }
@@ -499,10 +503,29 @@ pub async fn logout(
     }
 }
 
-async fn open_alarms(
+/// The console's view of alarms: each with its member's name.
+fn alarm_rows_of(
+    tx: &mut dyn crate::db::Tx,
+    list: Vec<fieldnote_protocol::safety::AlarmView>,
+) -> Result<Vec<pages::AlarmRow>, Error> {
+    list.into_iter()
+        .map(|alarm| {
+            let member_name = match &alarm.member_id {
+                Some(m) => Some(super::records::member_name(tx, m)?),
+                None => None,
+            };
+            Ok(pages::AlarmRow { alarm, member_name })
+        })
+        .collect()
+}
+
+/// The alarms in the user's scope: open ones, and with `closed` also those resolved in the
+/// last week (apart). Audited.
+async fn alarms_in_scope(
     state: &AppState,
     user: &Signed,
-) -> Result<Vec<fieldnote_protocol::safety::AlarmView>, Error> {
+    closed: bool,
+) -> Result<(Vec<pages::AlarmRow>, Vec<pages::AlarmRow>), Error> {
     let who = user.actor();
     let clock = state.safety.clock.clone();
     blocking(state, move |db| {
@@ -511,7 +534,7 @@ async fn open_alarms(
                 tx,
                 &who.principal,
                 who.agency.as_deref(),
-                false,
+                closed,
                 clock.now_ms(),
             )?;
             who.audit(
@@ -520,7 +543,10 @@ async fn open_alarms(
                 "console",
                 serde_json::json!({ "alarms": list.len() }),
             )?;
-            Ok(list)
+            let (done, open): (Vec<_>, Vec<_>) = list
+                .into_iter()
+                .partition(|a| a.state == fieldnote_protocol::safety::AlarmState::Resolved);
+            Ok((alarm_rows_of(tx, open)?, alarm_rows_of(tx, done)?))
         })
     })
     .await
@@ -528,17 +554,109 @@ async fn open_alarms(
 
 /// `GET /console/alarms`: the alarms panel.
 pub async fn alarms(State(state): State<AppState>, user: Signed) -> Response {
-    match open_alarms(&state, &user).await {
-        Ok(list) => page(StatusCode::OK, pages::alarms(&user.nav(), &list, None)),
+    match alarms_in_scope(&state, &user, true).await {
+        Ok((open, closed)) => page(
+            StatusCode::OK,
+            pages::alarms(&user.nav(), &open, &closed, None, now_ms()),
+        ),
         Err(e) => error_page(e),
     }
 }
 
 /// `GET /console/alarms/rows`: the table's rows alone, fetched by the page when the live
-/// stream reports a change.
+/// stream reports a change (or, while the stream is down, every few seconds).
 pub async fn alarm_rows(State(state): State<AppState>, user: Signed) -> Response {
-    match open_alarms(&state, &user).await {
-        Ok(list) => page(StatusCode::OK, pages::alarm_rows(&list, &user.csrf())),
+    match alarms_in_scope(&state, &user, false).await {
+        Ok((open, _)) => page(
+            StatusCode::OK,
+            pages::alarm_rows(&open, &user.csrf(), now_ms()),
+        ),
+        Err(e) => error_page(e),
+    }
+}
+
+/// What every console page polls while its live stream is down, and reads after each alarm
+/// event: the ids of the alarms waiting for acknowledgement (no PHI, so not audited).
+#[derive(serde::Serialize)]
+struct Waiting {
+    raised: Vec<String>,
+}
+
+/// `GET /console/alarms/waiting`: the waiting alarms' ids, as JSON.
+pub async fn waiting(user: Signed, State(state): State<AppState>) -> Response {
+    let who = user.actor();
+    let found = blocking(&state, move |db| {
+        db.read_tx(|tx| crate::safety::raised_ids(tx, &who.principal, who.agency.as_deref()))
+    })
+    .await;
+    match found {
+        Ok(raised) => (
+            SECURITY_HEADERS,
+            axum::Json(Waiting {
+                raised: raised.unwrap_or_default(),
+            }),
+        )
+            .into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+/// The visit sessions under way in the user's scope, with names. Audited.
+async fn visits_in_scope(state: &AppState, user: &Signed) -> Result<Vec<pages::VisitRow>, Error> {
+    let who = user.actor();
+    blocking(state, move |db| {
+        db.tx(|tx| {
+            let sessions = crate::safety::list_sessions(tx, &who.principal, who.agency.as_deref())?;
+            let mut names = std::collections::HashMap::new();
+            let mut rows = Vec::with_capacity(sessions.len());
+            for session in sessions {
+                let worker_name = match names.get(&session.worker_id) {
+                    Some(n) => Clone::clone(n),
+                    None => {
+                        let n = tx
+                            .query_opt(
+                                "SELECT display_name FROM users WHERE id = $1",
+                                params![&session.worker_id],
+                            )?
+                            .map_or_else(String::new, |r| r[0].text());
+                        names.insert(session.worker_id.clone(), n.clone());
+                        n
+                    }
+                };
+                let member_name = match &session.member_id {
+                    Some(m) => Some(super::records::member_name(tx, m)?),
+                    None => None,
+                };
+                rows.push(pages::VisitRow {
+                    session,
+                    worker_name,
+                    member_name,
+                });
+            }
+            who.audit(
+                tx,
+                "session.list",
+                "console",
+                serde_json::json!({ "sessions": rows.len() }),
+            )?;
+            Ok(rows)
+        })
+    })
+    .await
+}
+
+/// `GET /console/visits`: who is out on a visit now.
+pub async fn visits(State(state): State<AppState>, user: Signed) -> Response {
+    match visits_in_scope(&state, &user).await {
+        Ok(rows) => page(StatusCode::OK, pages::visits(&user.nav(), &rows, now_ms())),
+        Err(e) => error_page(e),
+    }
+}
+
+/// `GET /console/visits/rows`: that table's rows alone, for live updates.
+pub async fn visit_rows(State(state): State<AppState>, user: Signed) -> Response {
+    match visits_in_scope(&state, &user).await {
+        Ok(rows) => page(StatusCode::OK, pages::visit_rows(&rows, now_ms())),
         Err(e) => error_page(e),
     }
 }
@@ -727,17 +845,49 @@ pub async fn resolve(
     }
 }
 
-/// `GET /console/events`: the live stream of alarm changes for the session's user. It ends
-/// when the session does.
-pub async fn events(State(state): State<AppState>, headers: HeaderMap, user: Signed) -> Response {
+/// The longest silence on a console page's live stream: a third of the idle limit, at most
+/// 15 seconds, so an open page renews its session well before it would lapse.
+fn heartbeat_every(cfg: &auth::AuthConfig) -> std::time::Duration {
+    let third_ms = cfg.console_idle_secs.max(3).saturating_mul(1000) / 3;
+    std::time::Duration::from_millis(third_ms.clamp(1000, 15_000) as u64)
+}
+
+/// `GET /console/events`: the live stream of alarm and session changes for the session's
+/// user, with a heartbeat. An open stream is a person with the page open: each heartbeat
+/// renews the session, so the alarm page never signs out from idleness (the absolute limit
+/// still holds). It ends when the session does; without a session it answers 401 (not a
+/// redirect), which the page reports.
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Result<Signed, Response>,
+) -> Response {
+    let Ok(user) = user else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            SECURITY_HEADERS,
+            "the console session has ended; sign in again",
+        )
+            .into_response();
+    };
     let cfg = state.auth.clone();
     let token = user.token.clone();
+    let auth_cfg = cfg.clone();
+    let auth_token = token.clone();
     let auth: StreamAuth = std::sync::Arc::new(move |tx, now| {
-        let s = signed_session(tx, &token, &cfg, now)?
+        let s = signed_session(tx, &auth_token, &auth_cfg, now)?
             .ok_or_else(|| Error::Unauthenticated("the console session ended".into()))?;
         super::principal(tx, &s)
     });
-    match stream_events(state, auth, last_event_id(&headers)).await {
+    let heartbeat = crate::safety::http::Heartbeat {
+        every: heartbeat_every(&cfg),
+        renew: std::sync::Arc::new(move |tx, now| {
+            let s = signed_session(tx, &token, &cfg, now)?
+                .ok_or_else(|| Error::Unauthenticated("the console session ended".into()))?;
+            super::touch(tx, &s, now)
+        }),
+    };
+    match stream_events(state, auth, Some(heartbeat), last_event_id(&headers)).await {
         Ok(sse) => (SECURITY_HEADERS, sse).into_response(),
         Err(e) => error_page(e),
     }

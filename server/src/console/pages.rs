@@ -10,8 +10,18 @@ use maud::{DOCTYPE, Markup, html};
 
 use crate::audit::Stored;
 
-/// The signed-in user as the navigation shows them: name, CSRF token, role.
-pub type Nav = (String, String, ServerRole);
+/// The signed-in user as the navigation shows them.
+pub struct Nav {
+    /// Their name.
+    pub name: String,
+    /// The session's CSRF token, for the sign-out form and every other form.
+    pub csrf: String,
+    /// Their role (which links show).
+    pub role: ServerRole,
+    /// Alarms in their scope that nobody has acknowledged, for users who answer alarms
+    /// (`None` for administrators, who never see alarms).
+    pub raised_alarms: Option<usize>,
+}
 
 /// A whole page: title, navigation for a signed-in user (by role), and `body`.
 pub fn layout(title: &str, user: Option<&Nav>, body: Markup) -> Markup {
@@ -29,26 +39,39 @@ pub fn layout(title: &str, user: Option<&Nav>, body: Markup) -> Markup {
                 a.skip href="#main" { "Skip to content" }
                 header {
                     span.brand { "Fieldnote console" }
-                    @if let Some((name, csrf, role)) = user {
+                    @if let Some(nav) = user {
                         nav aria-label="Main" {
-                            a href="/console/alarms" { "Alarms" }
-                            @if matches!(role, ServerRole::Supervisor | ServerRole::ProgramDirector) {
+                            @if let Some(raised) = nav.raised_alarms {
+                                a href="/console/alarms" id="nav-alarms" {
+                                    "Alarms"
+                                    span.count id="alarm-count" data-count=(raised) hidden[raised == 0] {
+                                        (raised) span.visually-hidden { " waiting" }
+                                    }
+                                }
+                                a href="/console/visits" { "Out now" }
+                            }
+                            @if matches!(nav.role, ServerRole::Supervisor | ServerRole::ProgramDirector) {
                                 a href="/console/team" { "Team" }
                                 a href="/console/review" { "Review" }
                             }
-                            @if *role == ServerRole::Administrator {
+                            @if nav.role == ServerRole::Administrator {
                                 a href="/console/admin" { "Administration" }
                                 a href="/console/audit" { "Audit log" }
                             }
                         }
                         form.signout method="post" action="/console/logout" {
-                            input type="hidden" name="csrf" value=(csrf);
-                            span { (name) }
+                            input type="hidden" name="csrf" value=(nav.csrf);
+                            span { (nav.name) }
                             button type="submit" { "Sign out" }
                         }
                     }
                 }
                 main id="main" tabindex="-1" {
+                    @if user.is_some_and(|n| n.raised_alarms.is_some()) {
+                        // Filled by console.js on every page: a new alarm, or live updates
+                        // lost.
+                        div id="live-banner" class="banner" role="alert" hidden {}
+                    }
                     h1 { (title) }
                     (body)
                 }
@@ -112,25 +135,97 @@ pub fn mfa(csrf: &str, enroll: Option<(&str, &str)>, message: Option<&str>) -> M
     )
 }
 
-fn when(ms: i64) -> String {
+/// An instant in Massachusetts wall-clock time, to the second (`2026-11-25 17:00:05 EST`).
+pub(super) fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .map(|t| {
+            t.with_timezone(&chrono_tz::America::New_York)
+                .format("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        })
         .unwrap_or_else(|| ms.to_string())
 }
 
-/// The rows of the alarms table (also served alone, for live updates).
-pub fn alarm_rows(alarms: &[AlarmView], csrf: &str) -> Markup {
+/// A span of time for people: `45 s`, `12 min`, `3 h 5 min`.
+fn span(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// An instant as the `datetime` attribute of `<time>` wants it (RFC 3339, UTC).
+fn machine_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// A past instant as "N ago" that console.js keeps counting, with the local time beside it.
+fn ago(at: i64, now: i64) -> Markup {
     html! {
-        tbody id="alarm-rows" data-open=(alarms.iter().filter(|a| a.state == AlarmState::Raised).count()) {
+        time datetime=(machine_time(at)) data-since=(at) { (span(now - at)) " ago" }
+        " (" (when(at)) ")"
+    }
+}
+
+/// A future instant as "in N" that console.js counts down, with the local time beside it.
+fn countdown(at: i64, now: i64) -> Markup {
+    html! {
+        time datetime=(machine_time(at)) data-until=(at) {
+            @if at > now { "in " (span(at - now)) } @else { "due now" }
+        }
+        " (" (when(at)) ")"
+    }
+}
+
+/// An alarm as the console shows it: the alarm and its member's name.
+pub struct AlarmRow {
+    /// The alarm.
+    pub alarm: AlarmView,
+    /// The member's name as their record gives it, when the alarm names a member.
+    pub member_name: Option<String>,
+}
+
+/// The rows of the open alarms table (also served alone, for live updates).
+pub fn alarm_rows(alarms: &[AlarmRow], csrf: &str, now: i64) -> Markup {
+    html! {
+        tbody id="alarm-rows" data-open=(alarms.iter().filter(|a| a.alarm.state == AlarmState::Raised).count()) {
             @if alarms.is_empty() {
-                tr { td colspan="7" { "No open alarms." } }
+                tr { td colspan="5" { "No open alarms." } }
             }
-            @for a in alarms {
-                tr class=(a.state.as_str()) data-alarm=(a.id) {
-                    td { (a.state.as_str()) }
-                    td { (a.kind.as_str().replace('_', " ")) }
-                    td { (a.worker_name) }
+            @for row in alarms {
+                @let a = &row.alarm;
+                tr class=(a.state.as_str()) data-alarm=(a.id) data-kind=(a.kind.as_str()) {
                     td {
+                        strong.state { (a.state.as_str()) }
+                        br; (a.kind.as_str().replace('_', " ")) " alarm"
+                        @if a.kind.is_silent() {
+                            p.silent role="note" {
+                                strong { "Do not call: silent alarm." }
+                                " The worker may be with someone who must not know. Send help or text only as your agency's plan says."
+                            }
+                        }
+                    }
+                    td {
+                        strong { (a.worker_name) }
+                        @if let Some(phone) = &a.worker_phone {
+                            br;
+                            @if a.kind.is_silent() {
+                                span.phone { "Phone " (phone) " (do not call)" }
+                            } @else {
+                                a.phone href=(format!("tel:{}", phone.replace([' ', '(', ')', '.'], ""))) { "Call " (phone) }
+                            }
+                        } @else {
+                            br; span.hint { "No phone number on file" }
+                        }
+                    }
+                    td {
+                        @if let Some(name) = &row.member_name {
+                            "Visiting " strong.member { (name) } br;
+                        }
                         @if let Some(p) = &a.place { (p) br; }
                         @if let Some(l) = &a.location {
                             a href=(format!("https://www.openstreetmap.org/?mlat={}&mlon={}", l.latitude, l.longitude))
@@ -138,10 +233,18 @@ pub fn alarm_rows(alarms: &[AlarmView], csrf: &str) -> Markup {
                                 (format!("{:.5}, {:.5}", l.latitude, l.longitude))
                             }
                         }
-                        @if let Some(m) = &a.member_id { br; span.member { "member " (m) } }
+                        @if a.place.is_none() && a.location.is_none() && row.member_name.is_none() {
+                            span.hint { "No place or location sent" }
+                        }
                     }
-                    td { (when(a.raised_at)) }
-                    td { (a.tier_label) @if a.exhausted { " (ladder exhausted)" } }
+                    td {
+                        "Raised " (ago(a.raised_at, now))
+                        br; "Now alerting: " (a.tier_label)
+                        @if a.exhausted { strong { " (ladder exhausted: everyone alerted)" } }
+                        @if let Some(next) = a.escalates_at {
+                            br; "Next tier " (countdown(next, now))
+                        }
+                    }
                     td.actions {
                         @if a.state == AlarmState::Raised {
                             form method="post" action=(format!("/console/alarms/{}/acknowledge", a.id)) {
@@ -151,14 +254,15 @@ pub fn alarm_rows(alarms: &[AlarmView], csrf: &str) -> Markup {
                         } @else if let Some(by) = &a.acknowledged_by_name {
                             "Acknowledged by " (by) br;
                         }
-                        @if a.state != AlarmState::Resolved {
-                            form method="post" action=(format!("/console/alarms/{}/resolve", a.id)) {
-                                input type="hidden" name="csrf" value=(csrf);
-                                label for=(format!("outcome-{}", a.id)) { "Outcome" }
-                                input id=(format!("outcome-{}", a.id)) name="outcome" required maxlength="2000";
-                                label.check { input type="checkbox" name="reportable" value="yes"; "Reportable incident" }
-                                button type="submit" { "Resolve" }
+                        form method="post" action=(format!("/console/alarms/{}/resolve", a.id)) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            label for=(format!("outcome-{}", a.id)) { "Outcome" }
+                            input id=(format!("outcome-{}", a.id)) name="outcome" required maxlength="2000";
+                            label.check for=(format!("reportable-{}", a.id)) {
+                                input id=(format!("reportable-{}", a.id)) type="checkbox" name="reportable" value="yes";
+                                "Reportable incident"
                             }
+                            button type="submit" { "Resolve" }
                         }
                         a href=(format!("/console/alarms/{}", a.id)) { "Audit trail" }
                     }
@@ -168,23 +272,129 @@ pub fn alarm_rows(alarms: &[AlarmView], csrf: &str) -> Markup {
     }
 }
 
-/// The alarms panel: open alarms, pushed live.
-pub fn alarms(nav: &Nav, alarms: &[AlarmView], message: Option<&str>) -> Markup {
-    let csrf = nav.1.as_str();
+/// The alarms closed in the last week, newest first, with the incident report's deadline
+/// for reportable ones.
+fn closed_alarms(alarms: &[AlarmRow], now: i64) -> Markup {
+    html! {
+        section aria-labelledby="closed-heading" {
+            h2 id="closed-heading" { "Closed in the last 7 days" }
+            @if alarms.is_empty() {
+                p { "None." }
+            } @else {
+                table id="closed-alarms" {
+                    thead { tr {
+                        th scope="col" { "Alarm" } th scope="col" { "Worker" } th scope="col" { "Raised" }
+                        th scope="col" { "Resolved" } th scope="col" { "Outcome" } th scope="col" { "Incident report" }
+                        th scope="col" { "Details" }
+                    } }
+                    tbody {
+                        @for row in alarms {
+                            @let a = &row.alarm;
+                            tr data-alarm=(a.id) {
+                                td { (a.kind.as_str().replace('_', " ")) }
+                                td { (a.worker_name) @if let Some(m) = &row.member_name { br; "visiting " (m) } }
+                                td { (when(a.raised_at)) }
+                                td { @if let Some(at) = a.resolved_at { (when(at)) } @if let Some(by) = &a.acknowledged_by_name { br; "by " (by) } }
+                                td { (a.outcome.as_deref().unwrap_or("")) }
+                                td.incident {
+                                    @if let Some(due) = a.incident_report_due {
+                                        strong { "Reportable: report due " } (countdown(due, now))
+                                    } @else { "Not reportable" }
+                                }
+                                td { a href=(format!("/console/alarms/{}", a.id)) { "Audit trail" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The alarms panel: open alarms, pushed live, and the last week's closed ones.
+pub fn alarms(
+    nav: &Nav,
+    open: &[AlarmRow],
+    closed: &[AlarmRow],
+    message: Option<&str>,
+    now: i64,
+) -> Markup {
+    let csrf = nav.csrf.as_str();
     layout(
         "Alarms",
         Some(nav),
         html! {
             (notice(message))
-            div id="alarm-banner" class="banner" role="alert" hidden {}
             p.live { span id="live-status" { "Connecting to live updates…" } }
             table aria-describedby="live-status" {
                 thead { tr {
-                    th scope="col" { "State" } th scope="col" { "Kind" } th scope="col" { "Worker" }
-                    th scope="col" { "Where" } th scope="col" { "Raised" } th scope="col" { "Escalation" }
-                    th scope="col" { "Answer" }
+                    th scope="col" { "Alarm" } th scope="col" { "Worker" } th scope="col" { "Where" }
+                    th scope="col" { "When and who is alerted" } th scope="col" { "Answer" }
                 } }
-                (alarm_rows(alarms, csrf))
+                (alarm_rows(open, csrf, now))
+            }
+            (closed_alarms(closed, now))
+        },
+    )
+}
+
+/// A visit session as the "Out now" view shows it.
+pub struct VisitRow {
+    /// The session.
+    pub session: fieldnote_protocol::safety::SessionView,
+    /// The worker's name.
+    pub worker_name: String,
+    /// The member's name, when the visit is to one.
+    pub member_name: Option<String>,
+}
+
+/// The rows of the "Out now" table (also served alone, for live updates).
+pub fn visit_rows(visits: &[VisitRow], now: i64) -> Markup {
+    use fieldnote_protocol::safety::SessionState;
+    html! {
+        tbody id="visit-rows" {
+            @if visits.is_empty() {
+                tr { td colspan="6" { "Nobody is out on a visit." } }
+            }
+            @for v in visits {
+                @let s = &v.session;
+                tr class=(s.state.as_str()) data-session=(s.id) {
+                    td { strong { (v.worker_name) } }
+                    td { (s.place) }
+                    td { (v.member_name.as_deref().unwrap_or("—")) }
+                    td { (ago(s.started_at, now)) }
+                    td {
+                        (when(s.expected_end))
+                        @if let Some(at) = s.last_check_in { br; "Last check-in " (ago(at, now)) }
+                    }
+                    td {
+                        @match (s.state, s.deadline) {
+                            (SessionState::Alarm, _) => strong.alarm { "In alarm: see Alarms" },
+                            (SessionState::Missed, _) => strong.alarm { "Missed check-in raised" },
+                            (_, Some(deadline)) => { "Missed check-in " (countdown(deadline, now)) },
+                            _ => "—",
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// "Out now": every visit session under way in the user's scope, updated live.
+pub fn visits(nav: &Nav, visits: &[VisitRow], now: i64) -> Markup {
+    layout(
+        "Out now",
+        Some(nav),
+        html! {
+            p.live { span id="live-status" { "Connecting to live updates…" } }
+            table aria-describedby="live-status" {
+                thead { tr {
+                    th scope="col" { "Worker" } th scope="col" { "Place" } th scope="col" { "Member" }
+                    th scope="col" { "Started" } th scope="col" { "Expected end" }
+                    th scope="col" { "Missed check-in" }
+                } }
+                (visit_rows(visits, now))
             }
         },
     )
@@ -444,7 +654,7 @@ pub fn record(nav: &Nav, v: &RecordView, message: Option<&str>) -> Markup {
                 section aria-labelledby="review-heading" {
                     h2 id="review-heading" { "Review" }
                     form method="post" action=(format!("/console/records/{}/review", r.id)) {
-                        input type="hidden" name="csrf" value=(nav.1);
+                        input type="hidden" name="csrf" value=(nav.csrf);
                         label for="comment" { "Comment to the worker (required to return)" }
                         textarea id="comment" name="comment" rows="3" maxlength="4000" {}
                         div.buttons {
@@ -556,7 +766,7 @@ pub fn break_glass(nav: &Nav, member_id: &str, reason: &str, message: Option<&st
             (notice(message))
             p { "This member belongs to another team. In an emergency you may read their record for a limited time. Your reason and every page you open are recorded, and the member's team supervisor is told." }
             form method="post" action=(format!("/console/members/{member_id}/emergency")) {
-                input type="hidden" name="csrf" value=(nav.1);
+                input type="hidden" name="csrf" value=(nav.csrf);
                 label for="reason" { "Why you need this record now" }
                 textarea id="reason" name="reason" rows="3" required minlength="10" maxlength="2000" { (reason) }
                 label for="minutes" { "For how long (minutes)" }
@@ -581,6 +791,8 @@ pub struct UserRow {
     pub team: String,
     /// Disabled.
     pub disabled: bool,
+    /// The number the people answering their alarms call (empty when none).
+    pub phone: String,
 }
 
 /// A device on the administration page.
@@ -608,7 +820,7 @@ pub struct AdminView {
 }
 
 fn csrf_field(nav: &Nav) -> Markup {
-    html! { input type="hidden" name="csrf" value=(nav.1); }
+    html! { input type="hidden" name="csrf" value=(nav.csrf); }
 }
 
 /// Teams, users and roles, devices.
@@ -630,11 +842,19 @@ pub fn admin(nav: &Nav, v: &AdminView) -> Markup {
             section aria-labelledby="users-heading" {
                 h2 id="users-heading" { "Users" }
                 table {
-                    thead { tr { th scope="col" { "User name" } th scope="col" { "Name" } th scope="col" { "Role" } th scope="col" { "Team" } th scope="col" { "State" } } }
+                    thead { tr { th scope="col" { "User name" } th scope="col" { "Name" } th scope="col" { "Role" } th scope="col" { "Team" } th scope="col" { "Phone for alarms" } th scope="col" { "State" } } }
                     tbody {
                         @for u in &v.users {
                             tr {
                                 td { (u.username) } td { (u.name) } td { (u.role.replace('_', " ")) } td { (u.team) }
+                                td {
+                                    form.inline method="post" action=(format!("/console/admin/users/{}/phone", u.id)) {
+                                        (csrf_field(nav))
+                                        input type="tel" name="phone" value=(u.phone) maxlength="32"
+                                            aria-label=(format!("Phone of {}", u.username));
+                                        button type="submit" aria-label=(format!("Save the phone of {}", u.username)) { "Save" }
+                                    }
+                                }
                                 td {
                                     @if u.disabled { "disabled" } @else {
                                         form method="post" action=(format!("/console/admin/users/{}/disable", u.id)) {
@@ -666,6 +886,8 @@ pub fn admin(nav: &Nav, v: &AdminView) -> Markup {
                         option value="" { "none (administrators)" }
                         @for (id, name) in &v.teams { option value=(id) { (name) } }
                     }
+                    label for="new-phone" { "Phone the people answering an alarm call (optional)" }
+                    input id="new-phone" name="phone" type="tel" maxlength="32" autocomplete="off";
                     label for="new-password" { "First password (12 characters or more)" }
                     input id="new-password" name="password" type="password" required minlength="12" autocomplete="new-password";
                     button type="submit" { "Add user" }

@@ -127,7 +127,7 @@ fn document_row(tx: &mut dyn Tx, id: &RecordId) -> Result<(String, String, i64)>
 }
 
 /// The member's name as their record gives it.
-fn member_name(tx: &mut dyn Tx, member: &str) -> Result<String> {
+pub(crate) fn member_name(tx: &mut dyn Tx, member: &str) -> Result<String> {
     let Ok(id) = RecordId::parse_str(member) else {
         return Ok(member.to_string());
     };

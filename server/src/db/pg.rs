@@ -19,6 +19,10 @@ const MIGRATIONS: super::Migrations = &[
         5,
         include_str!("../../migrations/postgres/005_device_cursor.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/006_safety_console.sql"),
+    ),
 ];
 
 /// How many times a transaction that PostgreSQL aborted for a deadlock or serialization

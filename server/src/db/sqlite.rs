@@ -24,6 +24,10 @@ const MIGRATIONS: super::Migrations = &[
         5,
         include_str!("../../migrations/sqlite/005_device_cursor.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/006_safety_console.sql"),
+    ),
 ];
 
 /// An open SQLite database.

@@ -284,9 +284,40 @@ pub async fn put_team_settings(
 pub(crate) type StreamAuth =
     std::sync::Arc<dyn Fn(&mut dyn crate::db::Tx, i64) -> Result<Principal> + Send + Sync>;
 
+/// A stream that proves it is alive: every `every` without an event it checks and renews the
+/// credential with `renew` (a console page left open on the alarms keeps its session) and
+/// sends a `heartbeat` event, so a page can tell a quiet stream from a dead one.
+#[derive(Clone)]
+pub(crate) struct Heartbeat {
+    /// The longest silence on the stream.
+    pub every: std::time::Duration,
+    /// Renews the credential, failing when it has ended (the stream then closes).
+    pub renew: std::sync::Arc<dyn Fn(&mut dyn crate::db::Tx, i64) -> Result<()> + Send + Sync>,
+}
+
+/// The data of a `heartbeat` event: the server's time and the longest silence to expect.
+#[derive(serde::Serialize)]
+struct Beat {
+    at: i64,
+    every_ms: u64,
+}
+
+fn heartbeat_event(every: std::time::Duration) -> Event {
+    Event::default()
+        .event("heartbeat")
+        .retry(std::time::Duration::from_secs(3))
+        .json_data(Beat {
+            at: now_ms(),
+            every_ms: u64::try_from(every.as_millis()).unwrap_or(u64::MAX),
+        })
+        .unwrap_or_else(|_| Event::default().comment("heartbeat"))
+}
+
 struct Subscription {
     state: AppState,
     auth: StreamAuth,
+    heartbeat: Option<Heartbeat>,
+    beat_now: bool,
     last: i64,
     rx: tokio::sync::watch::Receiver<i64>,
     buffer: VecDeque<proto::SafetyEvent>,
@@ -314,7 +345,7 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, Infallible>>>> {
     let auth: StreamAuth = std::sync::Arc::new(move |tx, now| auth::authenticate(tx, &token, now));
-    stream_events(state, auth, last_event_id(&headers)).await
+    stream_events(state, auth, None, last_event_id(&headers)).await
 }
 
 /// The `Last-Event-ID` a reconnecting stream sends.
@@ -326,10 +357,12 @@ pub(crate) fn last_event_id(headers: &HeaderMap) -> Option<i64> {
 }
 
 /// The live stream of safety events for whoever `auth` names, after event `resume` or from
-/// now. Shared by the device route and the console.
+/// now, with a heartbeat when one is given (its first beat goes out at once). Shared by the
+/// device route and the console.
 pub(crate) async fn stream_events(
     state: AppState,
     auth: StreamAuth,
+    heartbeat: Option<Heartbeat>,
     resume: Option<i64>,
 ) -> Result<Sse<impl futures_util::Stream<Item = std::result::Result<Event, Infallible>>>> {
     let first_auth = auth.clone();
@@ -353,11 +386,25 @@ pub(crate) async fn stream_events(
         rx: state.safety.hub.subscribe(),
         state,
         auth,
+        beat_now: heartbeat.is_some(),
+        heartbeat,
         last,
         buffer: VecDeque::new(),
     };
     let stream = futures_util::stream::unfold(sub, |mut sub| async move {
         loop {
+            if sub.beat_now
+                && let Some(hb) = sub.heartbeat.clone()
+            {
+                sub.beat_now = false;
+                let renew = hb.renew.clone();
+                let renewed = blocking(&sub.state, move |db| db.tx(|tx| renew(tx, now_ms()))).await;
+                if renewed.is_err() {
+                    // The credential ended: close, and the page says so.
+                    return None;
+                }
+                return Some((Ok(heartbeat_event(hb.every)), sub));
+            }
             if let Some(e) = sub.buffer.pop_front() {
                 let event = sse_event(&e);
                 return Some((Ok(event), sub));
@@ -383,7 +430,17 @@ pub(crate) async fn stream_events(
                 Ok(_) => {}
                 Err(_) => return None,
             }
-            if sub.rx.changed().await.is_err() {
+            let changed = match &sub.heartbeat {
+                None => sub.rx.changed().await.is_ok(),
+                Some(hb) => match tokio::time::timeout(hb.every, sub.rx.changed()).await {
+                    Ok(changed) => changed.is_ok(),
+                    Err(_silent) => {
+                        sub.beat_now = true;
+                        true
+                    }
+                },
+            };
+            if !changed {
                 return None;
             }
         }

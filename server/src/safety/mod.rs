@@ -272,7 +272,7 @@ fn add_notices(
 const ALARM_COLUMNS: &str = "a.id, a.kind, a.state, a.worker_id, u.display_name, a.team_id,
     a.member_id, a.session_id, s.place, a.location, a.raised_at, a.device_time, a.tier,
     a.exhausted, a.acknowledged_by, o.display_name, a.acknowledged_at, a.resolved_at,
-    a.outcome";
+    a.outcome, a.next_at, u.phone, a.incident_due";
 
 const ALARM_FROM: &str = "alarms a JOIN users u ON u.id = a.worker_id
     LEFT JOIN users o ON o.id = a.acknowledged_by
@@ -309,6 +309,9 @@ fn alarm_view(tx: &mut dyn Tx, r: Row) -> Result<AlarmView> {
         resolved_at: r[17].opt_int(),
         outcome: r[18].opt_text(),
         fallback_after_secs: settings.fallback_secs,
+        escalates_at: r[19].opt_int(),
+        worker_phone: r[20].opt_text(),
+        incident_report_due: r[21].opt_int(),
     })
 }
 
@@ -323,6 +326,38 @@ pub fn load_alarm(tx: &mut dyn Tx, id: &str) -> Result<Option<AlarmView>> {
     }
 }
 
+/// The condition (over `alarms a`, with `$1` bound to the returned value) selecting the
+/// alarms `p` may see.
+fn alarm_scope(p: &Principal, agency: Option<&str>) -> (String, String) {
+    let (mut cond, arg) = events::scope(p, agency, "a.");
+    if p.role == ServerRole::Worker {
+        // Nothing a worker's own phone or account shows gives a silent alarm away.
+        cond.push_str(" AND a.kind NOT IN ('discreet', 'duress')");
+    }
+    (cond, arg)
+}
+
+/// The ids of the alarms in `p`'s scope that nobody has acknowledged yet, oldest first;
+/// `None` for administrators, who never see alarms. No PHI: ids only.
+pub fn raised_ids(
+    tx: &mut dyn Tx,
+    p: &Principal,
+    agency: Option<&str>,
+) -> Result<Option<Vec<String>>> {
+    if p.role == ServerRole::Administrator {
+        return Ok(None);
+    }
+    let (cond, arg) = alarm_scope(p, agency);
+    let rows = tx.query(
+        &format!(
+            "SELECT a.id FROM alarms a WHERE {cond} AND a.state = 'raised'
+             ORDER BY a.raised_at LIMIT 500"
+        ),
+        params![arg],
+    )?;
+    Ok(Some(rows.into_iter().map(|r| r[0].text()).collect()))
+}
+
 /// Alarms `p` may see: open ones, or with `all` also those closed in the last week.
 pub fn list_alarms(
     tx: &mut dyn Tx,
@@ -331,11 +366,7 @@ pub fn list_alarms(
     all: bool,
     now: i64,
 ) -> Result<Vec<AlarmView>> {
-    let (mut cond, arg) = events::scope(p, agency, "a.");
-    if p.role == ServerRole::Worker {
-        // Nothing a worker's own phone or account shows gives a silent alarm away.
-        cond.push_str(" AND a.kind NOT IN ('discreet', 'duress')");
-    }
+    let (cond, arg) = alarm_scope(p, agency);
     let since = if all { now - 7 * 86_400_000 } else { i64::MAX };
     let rows = tx.query(
         &format!(
@@ -1115,4 +1146,64 @@ pub fn run_timers(db: &Db, safety: &Safety) -> Result<TimerReport> {
     report.notices = notify::deliver(db, safety.notifier.as_ref(), now)?;
     audit_raised(db)?;
     Ok(report)
+}
+
+/// When this process's safety timers last ran, for the health check: a server whose timers
+/// have stopped must say so, because nothing else shows it until an alarm fails to escalate.
+#[derive(Debug)]
+pub struct TimerWatch {
+    every_ms: Option<i64>,
+    started: i64,
+    last_run: AtomicI64,
+}
+
+/// What the health check says of the safety timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerHealth {
+    /// They ran within three intervals (plus five seconds of slack).
+    Running,
+    /// Started, not yet through a first run.
+    Starting,
+    /// They have not run for longer than that: escalation and missed check-ins are stalled.
+    Stalled,
+    /// This process runs them only when asked (tests with a manual clock).
+    Manual,
+}
+
+impl TimerWatch {
+    /// A watch, started now, for timers that run every `every` (`None`: only by hand).
+    pub fn new(every: Option<std::time::Duration>) -> TimerWatch {
+        TimerWatch {
+            every_ms: every.map(|e| i64::try_from(e.as_millis()).unwrap_or(i64::MAX)),
+            started: fieldnote_core::Timestamp::now().millis(),
+            last_run: AtomicI64::new(0),
+        }
+    }
+
+    /// Records a completed run at `now` (milliseconds).
+    pub fn ran(&self, now: i64) {
+        self.last_run.store(now, Ordering::SeqCst);
+    }
+
+    /// Milliseconds since the last completed run, if there was one.
+    pub fn since_last_run(&self, now: i64) -> Option<i64> {
+        match self.last_run.load(Ordering::SeqCst) {
+            0 => None,
+            at => Some(now.saturating_sub(at)),
+        }
+    }
+
+    /// How the timers stand at `now`.
+    pub fn health(&self, now: i64) -> TimerHealth {
+        let Some(every) = self.every_ms else {
+            return TimerHealth::Manual;
+        };
+        let bound = every.saturating_mul(3).saturating_add(5_000);
+        match self.since_last_run(now) {
+            Some(ago) if ago <= bound => TimerHealth::Running,
+            None if now.saturating_sub(self.started) <= bound => TimerHealth::Starting,
+            _ => TimerHealth::Stalled,
+        }
+    }
 }

@@ -182,6 +182,7 @@ impl TestServer {
                         role,
                         team_id: team.map(str::to_string),
                         password: String::new(),
+                        phone: None,
                     },
                     &self.password_hash,
                 )

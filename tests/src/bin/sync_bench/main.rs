@@ -394,6 +394,7 @@ fn add_team(db: &Db, workers: usize) -> Result<String, BoxError> {
                     role,
                     team_id: Some(team.clone()),
                     password: String::new(),
+                    phone: None,
                 },
                 &hash,
             )
