@@ -163,6 +163,7 @@ try {
 
   let visitAlarm;
   await step("the alarm row gives a responder the member, phone, place, age and next tier", async () => {
+    fieldnote(phone, "sync");
     const caseload = JSON.parse(fieldnote(phone, "--json", "member", "list"));
     const member = caseload[0].member_id;
     fieldnote(phone, "session", "start", "--member", member, "--place", "Home visit, Dorchester", "--minutes", "30");
@@ -212,7 +213,7 @@ try {
   });
 
   await step("out now: visits in progress, updated live", async () => {
-    fieldnote(phone, "session", "end");
+    // The visit of the steps above ended on the phone when the alarm was raised in it.
     await page.goto(`${url}/console/visits`);
     await page.locator("#live-status", { hasText: "Live:" }).waitFor({ timeout: 10000 });
     const out = fieldnote(phone, "session", "start", "--place", "Court, Brockton", "--minutes", "45");

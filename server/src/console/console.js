@@ -122,7 +122,10 @@
       say(kind === "session" ? "Signed out: sign in again to receive alarms."
         : "Live updates lost; checking every " + POLL_MS / 1000 + " seconds…");
       if (before === null) sound();
-      if (!poller) poller = setInterval(poll, POLL_MS);
+      if (!poller) {
+        poller = setInterval(poll, POLL_MS);
+        poll();
+      }
     } else {
       say(onAlarmPage ? "Live: alarms appear here the moment they are raised."
         : "Live: changes appear here the moment they happen.");
@@ -262,7 +265,7 @@
         source = null;
         setTrouble(trouble || "stream");
         setTimeout(connect, 5000);
-      } else {
+      } else if (trouble === null) {
         say("Live updates interrupted; reconnecting…");
       }
     };
@@ -285,13 +288,13 @@
   }
 
   // A stream that says nothing past its heartbeat is as good as dead, however it looks; one
-  // that cannot connect for ten seconds is down.
+  // that cannot connect for six seconds is down.
   setInterval(() => {
     tick();
     if (trouble !== null) return;
     const quiet = Date.now() - lastHeard;
     const open = source !== null && source.readyState === EventSource.OPEN;
-    if ((open && quiet > silenceMs) || (!open && quiet > 10000)) {
+    if ((open && quiet > silenceMs) || (!open && quiet > 6000)) {
       setTrouble("stream");
       if (open) {
         source.close();

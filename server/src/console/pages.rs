@@ -239,8 +239,10 @@ pub fn alarm_rows(alarms: &[AlarmRow], csrf: &str, now: i64) -> Markup {
                     }
                     td {
                         "Raised " (ago(a.raised_at, now))
-                        br; "Now alerting: " (a.tier_label)
-                        @if a.exhausted { strong { " (ladder exhausted: everyone alerted)" } }
+                        @if a.state == AlarmState::Raised {
+                            br; "Now alerting: " (a.tier_label)
+                            @if a.exhausted { strong { " (ladder exhausted: everyone alerted)" } }
+                        }
                         @if let Some(next) = a.escalates_at {
                             br; "Next tier " (countdown(next, now))
                         }

@@ -284,6 +284,10 @@ pub async fn put_team_settings(
 pub(crate) type StreamAuth =
     std::sync::Arc<dyn Fn(&mut dyn crate::db::Tx, i64) -> Result<Principal> + Send + Sync>;
 
+/// Renews a stream's credential at `now` (milliseconds), failing once it has ended.
+pub(crate) type Renew =
+    std::sync::Arc<dyn Fn(&mut dyn crate::db::Tx, i64) -> Result<()> + Send + Sync>;
+
 /// A stream that proves it is alive: every `every` without an event it checks and renews the
 /// credential with `renew` (a console page left open on the alarms keeps its session) and
 /// sends a `heartbeat` event, so a page can tell a quiet stream from a dead one.
@@ -292,7 +296,7 @@ pub(crate) struct Heartbeat {
     /// The longest silence on the stream.
     pub every: std::time::Duration,
     /// Renews the credential, failing when it has ended (the stream then closes).
-    pub renew: std::sync::Arc<dyn Fn(&mut dyn crate::db::Tx, i64) -> Result<()> + Send + Sync>,
+    pub renew: Renew,
 }
 
 /// The data of a `heartbeat` event: the server's time and the longest silence to expect.
