@@ -872,6 +872,9 @@ async fn sync_handler(
             } else {
                 sync::ingest(tx, &p, agency.as_deref(), &req.upload, parsed, now)?
             };
+            if !ingested.disclosed.is_empty() {
+                audit_records(tx, &p, "sync.refused_state", &ingested.disclosed)?;
+            }
             if !ingested.written.is_empty() {
                 audit_records(tx, &p, "sync.write", &ingested.written)?;
             }

@@ -195,12 +195,6 @@ impl Running {
         served
     }
 
-    /// Whether the safety timers are running (false once the server has stopped, or when
-    /// they run only by hand).
-    pub fn timers_running(&self) -> bool {
-        self.timers.as_ref().is_some_and(|t| !t.is_finished())
-    }
-
     /// A handle that stops the server from elsewhere (a signal handler).
     pub fn shutdown_handle(&self) -> axum_server::Handle<SocketAddr> {
         self.handle.clone()

@@ -61,7 +61,13 @@ pub struct Ingested {
     pub acks: Vec<Ack>,
     /// Records written (for the audit log).
     pub written: BTreeSet<String>,
+    /// Records whose server state went back with a refusal (a read, for the audit log).
+    pub disclosed: BTreeSet<String>,
 }
+
+/// The refusal of any upload naming a record the caller may not read: the same words
+/// whether the record exists or not, so a refusal never reveals another caseload's ids.
+pub const NOT_ON_CASELOAD: &str = "record_id: no such record or member on your caseload";
 
 /// A new record's document, parsed ahead of the transaction.
 pub type Parsed = Option<(Document, RecordBody)>;
@@ -127,7 +133,14 @@ pub fn ingest(
             Err(reason) => {
                 refused.insert(rid.clone(), reason.clone());
                 ctx.docs.remove(&rid);
-                let (server_state, server_attestations) = ctx.server_state(&rid)?;
+                // The server's copy goes back only to a caller who may read the record.
+                let (server_state, server_attestations) = match ctx.readable_state(&rid)? {
+                    Some(state) => {
+                        out.disclosed.insert(rid.clone());
+                        state
+                    }
+                    None => (None, Vec::new()),
+                };
                 Outcome::Rejected {
                     reason,
                     server_state,
@@ -196,18 +209,24 @@ impl Ingest<'_> {
         let Some(loaded) = self.docs.get_mut(&key) else {
             return Err(Error::Internal("document vanished".into()));
         };
+        // Who may touch it first. Anyone else is answered exactly as if the record did not
+        // exist: the upload is judged as a new record, and refused as one outside the
+        // caseload.
+        let scope = loaded.row.scope.clone();
+        if !self.may_write(&scope)? {
+            return Ok(Err(match self.new_record(id, payload, None) {
+                Err(reason) => reason,
+                Ok(_) => NOT_ON_CASELOAD.into(),
+            }));
+        }
+        let Some(loaded) = self.docs.get_mut(&key) else {
+            return Err(Error::Internal("document vanished".into()));
+        };
         if loaded.row.finalized {
             return Ok(Err(
                 "this note is finalized and can no longer change; write an addendum".into(),
             ));
         }
-        let scope = loaded.row.scope.clone();
-        if !self.may_write(&scope)? {
-            return Ok(Err("this record is not on your caseload".into()));
-        }
-        let Some(loaded) = self.docs.get_mut(&key) else {
-            return Err(Error::Internal("document vanished".into()));
-        };
         let before = loaded.doc.heads();
         if let Err(e) = loaded.doc.apply(payload) {
             return Ok(Err(format!("the change could not be read: {e}")));
@@ -239,32 +258,49 @@ impl Ingest<'_> {
         Ok(Ok(true))
     }
 
-    fn create(&mut self, id: RecordId, payload: &[u8], parsed: Parsed) -> Result<Refusal> {
+    /// Reads an upload as a new record and checks what needs no database: its fields, that
+    /// the author may create it, and for a member that the caller adds members and has a
+    /// team. The refusal, if any, is the same whatever records exist.
+    fn new_record(
+        &self,
+        id: RecordId,
+        payload: &[u8],
+        parsed: Parsed,
+    ) -> std::result::Result<(Document, RecordBody), String> {
         let (doc, body) = match parsed {
             Some(p) => p,
             None => {
-                let doc = match Document::load(id, SERVER_ACTOR, [payload]) {
-                    Ok(d) => d,
-                    Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
-                };
-                match doc.body() {
-                    Ok(b) => (doc, b),
-                    Err(e) => return Ok(Err(format!("the record could not be read: {e}"))),
-                }
+                let doc = Document::load(id, SERVER_ACTOR, [payload])
+                    .map_err(|e| format!("the record could not be read: {e}"))?;
+                let body = doc
+                    .body()
+                    .map_err(|e| format!("the record could not be read: {e}"))?;
+                (doc, body)
             }
         };
         if let Some(reason) = field_errors(&body) {
-            return Ok(Err(reason));
+            return Err(reason);
         }
-        if let Err(reason) = access::check_new_record(&self.author, &body) {
-            return Ok(Err(reason));
+        access::check_new_record(&self.author, &body)?;
+        if let RecordBody::Member(_) = &body {
+            if !policy::allowed(self.p, self.agency, &Action::CreateMember) {
+                return Err("your role does not add members".into());
+            }
+            if self.p.team_id.is_none() {
+                return Err("you are not on a team".into());
+            }
         }
+        Ok((doc, body))
+    }
+
+    fn create(&mut self, id: RecordId, payload: &[u8], parsed: Parsed) -> Result<Refusal> {
+        let (doc, body) = match self.new_record(id, payload, parsed) {
+            Ok(new) => new,
+            Err(reason) => return Ok(Err(reason)),
+        };
         let key = id.to_string();
         let scope = match &body {
             RecordBody::Member(_) => {
-                if !policy::allowed(self.p, self.agency, &Action::CreateMember) {
-                    return Ok(Err("your role does not add members".into()));
-                }
                 let Some(team) = self.p.team_id.clone() else {
                     return Ok(Err("you are not on a team".into()));
                 };
@@ -279,7 +315,7 @@ impl Ingest<'_> {
                     ],
                 )?;
                 if inserted == 0 && !self.may_write(&key)? {
-                    return Ok(Err("this member is not on your caseload".into()));
+                    return Ok(Err(NOT_ON_CASELOAD.into()));
                 }
                 if inserted == 1
                     && let Some(device) = &self.p.device_id
@@ -298,7 +334,7 @@ impl Ingest<'_> {
                 Some(m) => {
                     let scope = m.to_string();
                     if !self.may_write(&scope)? {
-                        return Ok(Err("this member is not on your caseload".into()));
+                        return Ok(Err(NOT_ON_CASELOAD.into()));
                     }
                     scope
                 }
@@ -358,7 +394,7 @@ impl Ingest<'_> {
                 Some(l) => {
                     self.docs.insert(key.clone(), l);
                 }
-                None => return Ok(Err("no such record on the server".into())),
+                None => return Ok(Err(NOT_ON_CASELOAD.into())),
             }
         }
         let Some(loaded) = self.docs.get(&key) else {
@@ -374,7 +410,7 @@ impl Ingest<'_> {
             _ => None,
         };
         if !self.may_write(&scope)? {
-            return Ok(Err("this record is not on your caseload".into()));
+            return Ok(Err(NOT_ON_CASELOAD.into()));
         }
         let exists = self
             .tx
@@ -448,15 +484,19 @@ impl Ingest<'_> {
         Ok(Some(Loaded { row, doc, body }))
     }
 
-    /// The record as the server holds it (committed plus accepted in this batch).
-    fn server_state(&mut self, key: &str) -> Result<(Option<Vec<u8>>, Vec<String>)> {
+    /// The record as the server holds it (committed plus accepted in this batch), with its
+    /// attestations, when it exists and the caller may read it; `None` otherwise.
+    fn readable_state(&mut self, key: &str) -> Result<Option<(Option<Vec<u8>>, Vec<String>)>> {
         let Some(r) = self.tx.query_opt(
-            "SELECT snapshot_seq FROM documents WHERE id = $1",
+            "SELECT snapshot_seq, scope FROM documents WHERE id = $1",
             params![key],
         )?
         else {
-            return Ok((None, Vec::new()));
+            return Ok(None);
         };
+        if !self.may_write(&r[1].text())? {
+            return Ok(None);
+        }
         let mut doc = load_document(self.tx, key, r[0].int())?;
         for (_, _, payload) in self
             .feed
@@ -474,7 +514,7 @@ impl Ingest<'_> {
             .into_iter()
             .map(|r| r[0].text())
             .collect();
-        Ok((Some(doc.save()), atts))
+        Ok(Some((Some(doc.save()), atts)))
     }
 
     /// Writes the feed rows (taking sequence numbers last) and snapshots long documents.

@@ -248,6 +248,134 @@ fn server_refuses_forgeries(backend: Backend) {
     assert!(w_south.members().is_empty());
 }
 
+/// One upload sent as `token`'s device; returns the acknowledgement.
+fn upload_one(
+    server: &TestServer,
+    token: &str,
+    record: &str,
+    kind: proto::ItemKind,
+    payload: Vec<u8>,
+) -> serde_json::Value {
+    let req = proto::SyncRequest {
+        protocol: proto::PROTOCOL_VERSION,
+        cursor: Default::default(),
+        upload: vec![proto::Upload {
+            entry: 1,
+            item: proto::Item {
+                record_id: record.to_string(),
+                kind,
+                payload,
+            },
+        }],
+    };
+    let (status, resp) = raw_post(
+        &server.url,
+        "/v1/sync",
+        Some(token),
+        &serde_json::to_string(&req).unwrap(),
+    );
+    assert_eq!(status, 200, "{resp}");
+    resp["acks"][0].clone()
+}
+
+/// A refused upload carries the server's copy of the record back only to someone who may
+/// read it, and audits that read; everyone else (a worker or supervisor of another team, an
+/// administrator) gets nothing of the record, and the same answer whether it exists or not.
+fn refusals_reveal_nothing_outside_the_caseload(backend: Backend) {
+    let a = agency(backend);
+    a.server.add_user("root", ServerRole::Administrator, None);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(21);
+    let n = w1.write_note(m, "Narrative only the north team may read.");
+    w1.store
+        .finalize_note(n, Signer::staff(w1.staff_id, "w1 north", Role::Worker))
+        .unwrap();
+    w1.sync();
+    let note = w1.store.document_bytes(n).unwrap();
+    let member = w1.store.document_bytes(m).unwrap();
+    let unknown = uuid::Uuid::now_v7().to_string();
+    use proto::ItemKind::{Attestation as Att, Change};
+    for who in ["w1.south", "sup.south", "root"] {
+        let token = a.server.device(who).access_token();
+        // (existing record, nonexistent record) with the same kind of payload: same answer.
+        let pairs = [
+            (n.to_string(), Change, note.clone()),
+            (n.to_string(), Change, b"garbage".to_vec()),
+            (n.to_string(), Att, b"x".to_vec()),
+            (m.to_string(), Att, b"x".to_vec()),
+        ];
+        for (existing, kind, payload) in pairs {
+            let there = upload_one(&a.server, &token, &existing, kind, payload.clone());
+            let not_there = upload_one(&a.server, &token, &unknown, kind, payload);
+            for ack in [&there, &not_there] {
+                assert_eq!(ack["outcome"], "rejected", "{who}: {ack}");
+                assert!(
+                    ack.get("server_state").is_none(),
+                    "{who} got the record: {ack}"
+                );
+                assert!(
+                    ack.get("server_attestations").is_none(),
+                    "{who} got signatures: {ack}"
+                );
+            }
+            // The same words, but for the id each names.
+            let words = |ack: &serde_json::Value, id: &str| {
+                ack["reason"].as_str().unwrap().replace(id, "<id>")
+            };
+            assert_eq!(
+                words(&there, &existing),
+                words(&not_there, &unknown),
+                "{who}: a refusal tells whether {existing} exists"
+            );
+        }
+    }
+    // The member's own document sent back under its id: refused, nothing returned (under a
+    // new id it would simply be a new member of the sender's, as any upload is).
+    for who in ["w1.south", "root"] {
+        let token = a.server.device(who).access_token();
+        let ack = upload_one(&a.server, &token, &m.to_string(), Change, member.clone());
+        assert_eq!(ack["outcome"], "rejected", "{who}: {ack}");
+        assert!(
+            ack.get("server_state").is_none(),
+            "{who} got the member: {ack}"
+        );
+    }
+    // Nothing of the record's text travelled, and nothing was disclosed to audit.
+    let disclosed = a
+        .server
+        .db
+        .tx(|tx| {
+            Ok(tx.query(
+                "SELECT target FROM audit WHERE action = 'sync.refused_state'",
+                fieldnote_server::params![],
+            )?)
+        })
+        .unwrap();
+    assert!(disclosed.is_empty());
+
+    // Someone who may read it (the team's supervisor, editing a finalized note) gets the
+    // server's copy back with the refusal, and that read is audited.
+    let sup = a.server.device("sup.north");
+    let ack = upload_one(&a.server, &sup.access_token(), &n.to_string(), Change, note);
+    assert_eq!(ack["outcome"], "rejected", "{ack}");
+    assert!(ack["server_state"].is_string(), "{ack}");
+    let disclosed: Vec<String> = a
+        .server
+        .db
+        .tx(|tx| {
+            Ok(tx
+                .query(
+                    "SELECT target FROM audit WHERE action = 'sync.refused_state'",
+                    fieldnote_server::params![],
+                )?
+                .into_iter()
+                .map(|r| r[0].text())
+                .collect())
+        })
+        .unwrap();
+    assert_eq!(disclosed, [n.to_string()]);
+}
+
 /// Reassignment moves a member's records off the old worker's device and onto the new one;
 /// unsent edits on the old device are kept as rejected drafts.
 fn reassignment_moves_records(backend: Backend) {
@@ -280,7 +408,9 @@ fn reassignment_moves_records(backend: Backend) {
         })
         .unwrap();
     let r = w1.sync();
-    assert!(r.purged >= 3, "{r:?}");
+    // The refusal carries nothing of a record the old worker may no longer read, so the
+    // note leaves with the refusal and the member and enrollment with the purge.
+    assert!(r.purged >= 2, "{r:?}");
     assert_eq!(r.progress.rejected, 1, "{r:?}");
     assert!(w1.members().is_empty());
     assert!(w1.store.get(n).is_err());
@@ -589,6 +719,7 @@ macro_rules! suite {
 
 suite!(
     caseload_scoping,
+    refusals_reveal_nothing_outside_the_caseload,
     edits_flow_both_ways,
     edit_of_finalized_note_is_rejected,
     server_refuses_forgeries,

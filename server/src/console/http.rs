@@ -607,11 +607,11 @@ async fn visits_in_scope(state: &AppState, user: &Signed) -> Result<Vec<pages::V
     blocking(state, move |db| {
         db.tx(|tx| {
             let sessions = crate::safety::list_sessions(tx, &who.principal, who.agency.as_deref())?;
-            let mut names = std::collections::HashMap::new();
+            let mut names: std::collections::HashMap<String, String> = Default::default();
             let mut rows = Vec::with_capacity(sessions.len());
             for session in sessions {
                 let worker_name = match names.get(&session.worker_id) {
-                    Some(n) => Clone::clone(n),
+                    Some(n) => n.clone(),
                     None => {
                         let n = tx
                             .query_opt(
