@@ -135,9 +135,9 @@ pub fn ingest(
                 ctx.docs.remove(&rid);
                 // The server's copy goes back only to a caller who may read the record.
                 let (server_state, server_attestations) = match ctx.readable_state(&rid)? {
-                    Some(state) => {
+                    Some((state, attestations)) => {
                         out.disclosed.insert(rid.clone());
-                        state
+                        (Some(state), attestations)
                     }
                     None => (None, Vec::new()),
                 };
@@ -486,7 +486,7 @@ impl Ingest<'_> {
 
     /// The record as the server holds it (committed plus accepted in this batch), with its
     /// attestations, when it exists and the caller may read it; `None` otherwise.
-    fn readable_state(&mut self, key: &str) -> Result<Option<(Option<Vec<u8>>, Vec<String>)>> {
+    fn readable_state(&mut self, key: &str) -> Result<Option<(Vec<u8>, Vec<String>)>> {
         let Some(r) = self.tx.query_opt(
             "SELECT snapshot_seq, scope FROM documents WHERE id = $1",
             params![key],
@@ -514,7 +514,7 @@ impl Ingest<'_> {
             .into_iter()
             .map(|r| r[0].text())
             .collect();
-        Ok(Some((Some(doc.save()), atts)))
+        Ok(Some((doc.save(), atts)))
     }
 
     /// Writes the feed rows (taking sequence numbers last) and snapshots long documents.
