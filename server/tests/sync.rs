@@ -225,25 +225,14 @@ fn server_refuses_forgeries(backend: Backend) {
         let n = w1.write_note(m, "A note for the south team to steal.");
         w1.store.document_bytes(n).map(|b| (n, b)).unwrap()
     };
-    let req = proto::SyncRequest {
-        protocol: proto::PROTOCOL_VERSION,
-        cursor: Default::default(),
-        upload: vec![proto::Upload {
-            entry: 1,
-            item: proto::Item {
-                record_id: note_doc.0.to_string(),
-                kind: proto::ItemKind::Change,
-                payload: note_doc.1,
-            },
-        }],
-    };
-    let (_, resp) = raw_post(
-        &a.server.url,
-        "/v1/sync",
-        Some(&w_south.access_token()),
-        &serde_json::to_string(&req).unwrap(),
+    let ack = upload_one(
+        &a.server,
+        &w_south.access_token(),
+        &note_doc.0.to_string(),
+        proto::ItemKind::Change,
+        note_doc.1,
     );
-    assert_eq!(resp["acks"][0]["outcome"], "rejected", "{resp}");
+    assert_eq!(ack["outcome"], "rejected", "{ack}");
     w_south.sync();
     assert!(w_south.members().is_empty());
 }
