@@ -223,6 +223,17 @@ impl Ingest<'_> {
             return Err(Error::Internal("document vanished".into()));
         };
         if loaded.row.finalized {
+            // A resend of changes already held (a phone that crashed before it heard the
+            // answer) is a duplicate, acknowledged as such even though the note has been
+            // finalized since. Anything new is refused, and the refusal drops this copy of
+            // the document from the batch.
+            let before = loaded.doc.heads();
+            let held = loaded.doc.apply(payload).is_ok()
+                && !loaded.doc.has_missing_deps()
+                && loaded.doc.heads() == before;
+            if held {
+                return Ok(Ok(false));
+            }
             return Ok(Err(
                 "this note is finalized and can no longer change; write an addendum".into(),
             ));

@@ -148,6 +148,52 @@ fn edit_of_finalized_note_is_rejected(backend: Backend) {
     ));
 }
 
+/// A change the server already holds, sent again after the note was finalized (a phone killed
+/// before it heard the answer), is a duplicate: acknowledged, never a rejected draft.
+fn replayed_change_of_a_finalized_note_is_a_duplicate(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(31);
+    let n = w1.write_note(m, "Saved once, sent twice.");
+    let sent = w1.store.document_bytes(n).unwrap();
+    w1.sync();
+    w1.store
+        .finalize_note(n, Signer::staff(w1.staff_id, "w1 north", Role::Worker))
+        .unwrap();
+    w1.sync();
+    let writes = || {
+        a.server
+            .db
+            .tx(|tx| {
+                Ok(tx
+                    .query(
+                        "SELECT target FROM audit WHERE action = 'sync.write'",
+                        fieldnote_server::params![],
+                    )?
+                    .into_iter()
+                    .filter(|r| r[0].text().contains(&n.to_string()))
+                    .count())
+            })
+            .unwrap()
+    };
+    let before = writes();
+    let token = w1.access_token();
+    let ack = upload_one(
+        &a.server,
+        &token,
+        &n.to_string(),
+        proto::ItemKind::Change,
+        sent,
+    );
+    assert_eq!(ack["outcome"], "accepted", "{ack}");
+    assert_eq!(
+        writes(),
+        before,
+        "the resend wrote nothing and was not audited again"
+    );
+    assert!(w1.store.rejected_drafts().unwrap().is_empty());
+}
+
 /// Forged uploads that bypass the device's own checks are refused by the server: a worker
 /// signing as supervisor, in someone else's name, or writing outside the caseload.
 fn server_refuses_forgeries(backend: Backend) {
@@ -344,8 +390,29 @@ fn refusals_reveal_nothing_outside_the_caseload(backend: Backend) {
 
     // Someone who may read it (the team's supervisor, editing a finalized note) gets the
     // server's copy back with the refusal, and that read is audited.
-    let sup = a.server.device("sup.north");
-    let ack = upload_one(&a.server, &sup.access_token(), &n.to_string(), Change, note);
+    let n2 = w1.write_note(m, "Finalized while the supervisor was offline.");
+    w1.sync();
+    let mut sup = a.server.device("sup.north");
+    sup.sync();
+    w1.store
+        .finalize_note(n2, Signer::staff(w1.staff_id, "w1 north", Role::Worker))
+        .unwrap();
+    w1.sync();
+    sup.store
+        .update(n2, |b| {
+            if let RecordBody::ContactNote(c) = b {
+                c.narrative = "Changed after it was finalized.".into();
+            }
+        })
+        .unwrap();
+    let edited = sup.store.document_bytes(n2).unwrap();
+    let ack = upload_one(
+        &a.server,
+        &sup.access_token(),
+        &n2.to_string(),
+        Change,
+        edited,
+    );
     assert_eq!(ack["outcome"], "rejected", "{ack}");
     assert!(ack["server_state"].is_string(), "{ack}");
     let disclosed: Vec<String> = a
@@ -362,7 +429,7 @@ fn refusals_reveal_nothing_outside_the_caseload(backend: Backend) {
                 .collect())
         })
         .unwrap();
-    assert_eq!(disclosed, [n.to_string()]);
+    assert_eq!(disclosed, [n2.to_string()]);
 }
 
 /// Reassignment moves a member's records off the old worker's device and onto the new one;
@@ -711,6 +778,7 @@ suite!(
     refusals_reveal_nothing_outside_the_caseload,
     edits_flow_both_ways,
     edit_of_finalized_note_is_rejected,
+    replayed_change_of_a_finalized_note_is_a_duplicate,
     server_refuses_forgeries,
     reassignment_moves_records,
     revocation_and_disable,
