@@ -300,6 +300,16 @@ pub async fn create_user(
 /// Disables a user (sign-in refused, tokens revoked), for administrators; audited.
 pub fn disable(tx: &mut dyn Tx, p: &Principal, user: &str) -> Result<()> {
     require(p, None, &Action::ManageUsers)?;
+    // The agency must never be left without anyone who can administer it.
+    let admins = tx.query(
+        "SELECT id FROM users WHERE role = 'administrator' AND disabled = 0",
+        params![],
+    )?;
+    if admins.len() == 1 && admins[0][0].text() == user {
+        return Err(Error::Conflict(
+            "this is the only administrator: create another before disabling it".into(),
+        ));
+    }
     if !auth::disable_user(tx, user)? {
         return Err(Error::NotFound("no such user".into()));
     }

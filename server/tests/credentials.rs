@@ -148,6 +148,45 @@ fn credentials(backend: Backend) {
     );
 }
 
+/// The agency is never left without an administrator: the last enabled one cannot be
+/// disabled, by itself or anyone else; with another present it can.
+fn last_administrator_stays(backend: Backend) {
+    let server = TestServer::start(backend);
+    let (root, _) = server.add_user("root", fieldnote_protocol::ServerRole::Administrator, None);
+    let token = server.device("root").access_token();
+    let first: String = server
+        .db
+        .tx(|tx| {
+            Ok(tx.query_one("SELECT id FROM users WHERE username = 'admin'", params![])?[0].text())
+        })
+        .unwrap();
+    let disable = |id: &str| {
+        raw(
+            &server.url,
+            "POST",
+            &format!("/v1/admin/users/{id}/disable"),
+            Some(&token),
+            Some(b"{}".to_vec()),
+            &[],
+        )
+    };
+    assert_eq!(disable(&first).0, 204, "two administrators: one may go");
+    let (status, body) = disable(&root);
+    assert_eq!(status, 409, "{body}");
+    assert!(body.to_string().contains("only administrator"), "{body}");
+    assert_eq!(me(&server, &token).0, 200, "still signed in");
+}
+
+#[test]
+fn sqlite_last_administrator_stays() {
+    last_administrator_stays(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_last_administrator_stays() {
+    last_administrator_stays(Backend::Postgres);
+}
+
 #[test]
 fn sqlite_credentials() {
     credentials(Backend::Sqlite);

@@ -402,6 +402,106 @@ impl Now for ManualClock {
     }
 }
 
+/// Attacker-shaped safety input: an alarm id in upper case is the same alarm as its
+/// canonical form, and can be answered by either; a flood of new alarms from one phone stops
+/// at the cap while its first alarm can still be resent; an extension to the end of time
+/// never wraps into a deadline in the past.
+fn ids_floods_and_overflow(backend: Backend) {
+    let (server, clock, _) = safety_server(backend);
+    team(&server, "north");
+    let worker = server.device("worker.north");
+    let token = worker.access_token();
+    let now = Timestamp::now().millis();
+    let post = |items: serde_json::Value| {
+        let (status, resp) = raw_post(
+            &server.url,
+            "/v1/safety",
+            Some(&token),
+            &serde_json::json!({"sent_at": now, "items": items}).to_string(),
+        );
+        assert_eq!(status, 200, "{resp}");
+        resp["receipts"].clone()
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let upper = id.to_uppercase();
+    let r = post(
+        serde_json::json!([{"type": "alarm", "id": upper, "kind": "panic",
+        "device_time": now}]),
+    );
+    assert_eq!(
+        r[0]["alarm"]["id"],
+        id.as_str(),
+        "stored in its canonical form"
+    );
+    let r = post(
+        serde_json::json!([{"type": "alarm", "id": id, "kind": "panic",
+        "device_time": now}]),
+    );
+    assert_eq!(r[0]["outcome"], "accepted");
+    let sup = server.device("sup.north");
+    assert_eq!(
+        sup.client.alarms(false).unwrap().len(),
+        1,
+        "one alarm, not two"
+    );
+    let (status, view) = raw(
+        &server.url,
+        "POST",
+        &format!("/v1/alarms/{upper}/acknowledge"),
+        Some(&sup.access_token()),
+        Some(b"{}".to_vec()),
+        &[],
+    );
+    assert_eq!(status, 200, "acknowledged by its upper-case id: {view}");
+    assert_eq!(view["state"], "acknowledged");
+
+    // A flood: new alarms stop at the cap; a resend of one already raised still goes in.
+    let cap = fieldnote_server::safety::MAX_OPEN_ALARMS_PER_DEVICE;
+    let flood: Vec<serde_json::Value> = (0..cap + 5)
+        .map(|_| {
+            serde_json::json!({"type": "alarm", "id": uuid::Uuid::now_v7().to_string(),
+                "kind": "panic", "device_time": now})
+        })
+        .collect();
+    let r = post(serde_json::Value::Array(flood.clone()));
+    let accepted = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["outcome"] == "accepted")
+        .count() as i64;
+    assert_eq!(accepted, cap - 1, "the first alarm is open too: {r}");
+    let refused = r.as_array().unwrap().last().unwrap();
+    assert_eq!(refused["field"], "id", "{refused}");
+    let r = post(serde_json::json!([flood[0].clone()]));
+    assert_eq!(r[0]["outcome"], "accepted", "a resend is never capped");
+
+    // An extension to the end of time: refused or bounded, never a deadline in the past.
+    let session = uuid::Uuid::now_v7().to_string();
+    let r = post(serde_json::json!([
+        {"type": "session", "event_id": uuid::Uuid::now_v7().to_string(),
+         "session_id": session, "action": "start", "device_time": now,
+         "place": "Court", "expected_end": now + 3_600_000},
+        {"type": "session", "event_id": uuid::Uuid::now_v7().to_string(),
+         "session_id": session, "action": "extend", "device_time": i64::MAX - 10,
+         "until": i64::MAX}
+    ]));
+    assert_eq!(r[0]["outcome"], "accepted", "{r}");
+    clock.advance_secs(60);
+    let report = server.running.as_ref().unwrap().run_timers().unwrap();
+    assert_eq!(report.missed, 0, "no missed check-in fires at once: {r}");
+}
+
+#[test]
+fn ids_floods_and_overflow_sqlite() {
+    ids_floods_and_overflow(Backend::Sqlite);
+}
+
+#[test]
+fn ids_floods_and_overflow_postgres() {
+    ids_floods_and_overflow(Backend::Postgres);
+}
+
 #[test]
 fn bad_input_and_idempotence_sqlite() {
     bad_input_and_idempotence(Backend::Sqlite);

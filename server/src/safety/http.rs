@@ -202,9 +202,9 @@ pub(crate) fn alarm_trail(
     let rows = tx.query(
         "SELECT seq, at, actor, device, action, target, detail, prev_hash, hash
          FROM audit WHERE target = $1 OR target = $2 ORDER BY seq",
-        params![id, &session],
+        params![&a.id, &session],
     )?;
-    audit::record(tx, p, "alarm.trail", id, "{}")?;
+    audit::record(tx, p, "alarm.trail", &a.id, "{}")?;
     Ok((a, rows.into_iter().map(audit::stored).collect()))
 }
 

@@ -122,6 +122,16 @@ fn is_uuid(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok()
 }
 
+/// A uuid in its one stored form (lower case, hyphenated), whatever form it was sent in, so
+/// that `ABC…` and `abc…` are one alarm; `None` if it is not a uuid.
+fn canonical(s: &str) -> Option<String> {
+    uuid::Uuid::parse_str(s).ok().map(|u| u.to_string())
+}
+
+/// New open alarms one device may have at once; resends of an alarm it already raised are
+/// always accepted. Far above any real distress, far below a flood.
+pub const MAX_OPEN_ALARMS_PER_DEVICE: i64 = 20;
+
 fn location_json(l: Option<&Location>) -> Option<String> {
     l.filter(|l| {
         l.latitude.is_finite()
@@ -562,25 +572,47 @@ fn raise(
     skew: i64,
     now: i64,
 ) -> Result<SafetyOutcome> {
-    if !is_uuid(&a.id) {
+    let Some(id) = canonical(&a.id) else {
         return Ok(refused("id", "is not a valid id"));
-    }
+    };
     if a.kind == AlarmKind::MissedCheckIn {
         return Ok(refused("kind", "missed check-ins are raised by the server"));
     }
     if let Some(existing) =
-        tx.query_opt("SELECT worker_id FROM alarms WHERE id = $1", params![&a.id])?
+        tx.query_opt("SELECT worker_id FROM alarms WHERE id = $1", params![&id])?
     {
         // A retry: the same alarm, never a second one.
         if existing[0].text() != p.user_id {
             return Ok(refused("id", "is already used by another alarm"));
         }
         return Ok(SafetyOutcome::Accepted {
-            alarm: load_alarm(tx, &a.id)?.map(Box::new),
+            alarm: load_alarm(tx, &id)?.map(Box::new),
             session: None,
             warnings: Vec::new(),
         });
     }
+    let open = tx.query_one(
+        "SELECT COUNT(*) FROM alarms WHERE device_id = $1 AND state <> 'resolved'",
+        params![p.device_id.clone()],
+    )?[0]
+        .int();
+    if open >= MAX_OPEN_ALARMS_PER_DEVICE {
+        return Ok(refused(
+            "id",
+            format!(
+                "this phone already has {open} open alarms; they are being answered \
+                 (the limit is {MAX_OPEN_ALARMS_PER_DEVICE})"
+            ),
+        ));
+    }
+    let a = &RaiseAlarm {
+        id,
+        session_id: a
+            .session_id
+            .as_deref()
+            .map(|s| canonical(s).unwrap_or_else(|| s.to_string())),
+        ..a.clone()
+    };
     let mut warnings = Vec::new();
     let mut member = entitled_member(tx, p, agency, a.member_id.as_ref(), &mut warnings)?;
     let mut session = None;
@@ -661,12 +693,17 @@ fn session_event(
     skew: i64,
     now: i64,
 ) -> Result<SafetyOutcome> {
-    if !is_uuid(&e.event_id) {
+    let Some(event_id) = canonical(&e.event_id) else {
         return Ok(refused("event_id", "is not a valid id"));
-    }
-    if !is_uuid(&e.session_id) {
+    };
+    let Some(session_id) = canonical(&e.session_id) else {
         return Ok(refused("session_id", "is not a valid id"));
-    }
+    };
+    let e = &SessionEvent {
+        event_id,
+        session_id,
+        ..e.clone()
+    };
     let accepted = |session, warnings| SafetyOutcome::Accepted {
         alarm: None,
         session,
@@ -783,7 +820,7 @@ fn session_event(
                 tx.exec(
                     "UPDATE visit_sessions SET expected_end = $1, deadline = $2, state = 'active'
                      WHERE id = $3",
-                    params![end, end + grace, &e.session_id],
+                    params![end, end.saturating_add(grace), &e.session_id],
                 )?;
             }
             "extend"
@@ -853,7 +890,8 @@ pub fn visible_alarm(
     id: &str,
 ) -> Result<AlarmView> {
     let not_found = || Error::NotFound("no such alarm".into());
-    let a = load_alarm(tx, id)?.ok_or_else(not_found)?;
+    let id = canonical(id).ok_or_else(not_found)?;
+    let a = load_alarm(tx, &id)?.ok_or_else(not_found)?;
     if a.worker_id == p.user_id || may_respond(tx, p, agency, &a)? {
         Ok(a)
     } else {
@@ -871,6 +909,9 @@ pub fn acknowledge(
     now: i64,
 ) -> Result<AlarmView> {
     let a = visible_alarm(tx, p, agency, id)?;
+    // Its stored id, whatever form the caller wrote it in.
+    let id = a.id.as_str().to_owned();
+    let id = id.as_str();
     if !may_respond(tx, p, agency, &a)? {
         return Err(Error::Forbidden(
             "only the people answering may acknowledge".into(),
@@ -930,6 +971,9 @@ pub fn resolve(
         return Err(Error::invalid("outcome", "must be 1 to 2000 characters"));
     }
     let a = visible_alarm(tx, p, agency, id)?;
+    // Its stored id, whatever form the caller wrote it in.
+    let id = a.id.as_str().to_owned();
+    let id = id.as_str();
     if !may_respond(tx, p, agency, &a)? {
         return Err(Error::Forbidden(
             "only the people answering may resolve".into(),
