@@ -631,30 +631,42 @@ pub(crate) async fn check_password(
     addr: SocketAddr,
 ) -> Result<auth::LoginCandidate> {
     let cfg = state.auth.clone();
-    let ip = addr.ip().to_string();
-    let user_key = format!("login:user:{username}");
-    let ip_key = format!("login:ip:{ip}");
-    // Refuse early when either counter is exhausted, before spending time on argon2.
+    let user_key = auth::login_user_key(username);
+    let ip_key = format!("login:ip:{}", addr.ip());
+    // Every attempt is counted before the password is checked, in one statement per counter,
+    // so simultaneous attempts cannot all slip under the limit; a right password gives its
+    // attempt back. Past the limit, no password is even checked (no time spent on argon2).
     let username = username.to_string();
-    let (candidate, limited) = blocking(state, {
+    let reserved = blocking(state, {
         let (user_key, ip_key, cfg) = (user_key.clone(), ip_key.clone(), cfg.clone());
         move |db| {
             db.tx(|tx| {
                 let now = now_ms();
-                let limited = auth::failures(tx, &user_key, cfg.login_window_secs, now)?
-                    >= cfg.login_failures
-                    || auth::failures(tx, &ip_key, cfg.login_window_secs, now)?
-                        >= cfg.login_failures * 4;
-                Ok((auth::find_login(tx, &username)?, limited))
+                let window = cfg.login_window_secs;
+                // A name already locked out adds nothing to its address's count, so one
+                // attacked account does not lock out its neighbours.
+                match auth::rate_limit(tx, &user_key, cfg.login_failures, window, now) {
+                    Err(Error::RateLimited { retry_after }) => return Ok(Err(retry_after)),
+                    other => other?,
+                }
+                match auth::rate_limit(tx, &ip_key, cfg.login_failures * 4, window, now) {
+                    Err(Error::RateLimited { retry_after }) => {
+                        auth::refund(tx, &user_key, window, now)?;
+                        Ok(Err(retry_after))
+                    }
+                    other => {
+                        other?;
+                        Ok(Ok(auth::find_login(tx, &username)?))
+                    }
+                }
             })
         }
     })
     .await?;
-    if limited {
-        return Err(Error::RateLimited {
-            retry_after: cfg.login_window_secs as u64,
-        });
-    }
+    let candidate = match reserved {
+        Ok(candidate) => candidate,
+        Err(retry_after) => return Err(Error::RateLimited { retry_after }),
+    };
     let password = password.to_string();
     let ok = match &candidate {
         Some(c) if !c.disabled => {
@@ -669,10 +681,7 @@ pub(crate) async fn check_password(
         blocking(state, move |db| {
             db.tx(|tx| {
                 let now = now_ms();
-                for key in [&user_key, &ip_key] {
-                    // Count the failure; the limit is enforced on the next attempt.
-                    let _ = auth::rate_limit(tx, key, i64::MAX, cfg.login_window_secs, now);
-                }
+                auth::sweep_rate_limits(tx, cfg.login_window_secs, now)?;
                 audit::append(
                     tx,
                     &audit::Entry {
@@ -692,6 +701,14 @@ pub(crate) async fn check_password(
             "the user name or password is wrong, or the account is disabled".into(),
         ));
     };
+    blocking(state, move |db| {
+        db.tx(|tx| {
+            let now = now_ms();
+            auth::refund(tx, &user_key, cfg.login_window_secs, now)?;
+            auth::refund(tx, &ip_key, cfg.login_window_secs, now)
+        })
+    })
+    .await?;
     Ok(candidate)
 }
 

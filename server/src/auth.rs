@@ -145,6 +145,39 @@ pub fn rate_limit(
     Ok(())
 }
 
+/// Gives back one attempt counted by [`rate_limit`] in the window of `now` (a sign-in whose
+/// password was right).
+pub fn refund(tx: &mut dyn Tx, key: &str, window_secs: i64, now: i64) -> Result<()> {
+    let window_start = now - now.rem_euclid(window_secs * 1000);
+    tx.exec(
+        "UPDATE rate_limits SET count = count - 1
+         WHERE key = $1 AND window_start = $2 AND count > 0",
+        params![key, window_start],
+    )?;
+    Ok(())
+}
+
+/// Deletes the counters of windows that ended before `now`, so that failed sign-ins under
+/// ever new names cannot grow the table.
+pub fn sweep_rate_limits(tx: &mut dyn Tx, window_secs: i64, now: i64) -> Result<u64> {
+    let current = now - now.rem_euclid(window_secs * 1000);
+    tx.exec(
+        "DELETE FROM rate_limits WHERE window_start < $1 AND key LIKE 'login:%'",
+        params![current],
+    )
+}
+
+/// The rate-limit key of sign-in attempts under `username`: a hash of the name as typed
+/// (at most 256 bytes of it), so a key never grows with what an attacker types.
+pub fn login_user_key(username: &str) -> String {
+    let name = username.trim();
+    let mut end = name.len().min(256);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("login:user:{}", secret_hash(&name[..end].to_lowercase()))
+}
+
 /// How many failures `key` has in the current window, without counting one.
 pub fn failures(tx: &mut dyn Tx, key: &str, window_secs: i64, now: i64) -> Result<i64> {
     let window_start = now - now.rem_euclid(window_secs * 1000);

@@ -177,6 +177,115 @@ fn last_administrator_stays(backend: Backend) {
     assert_eq!(me(&server, &token).0, 200, "still signed in");
 }
 
+fn login_at(server: &TestServer, user: &str, password: &str) -> (u16, serde_json::Value) {
+    raw(
+        &server.url,
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(
+            serde_json::json!({"username": user, "password": password, "device_name": "t"})
+                .to_string()
+                .into_bytes(),
+        ),
+        &[],
+    )
+}
+
+/// Sign-in limits that hold under attack: 40 simultaneous wrong passwords for one user get
+/// at most the allowed number of password checks (the rest are refused before any check),
+/// and the refusal says when to retry; the attacked name does not lock out another user at
+/// the same address; enormous user names are counted under a short key; expired counters
+/// are swept.
+fn sign_in_limits_under_attack(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        AuthConfig {
+            login_window_secs: 120,
+            ..AuthConfig::default()
+        },
+    );
+    team_with_supervisor(&server, "a");
+    let login = |user: &str, password: &str| login_at(&server, user, password);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let attempts: Vec<_> = (0..40)
+            .map(|_| s.spawn(|| login("w.a", "wrong password, again").0))
+            .collect();
+        attempts.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + refused, 40, "{statuses:?}");
+    assert!(
+        checked <= 5,
+        "{checked} passwords checked of 40 at once: {statuses:?}"
+    );
+    let (status, body) = login("w.a", common::PASSWORD);
+    assert_eq!(status, 429, "the attacked name waits: {body}");
+    let text = body.to_string();
+    let wait: u64 = text
+        .split("retry in ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in {text}"));
+    assert!(
+        (1..=120).contains(&wait),
+        "the wait left in this window, not a fixed one: {text}"
+    );
+    assert_eq!(
+        login("sup.a", common::PASSWORD).0,
+        200,
+        "a neighbour signs in"
+    );
+
+    // Names of a megabyte are counted under a key of fixed size.
+    let huge = "x".repeat(1 << 20);
+    for i in 0..5 {
+        let (status, _) = login(&format!("{huge}{i}"), "nope");
+        assert!(matches!(status, 401 | 413 | 422), "{status}");
+    }
+    let longest = server
+        .db
+        .tx(|tx| Ok(tx.query_one("SELECT MAX(LENGTH(key)) FROM rate_limits", params![])?[0].int()))
+        .unwrap();
+    assert!(longest < 100, "a rate-limit key of {longest} bytes");
+    // Once their window is over, a new failure sweeps the old counters away.
+    let server = TestServer::start_with(
+        backend,
+        AuthConfig {
+            login_window_secs: 1,
+            ..AuthConfig::default()
+        },
+    );
+    for i in 0..5 {
+        login_at(&server, &format!("someone{i}"), "nope");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    login_at(&server, "nobody", "nope");
+    let left = server
+        .db
+        .tx(|tx| {
+            Ok(tx.query_one(
+                "SELECT COUNT(*) FROM rate_limits WHERE key LIKE 'login:%'",
+                params![],
+            )?[0]
+                .int())
+        })
+        .unwrap();
+    assert!(left <= 2, "{left} login counters left after the window");
+}
+
+#[test]
+fn sqlite_sign_in_limits_under_attack() {
+    sign_in_limits_under_attack(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_sign_in_limits_under_attack() {
+    sign_in_limits_under_attack(Backend::Postgres);
+}
+
 #[test]
 fn sqlite_last_administrator_stays() {
     last_administrator_stays(Backend::Sqlite);
