@@ -492,6 +492,89 @@ fn ids_floods_and_overflow(backend: Backend) {
     assert_eq!(report.missed, 0, "no missed check-in fires at once: {r}");
 }
 
+/// An administrator never answers or sees an alarm: a ladder naming one is refused, and one
+/// stored before that rule (or written by hand) alerts them of nothing and shows them
+/// nothing of the alarm.
+fn administrators_never_answer(backend: Backend) {
+    let (server, clock, notifier) = safety_server(backend);
+    let t = team(&server, "south");
+    let (admin, _) = server.add_user("admin.south", ServerRole::Administrator, Some(&t.id));
+    let sup = server.device("sup.south");
+    let mut ladder = three_tier_ladder(&t);
+    ladder.ladder[0].target = TierTarget::Users(vec![admin.clone()]);
+    let (status, body) = raw(
+        &server.url,
+        "PUT",
+        &format!("/v1/teams/{}/safety", t.id),
+        Some(&sup.access_token()),
+        Some(serde_json::to_vec(&ladder).unwrap()),
+        &[],
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "ladder[0].target", "{body}");
+    // Written by hand, as an old database might hold it.
+    let json = serde_json::to_string(&ladder).unwrap();
+    server
+        .db
+        .tx(|tx| {
+            tx.exec(
+                "INSERT INTO team_safety (team_id, settings, updated_at) VALUES ($1, $2, 0)",
+                fieldnote_server::params![&t.id, &json],
+            )
+        })
+        .unwrap();
+    let worker = server.device("worker.south");
+    let now = Timestamp::now().millis();
+    let id = uuid::Uuid::now_v7().to_string();
+    let (status, _) = raw_post(
+        &server.url,
+        "/v1/safety",
+        Some(&worker.access_token()),
+        &serde_json::json!({"sent_at": now, "items": [{"type": "alarm", "id": id,
+            "kind": "panic", "device_time": now,
+            "location": {"latitude": 42.3, "longitude": -71.1}}]})
+        .to_string(),
+    );
+    assert_eq!(status, 200);
+    clock.advance_secs(61);
+    server.running.as_ref().unwrap().run_timers().unwrap();
+    let root = server.device("admin.south");
+    let token = root.access_token();
+    let (status, body) = raw(
+        &server.url,
+        "GET",
+        &format!("/v1/alarms/{id}"),
+        Some(&token),
+        None,
+        &[],
+    );
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = raw(
+        &server.url,
+        "POST",
+        &format!("/v1/alarms/{id}/acknowledge"),
+        Some(&token),
+        Some(b"{}".to_vec()),
+        &[],
+    );
+    assert!(matches!(status, 403 | 404), "{status} {body}");
+    assert!(!body.to_string().contains("42.3"));
+    assert!(
+        notices(&notifier).iter().all(|(_, user, _)| *user != admin),
+        "no notice goes to an administrator"
+    );
+}
+
+#[test]
+fn administrators_never_answer_sqlite() {
+    administrators_never_answer(Backend::Sqlite);
+}
+
+#[test]
+fn administrators_never_answer_postgres() {
+    administrators_never_answer(Backend::Postgres);
+}
+
 #[test]
 fn ids_floods_and_overflow_sqlite() {
     ids_floods_and_overflow(Backend::Sqlite);

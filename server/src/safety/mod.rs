@@ -193,17 +193,22 @@ pub fn put_settings(
     for (i, tier) in settings.ladder.iter().enumerate() {
         if let TierTarget::Users(users) = &tier.target {
             for u in users {
+                // Administrators never read PHI, so they never answer alarms.
                 let ok = tx
                     .query_opt(
                         "SELECT 1 FROM users u JOIN teams t ON t.id = u.team_id
-                         WHERE u.id = $1 AND t.agency_id = $2 AND u.disabled = 0",
+                         WHERE u.id = $1 AND t.agency_id = $2 AND u.disabled = 0
+                           AND u.role <> 'administrator'",
                         params![u, &agency],
                     )?
                     .is_some();
                 if !ok {
                     return Err(Error::invalid(
                         &format!("ladder[{i}].target"),
-                        format!("{u} is not an active user of this agency"),
+                        format!(
+                            "{u} is not an active user of this agency who may answer alarms \
+                             (administrators may not)"
+                        ),
                     ));
                 }
             }
@@ -241,7 +246,8 @@ fn tier_users(tx: &mut dyn Tx, target: &TierTarget, team_id: &str) -> Result<Vec
             let mut out = Vec::new();
             for id in ids {
                 out.extend(tx.query(
-                    "SELECT id FROM users WHERE id = $1 AND disabled = 0",
+                    "SELECT id FROM users WHERE id = $1 AND disabled = 0
+                       AND role <> 'administrator'",
                     params![id],
                 )?);
             }
@@ -860,8 +866,9 @@ fn may_respond(
     agency: Option<&str>,
     a: &AlarmView,
 ) -> Result<bool> {
-    if a.worker_id == p.user_id {
-        // The person in distress (or whoever holds their phone) never stops the ladder.
+    if a.worker_id == p.user_id || p.role == ServerRole::Administrator {
+        // The person in distress (or whoever holds their phone) never stops the ladder, and
+        // administrators never read PHI, whatever a ladder names.
         return Ok(false);
     }
     let team_agency = policy::team_agency(tx, &a.team_id)?.unwrap_or_default();
