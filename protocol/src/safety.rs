@@ -471,6 +471,12 @@ impl SafetySettings {
             if t.label.trim().is_empty() || t.label.len() > 60 {
                 return bad(&format!("ladder[{i}].label"), "must be 1 to 60 characters");
             }
+            if t.label.chars().any(char::is_control) {
+                return bad(
+                    &format!("ladder[{i}].label"),
+                    "must not contain control characters",
+                );
+            }
             if let TierTarget::Users(u) = &t.target
                 && (u.is_empty() || u.len() > 50)
             {

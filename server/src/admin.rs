@@ -220,16 +220,14 @@ pub struct Created {
 
 /// Checks and stores a new user (the password is hashed by the caller's thread).
 pub fn insert_user(tx: &mut dyn Tx, u: &NewUser, password_hash: &str) -> Result<Created> {
-    let username = u.username.trim();
-    if username.is_empty() || username.len() > 64 || username.contains(char::is_whitespace) {
+    let username = Error::plain_text("username", &u.username, 64)?;
+    if username.contains(char::is_whitespace) {
         return Err(Error::invalid(
             "username",
             "must be 1 to 64 characters without spaces",
         ));
     }
-    if u.display_name.trim().is_empty() {
-        return Err(Error::invalid("display_name", "is required"));
-    }
+    let display_name = Error::plain_text("display_name", &u.display_name, 200)?;
     let phone = check_phone(u.phone.as_deref())?;
     if u.role != ServerRole::Administrator && u.team_id.is_none() {
         return Err(Error::invalid("team_id", "is required for this role"));
@@ -256,7 +254,7 @@ pub fn insert_user(tx: &mut dyn Tx, u: &NewUser, password_hash: &str) -> Result<
         params![
             &id,
             username,
-            u.display_name.trim(),
+            display_name,
             u.role.as_str(),
             u.team_id.clone(),
             &staff_id,
@@ -351,10 +349,7 @@ struct NewTeam {
 /// Creates a team named `name` in the administrator's agency; audited.
 pub fn add_team(tx: &mut dyn Tx, p: &Principal, name: &str) -> Result<Created> {
     require(p, None, &Action::ManageUsers)?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid("name", "must be 1 to 100 characters"));
-    }
+    let name = Error::plain_text("name", name, 100)?;
     let agency = match policy::agency_of(tx, p)? {
         Some(a) => a,
         None => tx.query_one("SELECT id FROM agencies ORDER BY id LIMIT 1", params![])?[0].text(),

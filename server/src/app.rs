@@ -720,9 +720,7 @@ async fn login(
 ) -> Result<Wire<proto::LoginResponse>> {
     check_version(&headers)?;
     let req: proto::LoginRequest = decode(&headers, &body_bytes(body)?)?;
-    if req.device_name.trim().is_empty() || req.device_name.len() > 100 {
-        return Err(Error::invalid("device_name", "must be 1 to 100 characters"));
-    }
+    Error::plain_text("device_name", &req.device_name, 100)?;
     let cfg = state.auth.clone();
     let candidate = check_password(&state, &req.username, &req.password, addr).await?;
     let device_name = req.device_name.clone();

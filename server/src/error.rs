@@ -82,6 +82,24 @@ impl Error {
         }
     }
 
+    /// Checks one line of text a person typed (a name, a label, an outcome): trimmed, 1 to
+    /// `max_chars` characters, and no control characters (terminal escapes, line breaks),
+    /// which can only hide or forge what is shown. Returns it trimmed; the error names the
+    /// field.
+    pub fn plain_text<'a>(field: &str, value: &'a str, max_chars: usize) -> Result<&'a str> {
+        let v = value.trim();
+        if v.is_empty() || v.chars().count() > max_chars {
+            return Err(Error::invalid(
+                field,
+                format!("must be 1 to {max_chars} characters"),
+            ));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(Error::invalid(field, "must not contain control characters"));
+        }
+        Ok(v)
+    }
+
     /// The HTTP status and the body sent for this error.
     pub fn parts(&self) -> (StatusCode, ErrorBody) {
         let body = |code, message: String| ErrorBody {

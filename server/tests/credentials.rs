@@ -286,6 +286,92 @@ fn postgres_sign_in_limits_under_attack() {
     sign_in_limits_under_attack(Backend::Postgres);
 }
 
+/// Names, labels and outcomes with control characters (terminal escapes, bells, line
+/// breaks that forge log or screen lines) are refused, naming the field, and nothing is
+/// stored.
+fn control_characters_refused_by_field(backend: Backend) {
+    let server = TestServer::start(backend);
+    let (team, _) = team_with_supervisor(&server, "a");
+    server.add_user("root", fieldnote_protocol::ServerRole::Administrator, None);
+    let token = server.device("root").access_token();
+    let post = |path: &str, body: serde_json::Value| {
+        raw(
+            &server.url,
+            "POST",
+            path,
+            Some(&token),
+            Some(body.to_string().into_bytes()),
+            &[],
+        )
+    };
+    let cases = [
+        (
+            "/v1/admin/users",
+            serde_json::json!({"username": "eve", "display_name": "Eve\u{1b}[31m admin",
+                "role": "worker", "team_id": team, "password": "a long enough password"}),
+            "display_name",
+        ),
+        (
+            "/v1/admin/users",
+            serde_json::json!({"username": "eve\u{7}", "display_name": "Eve",
+                "role": "worker", "team_id": team, "password": "a long enough password"}),
+            "username",
+        ),
+        (
+            "/v1/admin/teams",
+            serde_json::json!({"name": "Team\nFake line"}),
+            "name",
+        ),
+        (
+            "/v1/auth/login",
+            serde_json::json!({"username": "w.a", "password": common::PASSWORD,
+                "device_name": "phone\u{1b}]0;owned\u{7}"}),
+            "device_name",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let (status, resp) = post(path, body);
+        assert_eq!(status, 422, "{path}: {resp}");
+        assert_eq!(resp["field"], field, "{path}: {resp}");
+    }
+    let (status, resp) = raw(
+        &server.url,
+        "PUT",
+        &format!("/v1/teams/{team}/safety"),
+        Some(&token),
+        Some(
+            serde_json::json!({"grace_secs": 600, "fallback_secs": 120, "ladder": [
+                {"label": "on\u{1b}[8mcall", "target": "team_supervisors", "ack_timeout_secs": 60}]})
+            .to_string()
+            .into_bytes(),
+        ),
+        &[],
+    );
+    assert_eq!(status, 422, "{resp}");
+    assert_eq!(resp["field"], "ladder[0].label", "{resp}");
+    let stored = server
+        .db
+        .tx(|tx| {
+            Ok(tx.query_one(
+                "SELECT COUNT(*) FROM users WHERE username LIKE 'eve%'",
+                params![],
+            )?[0]
+                .int())
+        })
+        .unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[test]
+fn sqlite_control_characters_refused_by_field() {
+    control_characters_refused_by_field(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_control_characters_refused_by_field() {
+    control_characters_refused_by_field(Backend::Postgres);
+}
+
 #[test]
 fn sqlite_last_administrator_stays() {
     last_administrator_stays(Backend::Sqlite);

@@ -973,10 +973,7 @@ pub fn resolve(
     req: &safety::ResolveRequest,
     now: i64,
 ) -> Result<safety::ResolveResponse> {
-    let outcome = req.outcome.trim();
-    if outcome.is_empty() || outcome.chars().count() > 2000 {
-        return Err(Error::invalid("outcome", "must be 1 to 2000 characters"));
-    }
+    let outcome = Error::plain_text("outcome", &req.outcome, 2000)?;
     let a = visible_alarm(tx, p, agency, id)?;
     // Its stored id, whatever form the caller wrote it in.
     let id = a.id.as_str().to_owned();
