@@ -743,6 +743,16 @@ pub fn download(
         out.response.wipe = true;
         return Ok(out);
     }
+    // Read the feed's top before anything else: every row up to it is committed.
+    let feed_top =
+        tx.query_one("SELECT value FROM counters WHERE name = 'feed'", params![])?[0].int();
+    // A cursor past anything the server has given (a damaged or forged one) is taken as the
+    // top, so the device is answered from where the feed really is and never waits forever
+    // for positions that do not exist.
+    let cursor = Cursor {
+        feed: cursor.feed.clamp(0, feed_top),
+        grant: cursor.grant.clamp(0, dev[0].int()),
+    };
     // A cursor below what this device was already given means it was restored from an older
     // copy: its own changes up to that point are sent back too.
     let echo_own_to = if cursor.feed < dev[2].int() {
@@ -750,9 +760,6 @@ pub fn download(
     } else {
         0
     };
-    // Read the feed's top before anything else: every row up to it is committed.
-    let feed_top =
-        tx.query_one("SELECT value FROM counters WHERE name = 'feed'", params![])?[0].int();
     let should: BTreeSet<String> = policy::sync_scopes(tx, p, agency)?.into_iter().collect();
     let rows = tx.query(
         "SELECT scope, granted_at, revoked_at FROM device_scopes WHERE device_id = $1",

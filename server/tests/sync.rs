@@ -432,6 +432,44 @@ fn refusals_reveal_nothing_outside_the_caseload(backend: Backend) {
     assert_eq!(disclosed, [n2.to_string()]);
 }
 
+/// A cursor past anything the server has given (forged, or damaged on the phone) is taken
+/// as the feed's top: it is not stored, and the device hears of new work again.
+fn an_impossible_cursor_is_taken_as_the_top(backend: Backend) {
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(41);
+    w1.sync();
+    let sup = a.server.device("sup.north");
+    let token = sup.access_token();
+    let sync = |cursor: serde_json::Value| {
+        let (status, resp) = raw_post(
+            &a.server.url,
+            "/v1/sync",
+            Some(&token),
+            &serde_json::json!({"protocol": proto::PROTOCOL_VERSION, "cursor": cursor,
+                "upload": []})
+            .to_string(),
+        );
+        assert_eq!(status, 200, "{resp}");
+        resp
+    };
+    let first = sync(serde_json::json!({"feed": i64::MAX, "grant": i64::MAX}));
+    let cursor = first["cursor"].clone();
+    assert!(cursor["feed"].as_i64().unwrap() < 1_000_000, "{cursor}");
+    assert!(cursor["grant"].as_i64().unwrap() < 1_000_000, "{cursor}");
+    let n = w1.write_note(m, "Written after the forged cursor.");
+    w1.sync();
+    let next = sync(cursor);
+    assert!(
+        next["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["record_id"] == n.to_string().as_str()),
+        "the new note reaches the device: {next}"
+    );
+}
+
 /// Reassignment moves a member's records off the old worker's device and onto the new one;
 /// unsent edits on the old device are kept as rejected drafts.
 fn reassignment_moves_records(backend: Backend) {
@@ -779,6 +817,7 @@ suite!(
     edits_flow_both_ways,
     edit_of_finalized_note_is_rejected,
     replayed_change_of_a_finalized_note_is_a_duplicate,
+    an_impossible_cursor_is_taken_as_the_top,
     server_refuses_forgeries,
     reassignment_moves_records,
     revocation_and_disable,
