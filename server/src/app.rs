@@ -570,7 +570,15 @@ pub(crate) fn body_bytes(
     body: std::result::Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Bytes> {
     body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // A body sent chunked meets the limit while it streams in, and that error arrives
+        // wrapped (by the decompression layer) rather than as axum's own 413.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut too_large = e.status() == StatusCode::PAYLOAD_TOO_LARGE;
+        while let Some(c) = cause {
+            too_large |= c.is::<http_body_util::LengthLimitError>();
+            cause = c.source();
+        }
+        if too_large {
             Error::TooLarge
         } else {
             Error::BadRequest(format!("the request body could not be read: {e}"))

@@ -592,6 +592,14 @@ fn bad_input(backend: Backend) {
         common::announce_body(url, "/v1/sync", &token, 10 * 1024 * 1024),
         413
     );
+    // The same size sent chunked, with no length announced: 413 too, not a generic 400.
+    for path in ["/v1/sync", "/v1/safety"] {
+        assert_eq!(
+            common::chunked_post(url, path, &token, 10 * 1024 * 1024),
+            413,
+            "{path}"
+        );
+    }
     let (s, b) = raw(
         url,
         "POST",

@@ -413,6 +413,37 @@ pub fn announce_body(base: &str, path: &str, token: &str, len: usize) -> u16 {
     head.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// Sends a POST whose body comes chunked (no length announced) and keeps sending until
+/// `total` bytes or until the server answers; returns the status it answers with.
+pub fn chunked_post(base: &str, path: &str, token: &str, total: usize) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent < total {
+        let head = format!("{:x}\r\n", chunk.len());
+        if s.write_all(head.as_bytes()).is_err()
+            || s.write_all(&chunk).is_err()
+            || s.write_all(b"\r\n").is_err()
+        {
+            break; // the server stopped reading: its answer is waiting
+        }
+        sent += chunk.len();
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 /// A `fieldnote-server` process started by a test; killed when dropped.
 pub struct ServerProcess {
     /// The process.
