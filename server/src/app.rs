@@ -689,7 +689,7 @@ pub(crate) async fn check_password(
         blocking(state, move |db| {
             db.tx(|tx| {
                 let now = now_ms();
-                auth::sweep_rate_limits(tx, cfg.login_window_secs, now)?;
+                auth::sweep_rate_limits(tx, "login:", cfg.login_window_secs, now)?;
                 audit::append(
                     tx,
                     &audit::Entry {
@@ -780,6 +780,9 @@ async fn login(
     Ok(Wire::answer(&headers, resp))
 }
 
+/// Token refreshes allowed per device id per minute (a phone needs one per token lifetime).
+const TOKENS_PER_MINUTE: i64 = 60;
+
 async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -788,19 +791,27 @@ async fn token(
     check_version(&headers)?;
     let req: proto::TokenRequest = decode(&headers, &body_bytes(body)?)?;
     let cfg = state.auth.clone();
+    // Every refresh is counted in a transaction of its own, so a refused one counts too; the
+    // key is a hash, whatever length of id was sent.
+    let key = format!("token:{}", auth::secret_hash(&req.device_id));
+    blocking(&state, move |db| {
+        db.tx(|tx| auth::rate_limit(tx, &key, TOKENS_PER_MINUTE, 60, now_ms()))
+    })
+    .await?;
     let resp = blocking(&state, move |db| {
         db.tx(|tx| {
             let now = now_ms();
-            auth::rate_limit(tx, &format!("token:{}", req.device_id), 60, 60, now)?;
+            // An unknown device and a wrong credential get the same answer.
+            let refused = || Error::Unauthenticated("unknown device or wrong credential".into());
             let row = tx
                 .query_opt(
                     "SELECT d.user_id, d.secret_hash, d.revoked_at, u.disabled FROM devices d
                      JOIN users u ON u.id = d.user_id WHERE d.id = $1",
                     params![&req.device_id],
                 )?
-                .ok_or_else(|| Error::Unauthenticated("unknown device".into()))?;
+                .ok_or_else(refused)?;
             if row[1].text() != auth::secret_hash(&req.device_secret) {
-                return Err(Error::Unauthenticated("wrong device credential".into()));
+                return Err(refused());
             }
             if row[2].opt_int().is_some() {
                 return Err(Error::DeviceRevoked);
@@ -821,8 +832,30 @@ async fn token(
             })
         })
     })
-    .await?;
-    Ok(Wire::answer(&headers, resp))
+    .await;
+    if let Err(Error::Unauthenticated(_)) = &resp {
+        // Audited (without the id sent, which is the caller's text), and old counters swept.
+        blocking(&state, |db| {
+            db.tx(|tx| {
+                let now = now_ms();
+                auth::sweep_rate_limits(tx, "token:", 60, now)?;
+                audit::append(
+                    tx,
+                    &audit::Entry {
+                        at: now,
+                        actor: "anonymous",
+                        device: None,
+                        action: "token.failed",
+                        target: "-",
+                        detail: "{}",
+                    },
+                )?;
+                Ok(())
+            })
+        })
+        .await?;
+    }
+    Ok(Wire::answer(&headers, resp?))
 }
 
 async fn logout(State(state): State<AppState>, Authed(p): Authed) -> Result<StatusCode> {

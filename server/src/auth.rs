@@ -157,13 +157,13 @@ pub fn refund(tx: &mut dyn Tx, key: &str, window_secs: i64, now: i64) -> Result<
     Ok(())
 }
 
-/// Deletes the counters of windows that ended before `now`, so that failed sign-ins under
-/// ever new names cannot grow the table.
-pub fn sweep_rate_limits(tx: &mut dyn Tx, window_secs: i64, now: i64) -> Result<u64> {
+/// Deletes the counters under `prefix` (`login:`, `token:`) whose windows ended before
+/// `now`, so that failures under ever new names cannot grow the table.
+pub fn sweep_rate_limits(tx: &mut dyn Tx, prefix: &str, window_secs: i64, now: i64) -> Result<u64> {
     let current = now - now.rem_euclid(window_secs * 1000);
     tx.exec(
-        "DELETE FROM rate_limits WHERE window_start < $1 AND key LIKE 'login:%'",
-        params![current],
+        "DELETE FROM rate_limits WHERE window_start < $1 AND key LIKE $2",
+        params![current, format!("{prefix}%")],
     )
 }
 

@@ -372,6 +372,65 @@ fn postgres_control_characters_refused_by_field() {
     control_characters_refused_by_field(Backend::Postgres);
 }
 
+/// Refused token refreshes are counted (and audited): past the per-minute limit a device id
+/// gets 429; an unknown id and a wrong credential get the same answer.
+fn token_refresh_failures_count(backend: Backend) {
+    let server = TestServer::start(backend);
+    team_with_supervisor(&server, "a");
+    let phone = server.device("w.a");
+    let creds = phone.client.credentials().unwrap();
+    let refresh = |id: &str, secret: &str| {
+        raw(
+            &server.url,
+            "POST",
+            "/v1/auth/token",
+            None,
+            Some(
+                serde_json::json!({"device_id": id, "device_secret": secret})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            &[],
+        )
+    };
+    let (status, wrong) = refresh(&creds.device_id, "not the secret");
+    assert_eq!(status, 401, "{wrong}");
+    let (status, unknown) = refresh(&uuid::Uuid::now_v7().to_string(), "not the secret");
+    assert_eq!(status, 401, "{unknown}");
+    assert_eq!(
+        wrong["message"], unknown["message"],
+        "an id's existence is not told"
+    );
+    let statuses: Vec<u16> = (0..65)
+        .map(|_| refresh(&creds.device_id, "still not the secret").0)
+        .collect();
+    assert!(
+        statuses.contains(&429),
+        "refused refreshes count: {statuses:?}"
+    );
+    let failed = server
+        .db
+        .tx(|tx| {
+            Ok(tx.query_one(
+                "SELECT COUNT(*) FROM audit WHERE action = 'token.failed'",
+                params![],
+            )?[0]
+                .int())
+        })
+        .unwrap();
+    assert!(failed >= 59, "{failed} refused refreshes audited");
+}
+
+#[test]
+fn sqlite_token_refresh_failures_count() {
+    token_refresh_failures_count(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_token_refresh_failures_count() {
+    token_refresh_failures_count(Backend::Postgres);
+}
+
 #[test]
 fn sqlite_last_administrator_stays() {
     last_administrator_stays(Backend::Sqlite);
