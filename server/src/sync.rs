@@ -222,22 +222,6 @@ impl Ingest<'_> {
         let Some(loaded) = self.docs.get_mut(&key) else {
             return Err(Error::Internal("document vanished".into()));
         };
-        if loaded.row.finalized {
-            // A resend of changes already held (a phone that crashed before it heard the
-            // answer) is a duplicate, acknowledged as such even though the note has been
-            // finalized since. Anything new is refused, and the refusal drops this copy of
-            // the document from the batch.
-            let before = loaded.doc.heads();
-            let held = loaded.doc.apply(payload).is_ok()
-                && !loaded.doc.has_missing_deps()
-                && loaded.doc.heads() == before;
-            if held {
-                return Ok(Ok(false));
-            }
-            return Ok(Err(
-                "this note is finalized and can no longer change; write an addendum".into(),
-            ));
-        }
         let before = loaded.doc.heads();
         if let Err(e) = loaded.doc.apply(payload) {
             return Ok(Err(format!("the change could not be read: {e}")));
@@ -247,8 +231,18 @@ impl Ingest<'_> {
                 "the change builds on edits the server does not have".into()
             ));
         }
+        // Duplicates are recognised before anything else is judged: a resend of changes
+        // already held (a phone that crashed before it heard the answer) is acknowledged,
+        // even of a note finalized since.
         if loaded.doc.heads() == before {
-            return Ok(Ok(false)); // already held
+            return Ok(Ok(false));
+        }
+        // A refusal drops this copy of the document (with the change just applied) from the
+        // batch.
+        if loaded.row.finalized {
+            return Ok(Err(
+                "this note is finalized and can no longer change; write an addendum".into(),
+            ));
         }
         let body = match loaded.doc.body() {
             Ok(b) => b,

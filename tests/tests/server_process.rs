@@ -20,13 +20,7 @@ use fieldnote_tests::process::{ServerProcess, cli, eventually, http, sign_in};
 fn fresh_pg_database() -> String {
     let base = std::env::var("FIELDNOTE_TEST_PG_URL")
         .expect("FIELDNOTE_TEST_PG_URL is not set: run ./scripts/test, which starts PostgreSQL");
-    let name = format!("fieldnote_proc_{}", uuid::Uuid::new_v4().simple());
-    let mut client = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    format!("{prefix}/{name}")
+    fieldnote_tests::pg::fresh_database(&base).unwrap()
 }
 
 /// The shortest ladder the settings allow: supervisors, then directors, 30 s each.

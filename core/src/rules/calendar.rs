@@ -37,6 +37,14 @@ pub fn local_display(at: Timestamp) -> String {
         .to_string()
 }
 
+/// [`local_display`] to the second (`2026-11-25 17:00:05 EST`), where seconds count (an
+/// alarm's timeline).
+pub fn local_display_secs(at: Timestamp) -> String {
+    at.0.with_timezone(&New_York)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
 /// The first instant of a Massachusetts calendar day.
 pub fn start_of_day(day: NaiveDate) -> Timestamp {
     let prev = day.checked_sub_days(Days::new(1)).unwrap_or(day);
@@ -182,5 +190,6 @@ mod tests {
             Timestamp::parse("2026-11-25T23:30:00-05:00").unwrap_or_else(Timestamp::now);
         assert_eq!(local_day(late_evening), d("2026-11-25"));
         assert_eq!(local_display(late_evening), "2026-11-25 23:30 EST");
+        assert_eq!(local_display_secs(late_evening), "2026-11-25 23:30:00 EST");
     }
 }

@@ -503,6 +503,16 @@ pub async fn logout(
     }
 }
 
+/// The name of the member an alarm or a visit names, if it names one.
+fn member_name_of(
+    tx: &mut dyn crate::db::Tx,
+    member: Option<&String>,
+) -> Result<Option<String>, Error> {
+    member
+        .map(|m| super::records::member_name(tx, m))
+        .transpose()
+}
+
 /// The console's view of alarms: each with its member's name.
 fn alarm_rows_of(
     tx: &mut dyn crate::db::Tx,
@@ -510,10 +520,7 @@ fn alarm_rows_of(
 ) -> Result<Vec<pages::AlarmRow>, Error> {
     list.into_iter()
         .map(|alarm| {
-            let member_name = match &alarm.member_id {
-                Some(m) => Some(super::records::member_name(tx, m)?),
-                None => None,
-            };
+            let member_name = member_name_of(tx, alarm.member_id.as_ref())?;
             Ok(pages::AlarmRow { alarm, member_name })
         })
         .collect()
@@ -623,10 +630,7 @@ async fn visits_in_scope(state: &AppState, user: &Signed) -> Result<Vec<pages::V
                         n
                     }
                 };
-                let member_name = match &session.member_id {
-                    Some(m) => Some(super::records::member_name(tx, m)?),
-                    None => None,
-                };
+                let member_name = member_name_of(tx, session.member_id.as_ref())?;
                 rows.push(pages::VisitRow {
                     session,
                     worker_name,
@@ -870,20 +874,22 @@ pub async fn events(
         )
             .into_response();
     };
+    // The session as it stands at each read and each heartbeat; an ended one ends the stream.
     let cfg = state.auth.clone();
     let token = user.token.clone();
-    let auth_cfg = cfg.clone();
-    let auth_token = token.clone();
+    let live = std::sync::Arc::new(move |tx: &mut dyn crate::db::Tx, now| {
+        signed_session(tx, &token, &cfg, now)?
+            .ok_or_else(|| Error::Unauthenticated("the console session ended".into()))
+    });
+    let session = live.clone();
     let auth: StreamAuth = std::sync::Arc::new(move |tx, now| {
-        let s = signed_session(tx, &auth_token, &auth_cfg, now)?
-            .ok_or_else(|| Error::Unauthenticated("the console session ended".into()))?;
+        let s = session(tx, now)?;
         super::principal(tx, &s)
     });
     let heartbeat = crate::safety::http::Heartbeat {
-        every: heartbeat_every(&cfg),
+        every: heartbeat_every(&state.auth),
         renew: std::sync::Arc::new(move |tx, now| {
-            let s = signed_session(tx, &token, &cfg, now)?
-                .ok_or_else(|| Error::Unauthenticated("the console session ended".into()))?;
+            let s = live(tx, now)?;
             super::touch(tx, &s, now)
         }),
     };

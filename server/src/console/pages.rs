@@ -136,14 +136,8 @@ pub fn mfa(csrf: &str, enroll: Option<(&str, &str)>, message: Option<&str>) -> M
 }
 
 /// An instant in Massachusetts wall-clock time, to the second (`2026-11-25 17:00:05 EST`).
-pub(super) fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&chrono_tz::America::New_York)
-                .format("%Y-%m-%d %H:%M:%S %Z")
-                .to_string()
-        })
-        .unwrap_or_else(|| ms.to_string())
+fn when(ms: i64) -> String {
+    fieldnote_core::rules::calendar::local_display_secs(fieldnote_core::Timestamp::from_millis(ms))
 }
 
 /// A span of time for people: `45 s`, `12 min`, `3 h 5 min`.

@@ -917,8 +917,7 @@ pub fn acknowledge(
 ) -> Result<AlarmView> {
     let a = visible_alarm(tx, p, agency, id)?;
     // Its stored id, whatever form the caller wrote it in.
-    let id = a.id.as_str().to_owned();
-    let id = id.as_str();
+    let id = &*a.id.clone();
     if !may_respond(tx, p, agency, &a)? {
         return Err(Error::Forbidden(
             "only the people answering may acknowledge".into(),
@@ -976,8 +975,7 @@ pub fn resolve(
     let outcome = Error::plain_text("outcome", &req.outcome, 2000)?;
     let a = visible_alarm(tx, p, agency, id)?;
     // Its stored id, whatever form the caller wrote it in.
-    let id = a.id.as_str().to_owned();
-    let id = id.as_str();
+    let id = &*a.id.clone();
     if !may_respond(tx, p, agency, &a)? {
         return Err(Error::Forbidden(
             "only the people answering may resolve".into(),

@@ -42,6 +42,7 @@ use fieldnote_protocol::ServerRole;
 use fieldnote_server::admin::{NewUser, insert_user};
 use fieldnote_server::db::Db;
 use fieldnote_tests::link::Profile;
+use fieldnote_tests::pg::{drop_database, fresh_database};
 use shaped::System;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -229,27 +230,6 @@ fn main() -> Result<(), BoxError> {
     println!("{text}");
     let _ = std::fs::remove_dir_all(&args.dir);
     Ok(())
-}
-
-/// Creates an empty database beside the one `base` names; returns its URL.
-fn fresh_database(base: &str) -> Result<String, BoxError> {
-    let name = format!("fieldnote_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut client = postgres::Client::connect(base, postgres::NoTls)?;
-    client.batch_execute(&format!("CREATE DATABASE {name}"))?;
-    let (prefix, _) = base
-        .rsplit_once('/')
-        .ok_or("the PostgreSQL URL names no database")?;
-    Ok(format!("{prefix}/{name}"))
-}
-
-/// Drops a database [`fresh_database`] made (best effort: a leftover only takes disk).
-fn drop_database(base: &str, url: &str) {
-    if let (Ok(mut client), Some((_, name))) = (
-        postgres::Client::connect(base, postgres::NoTls),
-        url.rsplit_once('/'),
-    ) {
-        let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    }
 }
 
 /// Prepares the database of a run with server child processes (SQLite under `dir`, or the
