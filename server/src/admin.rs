@@ -62,8 +62,18 @@ pub async fn assign(
     blocking(&state, move |db| {
         db.tx(|tx| {
             let agency = policy::agency_of(tx, &p)?;
-            let from = policy::owner_of(tx, &member)?
-                .ok_or_else(|| Error::NotFound("no such member".into()))?;
+            // Members outside the caller's reach are not acknowledged to exist: the
+            // caller's reach over the member is settled before the new worker is looked
+            // at, so no answer differs between an unknown member and another team's.
+            let hidden = || Error::NotFound("no such member".into());
+            let from = policy::owner_of(tx, &member)?.ok_or_else(hidden)?;
+            let may_move_from = Action::Reassign {
+                from: &from,
+                to: &from,
+            };
+            if !policy::allowed(&p, agency.as_deref(), &may_move_from) {
+                return Err(hidden());
+            }
             let to = sync::owner_for_worker(tx, &req.worker_id)?
                 .ok_or_else(|| Error::invalid("worker_id", "no such active worker"))?;
             if !policy::allowed(
@@ -74,8 +84,10 @@ pub async fn assign(
                     to: &to,
                 },
             ) {
-                // Members outside the caller's reach are not acknowledged to exist.
-                return Err(Error::NotFound("no such member".into()));
+                return Err(Error::invalid(
+                    "worker_id",
+                    "not a worker you may assign this member to",
+                ));
             }
             tx.exec(
                 "UPDATE assignments SET worker_id = $1, team_id = $2, assigned_at = $3

@@ -86,12 +86,12 @@ pub fn allowed(p: &Principal, p_agency: Option<&str>, action: &Action<'_>) -> bo
             Supervisor => same_team(team_id),
             ProgramDirector => same_agency(agency_id),
         },
+        // Administrators manage accounts, never caseloads: moving a member would tell
+        // them who the member is with.
         Action::Reassign { from, to } => match p.role {
-            Worker => false,
+            Worker | Administrator => false,
             Supervisor => same_team(&from.team_id) && same_team(&to.team_id),
-            ProgramDirector | Administrator => {
-                same_agency(&from.agency_id) && same_agency(&to.agency_id)
-            }
+            ProgramDirector => same_agency(&from.agency_id) && same_agency(&to.agency_id),
         },
         Action::ManageUsers | Action::ReadAudit => p.role == Administrator,
         Action::ConfigureSafety { team_id, agency_id } => match p.role {

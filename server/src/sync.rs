@@ -319,6 +319,9 @@ impl Ingest<'_> {
                         fieldnote_core::Timestamp::now().millis()
                     ],
                 )?;
+                // An earlier upload of this batch may have looked for the member before it
+                // existed; the answer is looked up again.
+                self.owners.remove(&key);
                 if inserted == 0 && !self.may_write(&key)? {
                     return Ok(Err(NOT_ON_CASELOAD.into()));
                 }

@@ -1152,10 +1152,12 @@ fn load_actor(main: &Connection) -> Result<Vec<u8>> {
     Ok(actor)
 }
 
-/// Upload priority of a record kind: safety records (incidents, crisis plans) go first.
+/// Upload priority of a record kind: safety records (incidents, crisis plans) go first, and
+/// so do members, so that a member added offline reaches the server before the incident
+/// written about them (within one priority, the outbox keeps the order of writing).
 fn priority(kind: RecordKind) -> i64 {
     match kind {
-        RecordKind::Incident | RecordKind::CrisisPlan => 0,
+        RecordKind::Member | RecordKind::Incident | RecordKind::CrisisPlan => 0,
         _ => 1,
     }
 }
