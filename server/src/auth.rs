@@ -49,7 +49,9 @@ impl Principal {
 pub struct AuthConfig {
     /// Access token lifetime in seconds (default 900).
     pub token_ttl_secs: u64,
-    /// Failed sign-ins allowed per user name (and per address, times four) in a window.
+    /// Failed sign-ins allowed per user name in a window. An address may fail four times as
+    /// often; past that, only names with no failure of their own are still checked, up to
+    /// forty times this number, after which the address waits for the next window.
     pub login_failures: i64,
     /// The sign-in window in seconds (default 900).
     pub login_window_secs: i64,
@@ -62,6 +64,10 @@ pub struct AuthConfig {
     pub console_max_secs: i64,
     /// Console cookies carry `Secure` (set when the server speaks TLS).
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` is believed (none by default): behind a
+    /// TLS-terminating proxy every phone arrives from the proxy's address, so the address
+    /// that sign-in limits and the audit log see is the one the proxy forwarded.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for AuthConfig {
@@ -74,8 +80,47 @@ impl Default for AuthConfig {
             console_idle_secs: 900,
             console_max_secs: 43_200,
             secure_cookies: false,
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// The address a request came from: the TCP peer, unless the peer is a trusted proxy, in
+/// which case `X-Forwarded-For` is read from the right, past every trusted proxy, to the
+/// first address no trusted proxy vouches for. A header from anyone else, or one that
+/// does not parse, is ignored: a client cannot choose the address it is counted under.
+pub fn client_address(
+    peer: std::net::IpAddr,
+    forwarded_for: &[&str],
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    // Several headers are one list, in order.
+    let hops = forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        let parsed = hop
+            .parse::<std::net::IpAddr>()
+            .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()));
+        match parsed {
+            Ok(ip) => {
+                client = ip;
+                if !is_trusted(&ip) {
+                    break;
+                }
+            }
+            // A hop that is not an address ends what can be believed.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 /// A fresh random secret, URL-safe base64.
@@ -308,4 +353,51 @@ pub fn disable_user(tx: &mut dyn Tx, user_id: &str) -> Result<bool> {
     )?;
     tx.exec("DELETE FROM tokens WHERE user_id = $1", params![user_id])?;
     Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::client_address;
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_address_believes_only_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "127.0.0.1/32".parse().unwrap(),
+        ];
+        let cases: &[(&str, &[&str], &str)] = &[
+            // Not from a proxy: the header is whatever the client wrote, and ignored.
+            ("198.51.100.1", &["203.0.113.9"], "198.51.100.1"),
+            // From a proxy: the hop the proxy appended.
+            ("127.0.0.1", &["203.0.113.9"], "203.0.113.9"),
+            // A forged first hop sent through the proxy is not believed either.
+            ("127.0.0.1", &["1.1.1.1, 203.0.113.9"], "203.0.113.9"),
+            // Through two trusted proxies, across two headers.
+            ("127.0.0.1", &["203.0.113.9", "10.1.2.3"], "203.0.113.9"),
+            // Ports and brackets as some proxies write them.
+            ("127.0.0.1", &["203.0.113.9:4431"], "203.0.113.9"),
+            ("127.0.0.1", &["[2001:db8::1]:443"], "2001:db8::1"),
+            // A proxy sending nothing: the proxy itself.
+            ("127.0.0.1", &[], "127.0.0.1"),
+            // Garbage ends what is believed, at the last trusted hop.
+            ("127.0.0.1", &["not an address"], "127.0.0.1"),
+        ];
+        for (peer, headers, want) in cases {
+            assert_eq!(
+                client_address(ip(peer), headers, &trusted),
+                ip(want),
+                "{peer} {headers:?}"
+            );
+        }
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &["203.0.113.9"], &[]),
+            ip("127.0.0.1"),
+            "no proxy trusted by default"
+        );
+    }
 }

@@ -32,6 +32,12 @@ struct Args {
     /// Allow plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
     #[arg(long, env = "FIELDNOTE_PLAIN_HTTP_BEHIND_PROXY")]
     plain_http_behind_proxy: bool,
+    /// A proxy (address or CIDR range) whose X-Forwarded-For header is believed for
+    /// sign-in limits and the audit log; repeat the flag or separate with commas. None by
+    /// default: the TCP peer is the client.
+    #[arg(long = "trusted-proxy", env = "FIELDNOTE_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = parse_proxy)]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Seed a synthetic demo agency (teams, users, members, notes, plans).
     #[arg(long)]
     demo: bool,
@@ -56,6 +62,14 @@ struct Args {
     #[arg(long, env = "FIELDNOTE_CONSOLE_MAX_SECS", default_value_t = 43_200,
           value_parser = clap::value_parser!(i64).range(60..=604_800))]
     console_max_secs: i64,
+}
+
+/// A proxy address: one IP address, or a CIDR range.
+fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}` is not an IP address or a CIDR range (10.0.0.0/8)"))
 }
 
 #[tokio::main]
@@ -89,6 +103,7 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
             requests_per_minute: args.requests_per_minute,
             console_idle_secs: args.console_idle_secs,
             console_max_secs: args.console_max_secs,
+            trusted_proxies: args.trusted_proxies,
             ..AuthConfig::default()
         },
         safety: fieldnote_server::safety::Safety::default(),

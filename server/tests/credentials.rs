@@ -286,6 +286,114 @@ fn postgres_sign_in_limits_under_attack() {
     sign_in_limits_under_attack(Backend::Postgres);
 }
 
+fn login_via(server: &TestServer, user: &str, password: &str, forwarded: &str) -> u16 {
+    raw(
+        &server.url,
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(
+            serde_json::json!({"username": user, "password": password, "device_name": "t"})
+                .to_string()
+                .into_bytes(),
+        ),
+        &[("x-forwarded-for", forwarded)],
+    )
+    .0
+}
+
+/// Behind a trusted proxy every phone arrives from the proxy's address: the address that
+/// counts is the one the proxy forwarded, one attacker spraying guesses behind the proxy
+/// does not lock out the other phones, and a user nobody attacked signs in even from the
+/// attacker's own address. Without the proxy trusted, a forged header changes nothing.
+fn one_client_behind_a_proxy_locks_out_no_one(backend: Backend) {
+    // Two failures per name, eight per address, eighty per address at the most.
+    let auth = |trusted: Vec<ipnet::IpNet>| AuthConfig {
+        login_window_secs: 300,
+        login_failures: 2,
+        trusted_proxies: trusted,
+        ..AuthConfig::default()
+    };
+    let server = TestServer::start_with(backend, auth(vec!["127.0.0.1/32".parse().unwrap()]));
+    team_with_supervisor(&server, "a");
+    let attacker = "203.0.113.9, 127.0.0.1";
+    let address_count = |server: &TestServer, ip: &str| {
+        let key = format!("login:ip:{ip}");
+        server
+            .db
+            .tx(|tx| {
+                Ok(tx
+                    .query_opt(
+                        "SELECT count FROM rate_limits WHERE key = $1",
+                        params![&key],
+                    )?
+                    .map_or(0, |r| r[0].int()))
+            })
+            .unwrap()
+    };
+    // One guess at each of 20 names: past the address's eight, still checked (each name is
+    // unattacked), and counted under the forwarded address, not the proxy's.
+    for i in 0..20 {
+        assert_eq!(
+            login_via(&server, &format!("guess{i}"), "wrong password", attacker),
+            401
+        );
+    }
+    assert_eq!(address_count(&server, "203.0.113.9"), 20);
+    assert_eq!(
+        address_count(&server, "127.0.0.1"),
+        0,
+        "the proxy is not the client"
+    );
+    assert_eq!(
+        login_via(&server, "guess0", "wrong password", attacker),
+        429,
+        "past the address's limit, a name already failed waits"
+    );
+    // Another phone behind the same proxy is counted under its own address.
+    assert_eq!(
+        login_via(&server, "w.a", common::PASSWORD, "198.51.100.7"),
+        200
+    );
+    // A user with no failures of their own signs in even from the attacker's address.
+    assert_eq!(
+        login_via(&server, "sup.a", common::PASSWORD, attacker),
+        200,
+        "a correct password of an unattacked user is not locked out"
+    );
+    // Past the hard ceiling the attacker's address waits, whatever name it tries, and
+    // the other phones behind the proxy still sign in.
+    let statuses: Vec<u16> = (20..100)
+        .map(|i| login_via(&server, &format!("guess{i}"), "wrong password", attacker))
+        .collect();
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert_eq!(
+        login_via(&server, "w.a", common::PASSWORD, "198.51.100.8"),
+        200
+    );
+
+    // Without trusting the proxy, a forged header is ignored: every attempt counts against
+    // the connection's own address, whatever the header claims.
+    let server = TestServer::start_with(backend, auth(Vec::new()));
+    team_with_supervisor(&server, "a");
+    for i in 0..10 {
+        let forged = format!("198.51.100.{i}");
+        login_via(&server, &format!("guess{i}"), "wrong password", &forged);
+    }
+    assert_eq!(address_count(&server, "127.0.0.1"), 10);
+    assert_eq!(address_count(&server, "198.51.100.1"), 0);
+}
+
+#[test]
+fn sqlite_one_client_behind_a_proxy_locks_out_no_one() {
+    one_client_behind_a_proxy_locks_out_no_one(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_one_client_behind_a_proxy_locks_out_no_one() {
+    one_client_behind_a_proxy_locks_out_no_one(Backend::Postgres);
+}
+
 /// Names, labels and outcomes with control characters (terminal escapes, bells, line
 /// breaks that forge log or screen lines) are refused, naming the field, and nothing is
 /// stored.

@@ -2,9 +2,7 @@
 //! live stream and refreshes the alarm rows, so every action also works as a plain form.
 //! Every response carries a strict Content-Security-Policy and is never cached.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, State};
+use axum::extract::{Form, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -15,7 +13,7 @@ use maud::Markup;
 use serde::Deserialize;
 
 use super::{COOKIE, Session, pages};
-use crate::app::{AppState, blocking, check_password, now_ms};
+use crate::app::{AppState, ClientIp, blocking, check_password, now_ms};
 use crate::auth::{self, Principal};
 use crate::error::Error;
 use crate::safety::http::{StreamAuth, after_change, alarm_trail, last_event_id, stream_events};
@@ -202,10 +200,8 @@ impl FromRequestParts<AppState> for Signed {
         let Some(token) = cookie_token(parts) else {
             return Err(refused(parts));
         };
-        let from = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        let from =
+            ClientIp::of(parts, state).map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
         let cfg = state.auth.clone();
         let t = token.clone();
         let found = blocking(state, move |db| {
@@ -293,7 +289,7 @@ pub struct LoginForm {
 /// `POST /console/login`: the password step. Workers use the app, not the console.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(addr): ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
