@@ -493,3 +493,22 @@ pub async fn read_audit(
     .await?;
     Ok(Json(out))
 }
+
+/// Signs the audit chain's current head, for the auditor to keep outside the server
+/// (`fieldnote-server audit verify --checkpoint` checks it later). Administrators only.
+pub async fn audit_checkpoint(
+    State(state): State<AppState>,
+    Authed(p): Authed,
+) -> Result<Json<audit::Checkpoint>> {
+    let out = blocking(&state, move |db| {
+        db.tx(|tx| {
+            require(&p, None, &Action::ReadAudit)?;
+            let c = audit::checkpoint(tx)?;
+            let detail = serde_json::json!({ "seq": c.seq }).to_string();
+            audit::record(tx, &p, "audit.checkpoint", "-", &detail)?;
+            Ok(c)
+        })
+    })
+    .await?;
+    Ok(Json(out))
+}

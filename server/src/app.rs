@@ -160,6 +160,12 @@ pub fn route_specs() -> Vec<RouteSpec> {
             get(admin::read_audit),
         ),
         route(
+            Method::GET,
+            "/v1/admin/audit/checkpoint",
+            SignedIn,
+            get(admin::audit_checkpoint),
+        ),
+        route(
             Method::POST,
             safety_routes::SAFETY,
             SignedIn,

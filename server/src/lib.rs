@@ -15,6 +15,7 @@ pub mod console;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod keys;
 pub mod policy;
 pub mod rollup;
 pub mod safety;
@@ -59,8 +60,14 @@ use crate::db::{Db, DbConfig};
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Where the embedded database and generated files live.
+    /// Where the embedded database and generated files live (and, unless given elsewhere,
+    /// its keys: `db.key`, `audit.key`).
     pub data_dir: PathBuf,
+    /// The embedded database's key; `None` is `db.key` in `data_dir`.
+    pub db_key: Option<keys::KeySource>,
+    /// The audit chain's key; `None` is `audit.key` in `data_dir`. Every server process
+    /// sharing one PostgreSQL uses the same key.
+    pub audit_key: Option<keys::KeySource>,
     /// PostgreSQL instead of the embedded database.
     pub database_url: Option<String>,
     /// TLS certificate chain (PEM); with `tls_key`, the server speaks HTTPS.
@@ -85,6 +92,8 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
+            db_key: None,
+            audit_key: None,
             database_url: None,
             tls_cert: None,
             tls_key: None,
@@ -97,9 +106,20 @@ impl Config {
 
     /// The database this configuration names.
     pub fn db_config(&self) -> DbConfig {
-        match &self.database_url {
-            Some(url) => DbConfig::Postgres(url.clone()),
-            None => DbConfig::Sqlite(db::sqlite_path(&self.data_dir)),
+        let in_dir = |name: &str| keys::KeySource::File(self.data_dir.join(name));
+        DbConfig {
+            location: match &self.database_url {
+                Some(url) => db::Location::Postgres(url.clone()),
+                None => db::Location::Sqlite(db::sqlite_path(&self.data_dir)),
+            },
+            db_key: self
+                .db_key
+                .clone()
+                .unwrap_or_else(|| in_dir(db::DB_KEY_FILE)),
+            audit_key: self
+                .audit_key
+                .clone()
+                .unwrap_or_else(|| in_dir(db::AUDIT_KEY_FILE)),
         }
     }
 

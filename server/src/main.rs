@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use fieldnote_server::auth::AuthConfig;
+use fieldnote_server::keys::{Key, KeySource};
 use fieldnote_server::{Config, demo};
 
 /// Fieldnote sync server.
@@ -23,6 +24,20 @@ struct Args {
     /// PostgreSQL URL (postgres://user:pass@host/db); several servers may share one.
     #[arg(long, env = "FIELDNOTE_DATABASE_URL")]
     database_url: Option<String>,
+    /// The embedded database's key file (64 hex characters), made on first start; default
+    /// `db.key` in the data directory. Keep it off the database's disk where you can.
+    #[arg(long, env = "FIELDNOTE_DB_KEY_FILE", conflicts_with = "db_key")]
+    db_key_file: Option<PathBuf>,
+    /// The embedded database's key itself, 64 hex characters (instead of a file).
+    #[arg(long, env = "FIELDNOTE_DB_KEY", hide_env_values = true)]
+    db_key: Option<String>,
+    /// The audit chain's key file (64 hex characters), made on first start; default
+    /// `audit.key` in the data directory. Every server sharing one PostgreSQL uses the same.
+    #[arg(long, env = "FIELDNOTE_AUDIT_KEY_FILE", conflicts_with = "audit_key")]
+    audit_key_file: Option<PathBuf>,
+    /// The audit chain's key itself, 64 hex characters (instead of a file).
+    #[arg(long, env = "FIELDNOTE_AUDIT_KEY", hide_env_values = true)]
+    audit_key: Option<String>,
     /// TLS certificate chain (PEM).
     #[arg(long, env = "FIELDNOTE_TLS_CERT")]
     tls_cert: Option<PathBuf>,
@@ -62,6 +77,41 @@ struct Args {
     #[arg(long, env = "FIELDNOTE_CONSOLE_MAX_SECS", default_value_t = 43_200,
           value_parser = clap::value_parser!(i64).range(60..=604_800))]
     console_max_secs: i64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// The audit log, offline: for an auditor with access to the server's database.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum AuditCommand {
+    /// Prints a signed checkpoint of the chain's head (JSON) to keep somewhere else.
+    Checkpoint,
+    /// Checks the whole chain, and each checkpoint file given still holds; exits 1 if not.
+    Verify {
+        /// Checkpoint files written by `audit checkpoint` (or `GET /v1/admin/audit/checkpoint`).
+        #[arg(long = "checkpoint")]
+        checkpoints: Vec<PathBuf>,
+    },
+}
+
+/// A key from a file or a value, as given on the command line.
+fn key_source(
+    what: &str,
+    file: Option<PathBuf>,
+    value: Option<String>,
+) -> fieldnote_server::Result<Option<KeySource>> {
+    Ok(match (file, value) {
+        (_, Some(v)) => Some(KeySource::Value(Key::from_hex(what, &v)?)),
+        (Some(f), None) => Some(KeySource::File(f)),
+        (None, None) => None,
+    })
 }
 
 /// A proxy address: one IP address, or a CIDR range.
@@ -92,6 +142,8 @@ async fn main() -> std::process::ExitCode {
 async fn run(args: Args) -> fieldnote_server::Result<()> {
     let config = Config {
         listen: args.listen,
+        db_key: key_source("db-key", args.db_key_file, args.db_key)?,
+        audit_key: key_source("audit-key", args.audit_key_file, args.audit_key)?,
         data_dir: args.data_dir,
         database_url: args.database_url,
         tls_cert: args.tls_cert,
@@ -111,6 +163,9 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
     };
     config.check()?;
     let db = fieldnote_server::open_db(&config).await?;
+    if let Some(Command::Audit(command)) = args.command {
+        return audit_command(&db, command);
+    }
     let seed_db = db.clone();
     let demo = args.demo;
     let (admin, demo_users) = tokio::task::spawn_blocking(move || {
@@ -147,4 +202,66 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
         println!("                cargo run -p fieldnote-cli -- --store worker-phone sync");
     }
     running.serve_until_signal().await
+}
+
+/// Runs an `audit` subcommand against the opened database.
+fn audit_command(
+    db: &fieldnote_server::db::Db,
+    command: AuditCommand,
+) -> fieldnote_server::Result<()> {
+    use fieldnote_server::audit;
+    match command {
+        AuditCommand::Checkpoint => {
+            let c = db.tx(|tx| {
+                let c = audit::checkpoint(tx)?;
+                audit::append(
+                    tx,
+                    &audit::Entry {
+                        at: c.at,
+                        actor: "system",
+                        device: None,
+                        action: "audit.checkpoint",
+                        target: "-",
+                        detail: &serde_json::json!({ "seq": c.seq }).to_string(),
+                    },
+                )?;
+                Ok(c)
+            })?;
+            println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+            Ok(())
+        }
+        AuditCommand::Verify { checkpoints } => {
+            let mut kept = Vec::new();
+            for path in &checkpoints {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    fieldnote_server::Error::Config(format!("checkpoint {}: {e}", path.display()))
+                })?;
+                let c: audit::Checkpoint = serde_json::from_str(&text).map_err(|e| {
+                    fieldnote_server::Error::Config(format!(
+                        "checkpoint {}: not a checkpoint: {e}",
+                        path.display()
+                    ))
+                })?;
+                kept.push(c);
+            }
+            let (chain, checks) =
+                db.read_tx(|tx| Ok((audit::verify(tx)?, audit::verify_checkpoints(tx, &kept)?)))?;
+            let mut ok = chain.first_broken.is_none();
+            match chain.first_broken {
+                None => println!("chain: {} entries, intact", chain.entries),
+                Some(seq) => println!("chain: BROKEN at entry {seq} of {}", chain.entries),
+            }
+            for (path, check) in checkpoints.iter().zip(&checks) {
+                ok &= *check == audit::CheckpointCheck::Holds;
+                println!("checkpoint {}: {check:?}", path.display());
+            }
+            if ok {
+                Ok(())
+            } else {
+                Err(fieldnote_server::Error::Config(
+                    "the audit log does not verify".into(),
+                ))
+            }
+        }
+    }
 }

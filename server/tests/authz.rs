@@ -65,7 +65,8 @@ fn expected(route: &str, role: ServerRole, rel: Rel) -> bool {
         | "POST /v1/admin/users/{id}/disable"
         | "POST /v1/admin/teams"
         | "GET /v1/admin/devices"
-        | "GET /v1/admin/audit" => role == Administrator,
+        | "GET /v1/admin/audit"
+        | "GET /v1/admin/audit/checkpoint" => role == Administrator,
         other => panic!("no expectation written for route {other}: add one to this test"),
     }
 }

@@ -216,10 +216,7 @@ fn embedded_server_escalates_and_raises_missed_check_ins() {
         &[],
     );
     let token = configure_short_ladder(&server.url);
-    let db = Db::open(&DbConfig::Sqlite(fieldnote_server::db::sqlite_path(
-        data.path(),
-    )))
-    .unwrap();
+    let db = Db::open(&DbConfig::sqlite_in(data.path())).unwrap();
     std::thread::scope(|s| {
         let missed = s.spawn(|| missed_check_in_raised_once(&[&server], &db, &token));
         panic_escalates(&[&server], &db, &token);
@@ -230,8 +227,19 @@ fn embedded_server_escalates_and_raises_missed_check_ins() {
 #[test]
 fn two_processes_on_postgres_escalate_and_raise_missed_check_ins_once() {
     let url = fresh_pg_database();
+    // Both processes chain the audit log with one key, from one file.
+    let keys = tempfile::tempdir().unwrap();
+    let audit_key = keys.path().join("audit.key");
     let a = ServerProcess::start(
-        &["--demo", "--listen", "127.0.0.1:0", "--database-url", &url],
+        &[
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &url,
+            "--data-dir",
+            keys.path().to_str().unwrap(),
+        ],
         &[],
     );
     let data = tempfile::tempdir().unwrap();
@@ -242,10 +250,17 @@ fn two_processes_on_postgres_escalate_and_raise_missed_check_ins_once() {
             "--data-dir",
             data.path().to_str().unwrap(),
         ],
-        &[("FIELDNOTE_DATABASE_URL", url.as_str())],
+        &[
+            ("FIELDNOTE_DATABASE_URL", url.as_str()),
+            ("FIELDNOTE_AUDIT_KEY_FILE", audit_key.to_str().unwrap()),
+        ],
     );
     let token = configure_short_ladder(&a.url);
-    let db = Db::open(&DbConfig::Postgres(url.clone())).unwrap();
+    let db = Db::open(&DbConfig::postgres(
+        &url,
+        fieldnote_server::keys::KeySource::File(audit_key.clone()),
+    ))
+    .unwrap();
     std::thread::scope(|s| {
         let missed = s.spawn(|| missed_check_in_raised_once(&[&a, &b], &db, &token));
         panic_escalates(&[&a, &b], &db, &token);
@@ -365,8 +380,10 @@ fn impossible_settings_are_refused_by_name() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("store");
     let dir = dir.to_str().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--timer-interval", "0"], "--timer-interval"),
+        (&["--trusted-proxy", "the proxy"], "--trusted-proxy"),
+        (&["--db-key", "short"], "db-key"),
         (&["--listen", "0.0.0.0:0"], "plain HTTP"),
         (&["--tls-cert", "/nonexistent.pem"], "--tls-key"),
         (&["--console-idle-secs", "1"], "--console-idle-secs"),
@@ -389,4 +406,84 @@ fn impossible_settings_are_refused_by_name() {
         !Path::new(dir).exists(),
         "a refused start creates no store and no administrator"
     );
+}
+
+fn server_command(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(fieldnote_tests::process::binary("fieldnote-server"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// The binary keeps its embedded database encrypted under the key file it made, refuses
+/// another key by name and without touching the file, and its audit subcommands sign a
+/// checkpoint and find a rewritten entry afterwards.
+#[test]
+fn the_binary_encrypts_its_store_and_verifies_its_audit_log() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let mut server = ServerProcess::start(
+        &["--demo", "--listen", "127.0.0.1:0", "--data-dir", dir],
+        &[],
+    );
+    let (user, _) = server.demo_users()[0].clone();
+    for _ in 0..3 {
+        sign_in(&server.url, &user, fieldnote_server::demo::DEMO_PASSWORD);
+    }
+    server.terminate(Duration::from_secs(10));
+    let db_file = fieldnote_server::db::sqlite_path(data.path());
+    let raw = std::fs::read(&db_file).unwrap();
+    assert!(
+        !raw.windows(user.len()).any(|w| w == user.as_bytes()),
+        "a demo user name is readable in the database file"
+    );
+    assert!(data.path().join("db.key").exists() && data.path().join("audit.key").exists());
+
+    let wrong = "ab".repeat(32);
+    let out = server_command(&["--data-dir", dir, "--db-key", &wrong]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("db-key") && err.contains("does not open"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&db_file).unwrap(),
+        raw,
+        "the refused start changed nothing"
+    );
+
+    let out = server_command(&["--data-dir", dir, "audit", "checkpoint"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let checkpoint = data.path().join("checkpoint.json");
+    std::fs::write(&checkpoint, &out.stdout).unwrap();
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        c["seq"].as_i64().unwrap() > 0 && c["signature"].is_string(),
+        "{c}"
+    );
+    let cp = checkpoint.to_str().unwrap();
+    let out = server_command(&["--data-dir", dir, "audit", "verify", "--checkpoint", cp]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("intact") && said.contains("Holds"), "{said}");
+
+    // An entry under the checkpoint is rewritten: the verifier exits 1 and names it.
+    let db = Db::open(&DbConfig::sqlite_in(data.path())).unwrap();
+    db.tx(|tx| {
+        tx.exec(
+            "UPDATE audit SET actor = 'someone-else' WHERE seq = 2",
+            fieldnote_server::params![],
+        )
+    })
+    .unwrap();
+    drop(db);
+    let out = server_command(&["--data-dir", dir, "audit", "verify", "--checkpoint", cp]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("BROKEN at entry 2"), "{said}");
 }

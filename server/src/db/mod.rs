@@ -12,7 +12,9 @@ mod sqlite;
 
 use std::path::Path;
 
+use crate::audit::AuditKey;
 use crate::error::{Error, Result};
+use crate::keys::KeySource;
 
 /// A value bound to or read from a query.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -131,6 +133,11 @@ pub trait Tx {
     /// ` FOR UPDATE` where the database locks rows, empty where it locks the whole file.
     fn for_update(&self) -> &'static str;
 
+    /// The audit chain's key (every transaction [`Db`] runs has it).
+    fn audit_key(&self) -> Option<&AuditKey> {
+        None
+    }
+
     /// The clause that lets several processes share due rows without two taking one
     /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite, whose writer is alone).
     fn skip_locked(&self) -> &'static str {
@@ -163,72 +170,152 @@ pub trait Tx {
     }
 }
 
-/// Which database, and where.
+/// Where the database lives.
 #[derive(Clone, Debug)]
-pub enum DbConfig {
-    /// An SQLite file.
+pub enum Location {
+    /// An SQLite file, encrypted with SQLCipher.
     Sqlite(std::path::PathBuf),
-    /// A PostgreSQL connection URL.
+    /// A PostgreSQL connection URL (its storage encryption is the host's).
     Postgres(String),
 }
 
-/// The database.
-pub enum Db {
-    /// Embedded SQLite.
+/// Which database, where, and the keys outside it.
+#[derive(Clone, Debug)]
+pub struct DbConfig {
+    /// The database.
+    pub location: Location,
+    /// The embedded database's key (unused on PostgreSQL).
+    pub db_key: KeySource,
+    /// The audit chain's key.
+    pub audit_key: KeySource,
+}
+
+impl DbConfig {
+    /// The embedded database at `path`, with both keys in files beside it (`db.key`,
+    /// `audit.key`): tests and tools reading a server's data directory.
+    pub fn sqlite_in(data_dir: &Path) -> DbConfig {
+        DbConfig {
+            location: Location::Sqlite(sqlite_path(data_dir)),
+            db_key: KeySource::File(data_dir.join(DB_KEY_FILE)),
+            audit_key: KeySource::File(data_dir.join(AUDIT_KEY_FILE)),
+        }
+    }
+
+    /// PostgreSQL at `url`, with the audit key from `audit_key`.
+    pub fn postgres(url: &str, audit_key: KeySource) -> DbConfig {
+        DbConfig {
+            location: Location::Postgres(url.to_string()),
+            db_key: KeySource::File(std::path::PathBuf::new()),
+            audit_key,
+        }
+    }
+}
+
+/// The embedded database key's default file, in the data directory.
+pub const DB_KEY_FILE: &str = "db.key";
+/// The audit key's default file, in the data directory.
+pub const AUDIT_KEY_FILE: &str = "audit.key";
+
+enum Backend {
     Sqlite(Box<sqlite::SqliteDb>),
-    /// PostgreSQL.
     Postgres(pg::PgDb),
+}
+
+/// The database.
+pub struct Db {
+    backend: Backend,
+    /// The audit chain's key, once loaded (always, for a database [`Db::open`] returned).
+    audit_key: Option<AuditKey>,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Db::Sqlite(_) => "Db::Sqlite",
-            Db::Postgres(_) => "Db::Postgres",
+        f.write_str(match self.backend {
+            Backend::Sqlite(_) => "Db::Sqlite",
+            Backend::Postgres(_) => "Db::Postgres",
         })
     }
 }
 
+/// A transaction that knows the audit key.
+struct Keyed<'a> {
+    tx: &'a mut dyn Tx,
+    key: Option<&'a AuditKey>,
+}
+
+impl Tx for Keyed<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        self.tx.exec(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        self.tx.query(sql, params)
+    }
+    fn for_update(&self) -> &'static str {
+        self.tx.for_update()
+    }
+    fn audit_key(&self) -> Option<&AuditKey> {
+        self.key
+    }
+}
+
 impl Db {
-    /// Opens the database and brings its schema up to date.
+    /// Opens the database, brings its schema up to date and loads the audit key (making
+    /// one on a new database; see [`crate::audit::load_key`]). The embedded database is
+    /// opened with its key, made on first start and refused when wrong.
     pub fn open(config: &DbConfig) -> Result<Db> {
-        match config {
-            DbConfig::Sqlite(path) => sqlite::SqliteDb::open(path),
-            DbConfig::Postgres(url) => pg::PgDb::open(url),
+        let (backend, migrations) = match &config.location {
+            Location::Sqlite(path) => (
+                Backend::Sqlite(Box::new(sqlite::SqliteDb::open(path, &config.db_key)?)),
+                sqlite::MIGRATIONS,
+            ),
+            Location::Postgres(url) => (Backend::Postgres(pg::PgDb::open(url)?), pg::MIGRATIONS),
+        };
+        let mut db = Db {
+            backend,
+            audit_key: None,
+        };
+        migrate(&db, migrations)?;
+        db.audit_key = Some(crate::audit::load_key(&db, &config.audit_key)?);
+        Ok(db)
+    }
+
+    fn run<R>(
+        &self,
+        urgent: bool,
+        read: bool,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>,
+    ) -> Result<R> {
+        let key = self.audit_key.as_ref();
+        let mut keyed = |tx: &mut dyn Tx| f(&mut Keyed { tx, key });
+        match &self.backend {
+            Backend::Sqlite(db) if read => db.read(&mut keyed),
+            Backend::Sqlite(db) => db.tx(urgent, &mut keyed),
+            Backend::Postgres(db) => db.tx(urgent || read, &mut keyed),
         }
     }
 
     /// Runs `f` in one transaction, committing when it returns `Ok`. On PostgreSQL a
     /// transaction that lost a deadlock or a serialization race is retried.
     pub fn tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
-        match self {
-            Db::Sqlite(db) => db.tx(false, &mut f),
-            Db::Postgres(db) => db.tx(false, &mut f),
-        }
+        self.run(false, false, &mut f)
     }
 
     /// [`Db::tx`] for work that must not queue behind bulk sync (distress alarms and their
     /// delivery): on SQLite it takes the connection next; on PostgreSQL it uses a few
     /// connections kept for it, so it never queues for a connection.
     pub fn urgent_tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
-        match self {
-            Db::Sqlite(db) => db.tx(true, &mut f),
-            Db::Postgres(db) => db.tx(true, &mut f),
-        }
+        self.run(true, false, &mut f)
     }
 
     /// Runs read-only `f` without waiting for writers: on SQLite on a second, read-only
     /// connection; on PostgreSQL on the urgent connections. Writing in `f` fails.
     pub fn read_tx<R>(&self, mut f: impl FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
-        match self {
-            Db::Sqlite(db) => db.read(&mut f),
-            Db::Postgres(db) => db.tx(true, &mut f),
-        }
+        self.run(false, true, &mut f)
     }
 
     /// Whether this is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Db::Postgres(_))
+        matches!(self.backend, Backend::Postgres(_))
     }
 }
 

@@ -10,7 +10,7 @@ use postgres::types::{ToSql, Type};
 use super::{Row, Tx, Val};
 use crate::error::{Error, Result};
 
-const MIGRATIONS: super::Migrations = &[
+pub(super) const MIGRATIONS: super::Migrations = &[
     (1, include_str!("../../migrations/postgres/001_initial.sql")),
     (2, include_str!("../../migrations/postgres/002_safety.sql")),
     (3, include_str!("../../migrations/postgres/003_console.sql")),
@@ -22,6 +22,10 @@ const MIGRATIONS: super::Migrations = &[
     (
         6,
         include_str!("../../migrations/postgres/006_safety_console.sql"),
+    ),
+    (
+        7,
+        include_str!("../../migrations/postgres/007_audit_key.sql"),
     ),
 ];
 
@@ -90,7 +94,7 @@ pub struct PgDb {
 
 impl PgDb {
     /// Connects and migrates.
-    pub fn open(url: &str) -> Result<super::Db> {
+    pub fn open(url: &str) -> Result<PgDb> {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Config(format!("database-url: {e}")))?;
@@ -105,9 +109,7 @@ impl PgDb {
                 .map_err(|e| Error::Database(format!("cannot connect to PostgreSQL: {e}")))
         };
         let (pool, urgent) = (connect(16, 4)?, connect(4, 1)?);
-        let db = super::Db::Postgres(PgDb { pool, urgent });
-        super::migrate(&db, MIGRATIONS)?;
-        Ok(db)
+        Ok(PgDb { pool, urgent })
     }
 
     pub(super) fn tx<R>(

@@ -14,8 +14,9 @@ use rusqlite::{Connection, ToSql};
 
 use super::{Row, Tx, Val};
 use crate::error::{Error, Result};
+use crate::keys::{Key, KeySource};
 
-const MIGRATIONS: super::Migrations = &[
+pub(super) const MIGRATIONS: super::Migrations = &[
     (1, include_str!("../../migrations/sqlite/001_initial.sql")),
     (2, include_str!("../../migrations/sqlite/002_safety.sql")),
     (3, include_str!("../../migrations/sqlite/003_console.sql")),
@@ -28,6 +29,7 @@ const MIGRATIONS: super::Migrations = &[
         6,
         include_str!("../../migrations/sqlite/006_safety_console.sql"),
     ),
+    (7, include_str!("../../migrations/sqlite/007_audit_key.sql")),
 ];
 
 /// An open SQLite database.
@@ -48,13 +50,15 @@ impl Drop for Urgent<'_> {
 }
 
 impl SqliteDb {
-    /// Opens (creating) the file and migrates it.
-    pub fn open(path: &Path) -> Result<super::Db> {
+    /// Opens (creating) the encrypted file with the key from `key`. A new database gets a
+    /// new key; a database left in the clear by an earlier version is encrypted in place
+    /// under its key first; a wrong or missing key is refused, naming the key's place.
+    pub fn open(path: &Path, source: &KeySource) -> Result<SqliteDb> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
-            // The database holds PHI in the clear (the host's disk encryption protects it at
-            // rest): only the server's own user may enter its directory.
+            // Only the server's own user may enter the directory that holds the database
+            // (and, by default, its keys).
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -63,23 +67,37 @@ impl SqliteDb {
                 )?;
             }
         }
-        let conn = Connection::open(path).map_err(sql_err)?;
+        let state = file_state(path)?;
+        let key = match (source.load("db-key")?, state) {
+            (Some(k), _) => k,
+            (None, FileState::Missing | FileState::Plain) => source.create("db-key")?,
+            (None, FileState::Encrypted) => {
+                return Err(Error::Config(format!(
+                    "db-key: no key at {}, and {} is encrypted: give --db-key-file (or \
+                     FIELDNOTE_DB_KEY) with the key it was created with",
+                    source.describe(),
+                    path.display()
+                )));
+            }
+        };
+        if state == FileState::Plain {
+            encrypt_in_place(path, &key)?;
+        }
+        let conn = open_keyed(path, &key, source)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
         )
         .map_err(sql_err)?;
-        let reader = Connection::open(path).map_err(sql_err)?;
+        let reader = open_keyed(path, &key, source)?;
         reader
             .execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;")
             .map_err(sql_err)?;
-        let db = super::Db::Sqlite(Box::new(SqliteDb {
+        Ok(SqliteDb {
             conn: Mutex::new(conn),
             urgent_waiting: AtomicUsize::new(0),
             reader: Mutex::new(reader),
-        }));
-        super::migrate(&db, MIGRATIONS)?;
-        Ok(db)
+        })
     }
 
     pub(super) fn tx<R>(
@@ -128,6 +146,115 @@ impl SqliteDb {
         wrapper.tx.commit().map_err(sql_err)?;
         Ok(out)
     }
+}
+
+/// What is at a database's path before it is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FileState {
+    /// Nothing, or an empty file: a new database.
+    Missing,
+    /// An SQLite file in the clear (written before the database was encrypted).
+    Plain,
+    /// Anything else: an encrypted database (or a damaged file, which the key check tells).
+    Encrypted,
+}
+
+fn file_state(path: &Path) -> Result<FileState> {
+    use std::io::Read;
+    let mut header = [0u8; 16];
+    match std::fs::File::open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileState::Missing),
+        Err(e) => Err(Error::Config(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+        Ok(mut f) => {
+            let n = f
+                .read(&mut header)
+                .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+            Ok(if n == 0 {
+                FileState::Missing
+            } else if &header == b"SQLite format 3\0" {
+                FileState::Plain
+            } else {
+                FileState::Encrypted
+            })
+        }
+    }
+}
+
+/// The statement that gives SQLCipher `key` as a raw key.
+fn key_pragma(key: &Key) -> zeroize::Zeroizing<String> {
+    zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key.to_hex().as_str()))
+}
+
+/// Opens the database with `key` and reads from it, so that a wrong key fails here.
+fn open_keyed(path: &Path, key: &Key, source: &KeySource) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(sql_err)?;
+    // SQLCipher would log a failed decryption to stderr; the error below says it instead.
+    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+    conn.execute_batch(key_pragma(key).as_str())
+        .map_err(sql_err)?;
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(conn),
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            ) =>
+        {
+            Err(Error::Config(format!(
+                "db-key: the key from {} does not open {} (a wrong key, or a damaged file); \
+                 nothing was changed",
+                source.describe(),
+                path.display()
+            )))
+        }
+        Err(e) => Err(sql_err(e)),
+    }
+}
+
+/// Encrypts a database written in the clear: everything is copied into an encrypted file
+/// beside it, which then replaces it; the clear file and its journal are removed.
+fn encrypt_in_place(path: &Path, key: &Key) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".encrypting");
+    let tmp = std::path::PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    {
+        let plain = Connection::open(path).map_err(sql_err)?;
+        plain
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(sql_err)?;
+        let attach = zeroize::Zeroizing::new(format!(
+            "ATTACH DATABASE '{}' AS encrypted KEY \"x'{}'\";",
+            tmp.display().to_string().replace('\'', "''"),
+            key.to_hex().as_str()
+        ));
+        plain.execute_batch(attach.as_str()).map_err(sql_err)?;
+        plain
+            .query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))
+            .map_err(sql_err)?;
+        plain
+            .execute_batch("DETACH DATABASE encrypted;")
+            .map_err(sql_err)?;
+    }
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::Config(format!("cannot encrypt {}: {e}", path.display())))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(side));
+    }
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    tracing::info!("the embedded database was encrypted in place");
+    Ok(())
 }
 
 struct SqliteTx<'a> {

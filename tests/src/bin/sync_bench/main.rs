@@ -235,11 +235,7 @@ fn main() -> Result<(), BoxError> {
 /// Prepares the database of a run with server child processes (SQLite under `dir`, or the
 /// fresh PostgreSQL database `pg_url`): the demo agency and a bench team of `workers`.
 fn team_database(dir: &Path, pg_url: Option<&str>, workers: usize) -> Result<(), BoxError> {
-    let config = match pg_url {
-        Some(u) => fieldnote_server::db::DbConfig::Postgres(u.to_string()),
-        None => fieldnote_server::db::DbConfig::Sqlite(fieldnote_server::db::sqlite_path(dir)),
-    };
-    let db = Db::open(&config)?;
+    let db = Db::open(&server_config(dir, pg_url.map(str::to_string)).db_config())?;
     fieldnote_server::demo::bootstrap(&db)?;
     if db
         .tx(|tx| {
