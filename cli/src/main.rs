@@ -105,6 +105,10 @@ enum Command {
         /// A name for this device, shown to administrators.
         #[arg(long, default_value = "fieldnote-cli")]
         device_name: String,
+        /// The 6-digit code of your authenticator app (supervisors and program directors,
+        /// once enrolled in the console).
+        #[arg(long)]
+        code: Option<String>,
     },
     /// Send pending work and receive what is new for the caseload.
     Sync,
@@ -615,12 +619,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             user,
             ca_file,
             device_name,
+            code,
         } => net::login(
             &cli.store,
             &mut store,
             &server,
             &user,
             ca_file,
+            code.as_deref(),
             &device_name,
         )?,
         Command::Sync => net::sync(&cli.store, store, json)?,

@@ -75,6 +75,7 @@ pub fn login(
     server: &str,
     user: &str,
     ca_file: Option<PathBuf>,
+    code: Option<&str>,
     device_name: &str,
 ) -> Result<(), CliError> {
     let ca_pem = ca_file
@@ -82,7 +83,7 @@ pub fn login(
         .transpose()?;
     let client = Client::connect(server, &tls(&ca_pem))?;
     let password = read_password()?;
-    let credentials = client.login(server, store, user, &password, device_name)?;
+    let credentials = client.login(server, store, user, &password, code, device_name)?;
     let saved = Saved {
         credentials,
         ca_pem,

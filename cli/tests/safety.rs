@@ -105,15 +105,17 @@ fn an_alarm_survives_kill_9_between_press_and_send() {
         "{status}"
     );
 
-    // The supervisor acknowledges from their own device; the worker sees who.
+    // The supervisor acknowledges from their own device; the worker sees who. Their device
+    // is registered only with their authenticator's code.
     let desk = dir.path().join("desk");
-    assert!(
-        fieldnote(
-            &desk,
-            &["login", "--server", &server.url, "--user", "supervisor"]
-        )
-        .0
-    );
+    let login = ["login", "--server", &server.url, "--user", "supervisor"];
+    let (ok, _, err) = fieldnote(&desk, &login);
+    assert!(!ok && err.contains("6-digit code"), "{err}");
+    let (ok, _, err) = fieldnote(&desk, &[&login[..], &["--code", "000000"]].concat());
+    assert!(!ok && err.contains("code is wrong"), "{err}");
+    let code = common::supervisor_code();
+    let (ok, _, err) = fieldnote(&desk, &[&login[..], &["--code", &code]].concat());
+    assert!(ok, "{err}");
     let (_, list, _) = fieldnote(&desk, &["alarm", "list"]);
     assert!(list.contains(&id) && list.contains("Test Worker"), "{list}");
     let (ok, out, err) = fieldnote(&desk, &["alarm", "ack", &id]);

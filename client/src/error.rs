@@ -21,6 +21,10 @@ pub enum Error {
     /// Not signed in, or the credential is no longer valid: sign in again.
     #[error("not signed in: {0}")]
     Unauthenticated(String),
+    /// The password was right; the account also needs its authenticator's code (or must
+    /// enroll an authenticator in the console first). Ask for it and sign in again.
+    #[error("{0}")]
+    SecondFactorRequired(String),
     /// The server revoked this device: its store must be wiped.
     #[error("this device was revoked by the agency; its data must be wiped")]
     DeviceRevoked,

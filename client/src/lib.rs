@@ -102,7 +102,8 @@ impl<T: Transport> Client<T> {
         &self.transport
     }
 
-    /// Signs in with a password, registers this device and records the signed-in user in
+    /// Signs in with a password (and, for supervisors and program directors, the code of
+    /// their authenticator app), registers this device and records the signed-in user in
     /// `store`. Returns the credentials to keep.
     pub fn login(
         &self,
@@ -110,6 +111,7 @@ impl<T: Transport> Client<T> {
         store: &mut Store,
         username: &str,
         password: &str,
+        second_factor: Option<&str>,
         device_name: &str,
     ) -> Result<DeviceCredentials> {
         let resp: proto::LoginResponse = self.call(
@@ -119,6 +121,7 @@ impl<T: Transport> Client<T> {
                 username: username.into(),
                 password: password.into(),
                 device_name: device_name.into(),
+                second_factor: second_factor.map(str::to_string),
             },
         )?;
         store.set_identity(&resp.identity)?;

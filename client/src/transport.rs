@@ -216,6 +216,7 @@ pub fn refusal(status: u16, bytes: &[u8]) -> Error {
         ErrorCode::DeviceRevoked => Error::DeviceRevoked,
         ErrorCode::UpgradeRequired => Error::UpgradeRequired(message),
         ErrorCode::Unauthenticated => Error::Unauthenticated(message),
+        ErrorCode::SecondFactorRequired => Error::SecondFactorRequired(message),
         _ => Error::Refused {
             status,
             code,

@@ -66,10 +66,12 @@ fn safety_records_are_sent_first() {
         .iter()
         .map(|u| u.item.record_id.clone())
         .collect();
+    // The incident, written last, goes before the note; its member goes before it, so that
+    // the server knows whose caseload the incident is on.
     assert_eq!(
         order,
-        vec![incident.to_string(), m.to_string(), n.to_string()],
-        "the incident, written last, goes first"
+        vec![m.to_string(), incident.to_string(), n.to_string()],
+        "the member, then the incident written last, then the note"
     );
     assert_eq!(s.record_sync_state(n).unwrap(), RecordSyncState::Pending);
 }

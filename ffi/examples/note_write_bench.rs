@@ -23,6 +23,7 @@ fn main() {
         url.clone(),
         "worker1.north".into(),
         "fieldnote-demo-password".into(),
+        None,
         "rust-bench".into(),
     ))
     .unwrap();

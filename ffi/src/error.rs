@@ -81,6 +81,14 @@ pub enum FieldnoteError {
         /// Why.
         reason: String,
     },
+    /// The password was right; the account also needs the code from its authenticator app
+    /// (supervisors and program directors), or must enroll one in the console first. Ask
+    /// for the code and sign in again with it.
+    #[error("{reason}")]
+    SecondFactorRequired {
+        /// What the server said (enter the code, or enroll first).
+        reason: String,
+    },
     /// Not signed in, or the sign-in is no longer valid: sign in again.
     #[error("sign-in required: {reason}")]
     SignInRequired {
@@ -169,6 +177,7 @@ impl From<ClientError> for FieldnoteError {
                 FieldnoteError::invalid("server_url", &reason)
             }
             ClientError::Unauthenticated(_) => FieldnoteError::SignInRequired { reason },
+            ClientError::SecondFactorRequired(_) => FieldnoteError::SecondFactorRequired { reason },
             ClientError::DeviceRevoked => FieldnoteError::Wiped { reason },
             ClientError::UpgradeRequired(_)
             | ClientError::Refused { .. }

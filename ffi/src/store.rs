@@ -231,18 +231,28 @@ impl FieldnoteStore {
     }
 
     /// Signs in with the agency's server, registers this device and returns the credentials
-    /// to keep in the keystore.
+    /// to keep in the keystore. Supervisors and program directors also give the code of
+    /// their authenticator app (`second_factor`); without it the answer is
+    /// [`FieldnoteError::SecondFactorRequired`].
     pub async fn sign_in(
         self: Arc<Self>,
         server_url: String,
         username: String,
         password: String,
+        second_factor: Option<String>,
         device_name: String,
     ) -> Outcome<DeviceCredentials> {
         off_thread(move || {
             let client = Client::connect(&server_url, &TlsOptions::default())?;
             let creds = self.with_store(|s| {
-                Ok(client.login(&server_url, s, &username, &password, &device_name)?)
+                Ok(client.login(
+                    &server_url,
+                    s,
+                    &username,
+                    &password,
+                    second_factor.as_deref(),
+                    &device_name,
+                )?)
             })?;
             *lock(&self.client) = Some(Arc::new(client));
             Ok(DeviceCredentials {

@@ -158,6 +158,10 @@ pub struct LoginRequest {
     pub password: String,
     /// A name for the device, shown to administrators (no PHI).
     pub device_name: String,
+    /// The code from the user's authenticator app. Required of supervisors and program
+    /// directors, whose devices receive a whole team's or agency's records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor: Option<String>,
 }
 
 /// Who signed in, and the credentials the device keeps.
@@ -342,6 +346,9 @@ pub enum ErrorCode {
     Invalid,
     /// No or a bad credential.
     Unauthenticated,
+    /// The password was right, and this account also needs the code from its
+    /// authenticator app (or must enroll one in the console first): ask for it.
+    SecondFactorRequired,
     /// Signed in, but not allowed.
     Forbidden,
     /// No such thing (or not visible to you).

@@ -781,9 +781,36 @@ async fn login(
     let cfg = state.auth.clone();
     let candidate = check_password(&state, &req.username, &req.password, addr).await?;
     let device_name = req.device_name.clone();
+    let user_key = auth::login_user_key(&req.username);
     let resp = blocking(&state, move |db| {
         db.tx(|tx| {
             let now = now_ms();
+            // A device that will hold a team's or an agency's records is registered only
+            // with the account's second factor, as the console is entered.
+            if let Err(e) = auth::check_second_factor(
+                tx,
+                &candidate.user_id,
+                req.second_factor.as_deref(),
+                now,
+            )? {
+                if matches!(e, Error::Unauthenticated(_)) {
+                    // A wrong code counts as a failed sign-in of the name.
+                    let window = cfg.login_window_secs;
+                    let _ = auth::rate_limit(tx, &user_key, cfg.login_failures, window, now);
+                    audit::append(
+                        tx,
+                        &audit::Entry {
+                            at: now,
+                            actor: &candidate.user_id,
+                            device: None,
+                            action: "login.second_factor_failed",
+                            target: &candidate.user_id,
+                            detail: "{}",
+                        },
+                    )?;
+                }
+                return Ok(Err(e));
+            }
             let device_id = uuid::Uuid::now_v7().to_string();
             let secret = auth::new_secret();
             tx.exec(
@@ -816,16 +843,16 @@ async fn login(
                     detail: "{}",
                 },
             )?;
-            Ok(proto::LoginResponse {
+            Ok(Ok(proto::LoginResponse {
                 device_id,
                 device_secret: secret,
                 access_token: token,
                 expires_in: cfg.token_ttl_secs,
                 identity: p.identity(),
-            })
+            }))
         })
     })
-    .await?;
+    .await??;
     Ok(Wire::answer(&headers, resp))
 }
 

@@ -234,6 +234,46 @@ pub fn failures(tx: &mut dyn Tx, key: &str, window_secs: i64, now: i64) -> Resul
         .map_or(0, |r| r[0].int()))
 }
 
+/// Whether a device of `user_id` may be registered as far as the second factor goes:
+/// supervisors and program directors, whose devices receive a team's or an agency's
+/// records, give a current code of the authenticator they enrolled in the console (each code
+/// once, as in the console). The outer error is a database failure; the inner one the
+/// refusal to send: [`Error::SecondFactorRequired`] when there is no code or nothing is
+/// enrolled yet, [`Error::Unauthenticated`] when the code is wrong or was used already.
+pub fn check_second_factor(
+    tx: &mut dyn Tx,
+    user_id: &str,
+    code: Option<&str>,
+    now: i64,
+) -> Result<std::result::Result<(), Error>> {
+    let role = tx.query_one("SELECT role FROM users WHERE id = $1", params![user_id])?[0].text();
+    if !matches!(
+        ServerRole::parse(&role),
+        Some(ServerRole::Supervisor | ServerRole::ProgramDirector)
+    ) {
+        return Ok(Ok(()));
+    }
+    let Some(secret) = crate::console::totp_secret(tx, user_id)? else {
+        return Ok(Err(Error::SecondFactorRequired(
+            "this account needs an authenticator app before a device can hold its team's \
+             records: sign in to the console once to enroll one, then sign in here with its code"
+                .into(),
+        )));
+    };
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(Err(Error::SecondFactorRequired(
+            "enter the 6-digit code from your authenticator app".into(),
+        )));
+    };
+    if crate::console::check_totp(tx, user_id, &secret, code, now)? {
+        Ok(Ok(()))
+    } else {
+        Ok(Err(Error::Unauthenticated(
+            "the authenticator code is wrong or was already used; wait for the next one".into(),
+        )))
+    }
+}
+
 /// Issues an access token for a user (and device).
 pub fn issue_token(
     tx: &mut dyn Tx,

@@ -34,6 +34,10 @@ pub enum Error {
     /// Missing, expired or unknown credentials.
     #[error("not signed in: {0}")]
     Unauthenticated(String),
+    /// The password was right; the account's second factor is missing (ask for the code,
+    /// or enroll an authenticator in the console first).
+    #[error("{0}")]
+    SecondFactorRequired(String),
     /// Signed in but not allowed.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -130,6 +134,10 @@ impl Error {
             Error::Unauthenticated(m) => (
                 StatusCode::UNAUTHORIZED,
                 body(ErrorCode::Unauthenticated, m.clone()),
+            ),
+            Error::SecondFactorRequired(m) => (
+                StatusCode::UNAUTHORIZED,
+                body(ErrorCode::SecondFactorRequired, m.clone()),
             ),
             Error::Forbidden(m) => (StatusCode::FORBIDDEN, body(ErrorCode::Forbidden, m.clone())),
             Error::NotFound(m) => (StatusCode::NOT_FOUND, body(ErrorCode::NotFound, m.clone())),

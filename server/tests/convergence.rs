@@ -80,7 +80,9 @@ struct Replica {
     _dir: tempfile::TempDir,
 }
 
-fn replica(url: &str, user: &str) -> Replica {
+fn replica(server: &TestServer, user: &str) -> Replica {
+    let url = server.url.as_str();
+    let code = server.second_factor(user);
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), StoreKey::generate()).unwrap();
     let client = Client::with_transport(Faulty {
@@ -89,7 +91,14 @@ fn replica(url: &str, user: &str) -> Replica {
         sent: Mutex::new(Vec::new()),
     });
     client
-        .login(url, &mut store, user, common::PASSWORD, "replica")
+        .login(
+            url,
+            &mut store,
+            user,
+            common::PASSWORD,
+            code.as_deref(),
+            "replica",
+        )
         .unwrap();
     let staff = StaffId::parse_str(&store.identity().unwrap().unwrap().staff_id).unwrap();
     Replica {
@@ -159,8 +168,11 @@ fn run(ops: Vec<Op>, backend: Backend) {
     let team = server.add_team("T");
     server.add_user("w", ServerRole::Worker, Some(&team));
     server.add_user("s", ServerRole::Supervisor, Some(&team));
-    let url = server.url.clone();
-    let mut devices = [replica(&url, "w"), replica(&url, "w"), replica(&url, "s")];
+    let mut devices = [
+        replica(&server, "w"),
+        replica(&server, "w"),
+        replica(&server, "s"),
+    ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);
     let member = devices[0]
         .store
@@ -237,7 +249,7 @@ fn run(ops: Vec<Op>, backend: Backend) {
             d.client.sync(&mut d.store, &mut |_| {}).unwrap();
         }
     }
-    let fresh = replica(&url, "s");
+    let fresh = replica(&server, "s");
     let mut fresh = fresh;
     fresh.client.sync(&mut fresh.store, &mut |_| {}).unwrap();
     let expected = snapshot(&fresh.store);

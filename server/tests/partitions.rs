@@ -126,7 +126,7 @@ fn set_check(backend: Backend) {
         stored, expected,
         "seed {seed}: the server's notes are not the union of writes"
     );
-    let mut supervisor = Device::login(&server.url, "sup.p");
+    let mut supervisor = server.device("sup.p");
     supervisor.sync();
     for (id, (_, text)) in &written {
         let got = supervisor.store.get(*id).unwrap();

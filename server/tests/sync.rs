@@ -690,7 +690,7 @@ fn survives_restart(backend: Backend) {
     }
     w1.sync();
     a.server.restart();
-    let mut sup = common::Device::login(&a.server.url, "sup.north");
+    let mut sup = a.server.device("sup.north");
     sup.sync();
     assert_eq!(sup.store.note_facts(m).unwrap().len(), 20);
 }

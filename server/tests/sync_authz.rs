@@ -312,7 +312,7 @@ fn matrix(backend: Backend) {
     let actors: Vec<(&str, String, String)> = ["w2.a", "s.a", "d.a", "w.b", "s.b", "root"]
         .into_iter()
         .map(|name| {
-            let d = Device::login(&server.url, name);
+            let d = server.device(name);
             let user = server
                 .db
                 .tx(|tx| {

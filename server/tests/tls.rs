@@ -55,7 +55,7 @@ fn sign_in(url: &str, tls: &TlsOptions) -> Result<(), Error> {
         fieldnote_core::Store::open(dir.path(), fieldnote_core::StoreKey::generate()).unwrap();
     let client = Client::connect(url, tls)?;
     client
-        .login(url, &mut store, "nobody", "wrong password", "phone")
+        .login(url, &mut store, "nobody", "wrong password", None, "phone")
         .map(|_| ())
 }
 

@@ -41,7 +41,8 @@ fn two_server_processes_share_one_postgres() {
             })
         })
         .collect();
-    let mut sup = Device::login(&b.url, "sup");
+    let code = harness.second_factor("sup");
+    let mut sup = Device::login_with(&b.url, "sup", code.as_deref());
     let mut rounds = 0;
     while writers.iter().any(|w| !w.is_finished()) {
         sup.sync();

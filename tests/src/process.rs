@@ -240,16 +240,141 @@ pub fn http(
     )
 }
 
-/// Signs `user` in as a new device through the public API; returns (access token, team id).
-pub fn sign_in(url: &str, user: &str, password: &str) -> (String, String) {
-    let (status, body) = http(
-        "POST",
-        &format!("{url}/v1/auth/login"),
-        None,
-        Some(&serde_json::json!({
-            "username": user, "password": password, "device_name": "process test"
-        })),
+/// Enrolls an authenticator for `user` the way a supervisor does, through the console's
+/// first sign-in (password, then the shown secret's code); returns the secret.
+pub fn enroll_authenticator(url: &str, user: &str, password: &str) -> String {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .new_agent();
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", form_escape(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let resp = agent
+        .post(format!("{url}/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(form(&[("username", user), ("password", password)]).as_bytes())
+        .expect("the console's sign-in answers");
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|kv| kv.starts_with("fieldnote_console="))
+        })
+        .unwrap_or_else(|| panic!("console sign-in of {user}: no session ({})", resp.status()))
+        .to_string();
+    let mut page = agent
+        .get(format!("{url}/console/mfa"))
+        .header("cookie", &cookie)
+        .call()
+        .expect("the second-factor page answers");
+    let html = page
+        .body_mut()
+        .read_to_string()
+        .expect("the second-factor page reads");
+    let between = |from: &str, to: &str| {
+        let start = html.find(from).map(|i| i + from.len())?;
+        let end = html[start..].find(to)? + start;
+        Some(html[start..end].trim().to_string())
+    };
+    let secret = between("id=\"totp-secret\">", "<").expect("the enrollment secret is shown");
+    let csrf = between("name=\"csrf\" value=\"", "\"").expect("the form's token");
+    let code = authenticator_code(url, user, &secret);
+    let done = agent
+        .post(format!("{url}/console/mfa"))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(form(&[("csrf", &csrf), ("code", &code)]).as_bytes())
+        .expect("the second-factor form answers");
+    assert_eq!(
+        done.status().as_u16(),
+        303,
+        "enrollment of {user} confirmed"
     );
+    secret
+}
+
+fn form_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The next code of `secret` that `user` of the server at `url` has not used: the server
+/// takes each 30-second step once per user, one step either side of now.
+pub fn authenticator_code(url: &str, user: &str, secret: &str) -> String {
+    static USED: Mutex<Vec<(String, i64)>> = Mutex::new(Vec::new());
+    let key = format!("{url}/{user}");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    };
+    let step = {
+        let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
+        let last = used.iter().find(|(k, _)| *k == key).map(|(_, s)| *s);
+        let step = last.map_or(now() / 30 - 1, |l| (l + 1).max(now() / 30 - 1));
+        used.retain(|(k, _)| *k != key);
+        used.push((key, step));
+        step
+    };
+    while step > now() / 30 + 1 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).expect("a base32 secret"))
+        .with_account_name("test")
+        .build()
+        .expect("a TOTP");
+    totp.generate((step * 30) as u64).to_string()
+}
+
+/// Signs `user` in as a new device through the public API; returns (access token, team id).
+/// A supervisor or program director enrolls an authenticator in the console first (once
+/// per server) and gives its code.
+pub fn sign_in(url: &str, user: &str, password: &str) -> (String, String) {
+    static SECRETS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+    let attempt = |code: Option<String>| {
+        http(
+            "POST",
+            &format!("{url}/v1/auth/login"),
+            None,
+            Some(&serde_json::json!({
+                "username": user, "password": password, "device_name": "process test",
+                "second_factor": code,
+            })),
+        )
+    };
+    let key = format!("{url}/{user}");
+    let known = SECRETS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, s)| s.clone());
+    let (mut status, mut body) = attempt(known.as_ref().map(|s| authenticator_code(url, user, s)));
+    if status == 401 && body["code"] == "second_factor_required" && known.is_none() {
+        let secret = enroll_authenticator(url, user, password);
+        SECRETS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((key, secret.clone()));
+        (status, body) = attempt(Some(authenticator_code(url, user, &secret)));
+    }
     assert_eq!(status, 200, "sign-in of {user}: {body}");
     (
         body["access_token"]

@@ -28,6 +28,20 @@ pub fn fieldnote(store: &std::path::Path, args: &[&str]) -> (bool, String, Strin
     )
 }
 
+/// The supervisor's authenticator secret (base32).
+pub const SUPERVISOR_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// The supervisor's authenticator code for the current 30-second step.
+pub fn supervisor_code() -> String {
+    totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(SUPERVISOR_TOTP).unwrap())
+        .with_account_name("supervisor")
+        .build()
+        .unwrap()
+        .generate_current()
+        .to_string()
+}
+
 pub struct Server {
     pub rt: tokio::runtime::Runtime,
     pub running: Option<fieldnote_server::Running>,
@@ -66,6 +80,11 @@ impl Server {
                     &hash,
                 )?;
             }
+            // The supervisor has enrolled an authenticator (as in the console).
+            tx.exec(
+                "UPDATE users SET totp_secret = $1 WHERE username = 'supervisor'",
+                params![SUPERVISOR_TOTP],
+            )?;
             Ok(())
         })
         .unwrap();

@@ -49,9 +49,13 @@ public final class Fieldnote: @unchecked Sendable {
     /// Whether the store is locked (idle timeout included).
     public var isLocked: Bool { store.isLocked() }
 
-    /// Signs in and registers the device; keep the credentials in the Keychain.
-    public func signIn(serverUrl: String, username: String, password: String, deviceName: String) async throws -> DeviceCredentials {
-        try await store.signIn(serverUrl: serverUrl, username: username, password: password, deviceName: deviceName)
+    /// Signs in and registers the device; keep the credentials in the Keychain. Supervisors
+    /// and program directors also give their authenticator's code (`secondFactor`); without
+    /// it the call throws `FieldnoteError.SecondFactorRequired`: ask for the code.
+    public func signIn(serverUrl: String, username: String, password: String, deviceName: String,
+                       secondFactor: String? = nil) async throws -> DeviceCredentials {
+        try await store.signIn(serverUrl: serverUrl, username: username, password: password,
+                               secondFactor: secondFactor, deviceName: deviceName)
     }
 
     /// Reconnects with saved credentials.

@@ -191,9 +191,61 @@ impl TestServer {
         (created.id, created.staff_id.unwrap())
     }
 
-    /// A device signed in as `username`.
+    /// A device signed in as `username`: a supervisor or program director enrolls an
+    /// authenticator (if the console has not) and gives its next unused code.
     pub fn device(&self, username: &str) -> Device {
-        Device::login(&self.url, username)
+        let code = self.second_factor(username);
+        Device::login_with(&self.url, username, code.as_deref())
+    }
+
+    /// The next unused authenticator code of `username`, when their role needs one.
+    pub fn second_factor(&self, username: &str) -> Option<String> {
+        let (user_id, role, secret) = self
+            .db
+            .tx(|tx| {
+                let r = tx.query_one(
+                    "SELECT id, role, totp_secret FROM users WHERE username = $1",
+                    params![username],
+                )?;
+                Ok((r[0].text(), r[1].text(), r[2].opt_text()))
+            })
+            .unwrap();
+        if !matches!(role.as_str(), "supervisor" | "program_director") {
+            return None;
+        }
+        let secret = secret.unwrap_or_else(|| {
+            let s = fieldnote_server::console::new_totp_secret();
+            self.db
+                .tx(|tx| {
+                    tx.exec(
+                        "UPDATE users SET totp_secret = $1 WHERE id = $2",
+                        params![&s, &user_id],
+                    )
+                })
+                .unwrap();
+            s
+        });
+        // Each 30-second step is accepted once per user, one step either side of now.
+        static USED: std::sync::Mutex<Vec<(String, i64)>> = std::sync::Mutex::new(Vec::new());
+        let key = format!("{}/{user_id}", self.url);
+        let now = || fieldnote_core::Timestamp::now().millis() / 1000;
+        let step = {
+            let mut used = USED.lock().unwrap();
+            let last = used.iter().find(|(k, _)| *k == key).map(|(_, s)| *s);
+            let step = last.map_or(now() / 30 - 1, |l| (l + 1).max(now() / 30 - 1));
+            used.retain(|(k, _)| *k != key);
+            used.push((key, step));
+            step
+        };
+        while step > now() / 30 + 1 {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        let totp = totp_rs::Builder::new()
+            .with_secret(totp_rs::Secret::try_from_base32(&secret).unwrap())
+            .with_account_name("test")
+            .build()
+            .unwrap();
+        Some(totp.generate((step * 30) as u64).to_string())
     }
 
     pub fn stop(&mut self) {
@@ -243,13 +295,25 @@ pub struct Device {
 
 impl Device {
     pub fn login(url: &str, username: &str) -> Device {
+        Device::login_with(url, username, None)
+    }
+
+    /// Signs in with an authenticator code (supervisors and program directors).
+    pub fn login_with(url: &str, username: &str, second_factor: Option<&str>) -> Device {
         let dir = tempfile::tempdir().unwrap();
         let key = StoreKey::generate();
         let mut store =
             Store::open(dir.path(), StoreKey::from_hex(&key.to_hex()).unwrap()).unwrap();
         let client = Client::connect(url, &TlsOptions::default()).unwrap();
         client
-            .login(url, &mut store, username, PASSWORD, "test device")
+            .login(
+                url,
+                &mut store,
+                username,
+                PASSWORD,
+                second_factor,
+                "test device",
+            )
             .unwrap();
         let identity = store.identity().unwrap().unwrap();
         Device {

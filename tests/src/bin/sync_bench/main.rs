@@ -430,7 +430,7 @@ fn device(url: &str, dir: &Path, user: &str) -> Result<Device, BoxError> {
         requests: AtomicU64::new(0),
         latencies: Mutex::new(Vec::new()),
     });
-    client.login(url, &mut store, user, PASSWORD, "bench")?;
+    client.login(url, &mut store, user, PASSWORD, None, "bench")?;
     let id = store.identity()?.ok_or("no identity")?;
     Ok(Device {
         store,

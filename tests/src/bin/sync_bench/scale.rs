@@ -64,7 +64,7 @@ fn prepare(
 ) -> Result<Ready, BoxError> {
     let mut store = Store::open(dir, StoreKey::generate())?;
     let client = Client::connect(url, &TlsOptions::default())?;
-    client.login(url, &mut store, user, PASSWORD, "bench")?;
+    client.login(url, &mut store, user, PASSWORD, None, "bench")?;
     let id = store.identity()?.ok_or("no identity")?;
     let staff = StaffId::parse_str(&id.staff_id)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

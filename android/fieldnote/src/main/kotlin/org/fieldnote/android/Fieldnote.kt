@@ -76,9 +76,18 @@ class Fieldnote(
     /** Sets or removes the unlock PIN. */
     suspend fun setUnlockPin(pin: String?) = withContext(io) { store.setUnlockPin(pin) }
 
-    /** Signs in and registers the device; keep the credentials in the keystore. */
-    suspend fun signIn(serverUrl: String, username: String, password: String, deviceName: String): DeviceCredentials =
-        store.signIn(serverUrl, username, password, deviceName)
+    /**
+     * Signs in and registers the device; keep the credentials in the keystore. Supervisors
+     * and program directors also give their authenticator's code ([secondFactor]); without
+     * it the call fails with `FieldnoteException.SecondFactorRequired`: ask for the code.
+     */
+    suspend fun signIn(
+        serverUrl: String,
+        username: String,
+        password: String,
+        deviceName: String,
+        secondFactor: String? = null,
+    ): DeviceCredentials = store.signIn(serverUrl, username, password, secondFactor, deviceName)
 
     /** Reconnects with saved credentials. */
     fun useCredentials(credentials: DeviceCredentials) = store.useCredentials(credentials)

@@ -25,7 +25,7 @@ object NoteWriteBench {
         val notes = count.toInt()
         val store = FieldnoteStore(dir, defaultStoreConfig())
         store.unlock(ByteArray(32) { 7 }, null)
-        runBlocking { store.signIn(url, "worker1.north", TestServer.PASSWORD, "kotlin-bench") }
+        runBlocking { store.signIn(url, "worker1.north", TestServer.PASSWORD, null, "kotlin-bench") }
         val member = store.addMember(NewMember("Bench", "Member", "1990-04-01", "100200300400", "English", "csp", null, "health_plan", null))
         fun note(i: Int) = NewNote(member, "csp", "in_person", 1_780_000_000_000 + i * 60_000L, 45u, NARRATIVE, null, true)
         val ids = ArrayList<String>()

@@ -3,12 +3,17 @@
 // supervisor, to see from the server's side what the shell sent.
 package org.fieldnote.android
 
+import java.io.ByteArrayOutputStream
 import java.io.File
 import java.net.HttpURLConnection
 import java.net.ServerSocket
 import java.net.URI
+import java.net.URLEncoder
+import java.nio.ByteBuffer
 import java.nio.file.Files
 import java.util.concurrent.TimeUnit
+import javax.crypto.Mac
+import javax.crypto.spec.SecretKeySpec
 
 object TestServer {
     const val PASSWORD = "fieldnote-demo-password"
@@ -57,10 +62,67 @@ object TestServer {
         return out.trim()
     }
 
-    /** A CLI store signed in as the north team's supervisor. */
+    /**
+     * A CLI store signed in as the north team's supervisor, whose device registration needs
+     * an authenticator code: the authenticator is enrolled through the console's first
+     * sign-in, then the CLI signs in with the next step's code (each step is taken once).
+     */
     fun supervisor(): File {
         val dir = Files.createTempDirectory("fieldnote-kotlin-supervisor").toFile()
-        cli(dir, "login", "--server", start(), "--user", "supervisor.north")
+        val secret = enrollAuthenticator(start(), "supervisor.north")
+        val step = System.currentTimeMillis() / 1000 / 30 + 1
+        cli(dir, "login", "--server", start(), "--user", "supervisor.north", "--code", totp(secret, step))
         return dir
+    }
+
+    private fun enrollAuthenticator(url: String, user: String): String {
+        fun form(vararg pairs: Pair<String, String>) =
+            pairs.joinToString("&") { (k, v) -> k + "=" + URLEncoder.encode(v, "UTF-8") }
+        fun post(path: String, body: String, cookie: String?): HttpURLConnection {
+            val c = URI(url + path).toURL().openConnection() as HttpURLConnection
+            c.instanceFollowRedirects = false
+            c.requestMethod = "POST"
+            c.doOutput = true
+            c.setRequestProperty("content-type", "application/x-www-form-urlencoded")
+            if (cookie != null) c.setRequestProperty("cookie", cookie)
+            c.outputStream.use { it.write(body.toByteArray()) }
+            return c
+        }
+        val login = post("/console/login", form("username" to user, "password" to PASSWORD), null)
+        check(login.responseCode == 303) { "console sign-in of $user: ${login.responseCode}" }
+        val cookie = login.headerFields["Set-Cookie"].orEmpty()
+            .map { it.substringBefore(';') }
+            .first { it.startsWith("fieldnote_console=") }
+        val page = URI("$url/console/mfa").toURL().openConnection() as HttpURLConnection
+        page.setRequestProperty("cookie", cookie)
+        val html = page.inputStream.bufferedReader().readText()
+        val secret = html.substringAfter("id=\"totp-secret\">").substringBefore("<").trim()
+        val csrf = html.substringAfter("name=\"csrf\" value=\"").substringBefore("\"")
+        val step = System.currentTimeMillis() / 1000 / 30
+        val done = post("/console/mfa", form("csrf" to csrf, "code" to totp(secret, step)), cookie)
+        check(done.responseCode == 303) { "enrollment of $user: ${done.responseCode}" }
+        return secret
+    }
+
+    /** The RFC 6238 code (HMAC-SHA1, 6 digits) of a base32 [secret] at 30-second [step]. */
+    private fun totp(secret: String, step: Long): String {
+        val alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        var bits = 0
+        var value = 0
+        val key = ByteArrayOutputStream()
+        for (ch in secret.uppercase().trimEnd('=')) {
+            value = (value shl 5) or alphabet.indexOf(ch)
+            bits += 5
+            if (bits >= 8) {
+                key.write((value shr (bits - 8)) and 0xff)
+                bits -= 8
+            }
+        }
+        val mac = Mac.getInstance("HmacSHA1")
+        mac.init(SecretKeySpec(key.toByteArray(), "HmacSHA1"))
+        val hash = mac.doFinal(ByteBuffer.allocate(8).putLong(step).array())
+        val offset = hash[hash.size - 1].toInt() and 0x0f
+        val binary = ByteBuffer.wrap(hash, offset, 4).int and 0x7fffffff
+        return "%06d".format(binary % 1_000_000)
     }
 }
