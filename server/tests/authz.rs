@@ -127,6 +127,19 @@ fn world(backend: Backend) -> World {
 
 /// Calls one route as `token` against the `rel` team's target; returns the status.
 fn call(w: &World, method: &str, path: &str, rel: Rel, token: Option<&str>) -> u16 {
+    call_full(w, method, path, rel, token, false).0
+}
+
+/// [`call`] with the answer's body; with `unknown`, the path's id is replaced by one that
+/// names nothing (the same body is sent).
+fn call_full(
+    w: &World,
+    method: &str,
+    path: &str,
+    rel: Rel,
+    token: Option<&str>,
+    unknown: bool,
+) -> (u16, serde_json::Value) {
     let i = (rel == Rel::Other) as usize;
     let url = &w.server.url;
     let team_names = ["w2.a", "w2.b"];
@@ -170,20 +183,39 @@ fn call(w: &World, method: &str, path: &str, rel: Rel, token: Option<&str>) -> u
         | "/v1/alarms/{id}/resolve"
         | "/v1/alarms/{id}/trail" => {
             let id = uuid::Uuid::now_v7().to_string();
-            let (status, _) =
-                common::raw_post(url, "/v1/safety", Some(&w.raisers[i]), &alarm_body(&id));
-            assert_eq!(status, 200, "raising the alarm the route is checked on");
+            if !unknown {
+                let (status, ack) =
+                    common::raw_post(url, "/v1/safety", Some(&w.raisers[i]), &alarm_body(&id));
+                assert_eq!(status, 200, "raising the alarm the route is checked on");
+                assert_eq!(ack["receipts"][0]["outcome"], "accepted", "{ack}");
+            }
             (path.replace("{id}", &id), r#"{"outcome":"checked"}"#.into())
         }
         "/v1/teams/{id}/safety" => (
             path.replace("{id}", &w.team[i]),
             serde_json::to_string(&fieldnote_protocol::safety::SafetySettings::default()).unwrap(),
         ),
-        "/v1/events" => return stream_status(url, token),
+        "/v1/events" => return (stream_status(url, token), serde_json::Value::Null),
         other => (other.into(), "{}".into()),
     };
+    let concrete = if unknown {
+        // The segment where the template has `{id}` names nothing.
+        path.split('/')
+            .zip(concrete.split('/'))
+            .map(|(t, c)| {
+                if t == "{id}" {
+                    uuid::Uuid::now_v7().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    } else {
+        concrete
+    };
     let body = (method != "GET").then(|| body.into_bytes());
-    raw(url, method, &concrete, token, body, &[]).0
+    raw(url, method, &concrete, token, body, &[])
 }
 
 /// A safety request raising one panic alarm.
@@ -233,6 +265,7 @@ fn unfollowed(url: &str, method: &str, path: &str, token: &str) -> u16 {
 fn matrix(backend: Backend) {
     let w = world(backend);
     let mut checked = 0;
+    let mut id_cells = 0;
     for (method, path, access) in route_table() {
         let route = format!("{method} {path}");
         if matches!(
@@ -265,7 +298,8 @@ fn matrix(backend: Backend) {
         for (role, device) in &w.actors {
             let token = device.access_token();
             for rel in [Rel::Own, Rel::Other] {
-                let status = call(&w, method.as_str(), path, rel, Some(&token));
+                let there = call_full(&w, method.as_str(), path, rel, Some(&token), false);
+                let status = there.0;
                 let allowed = (200..300).contains(&status);
                 let want = expected(&route, *role, rel);
                 assert_eq!(
@@ -277,12 +311,25 @@ fn matrix(backend: Backend) {
                         matches!(status, 403 | 404),
                         "{route}: denial status {status}"
                     );
+                    // A refusal over something that exists reads exactly like the answer
+                    // about an id that names nothing: no route tells what exists outside
+                    // the caller's scope.
+                    if path.contains("{id}") && rel == Rel::Other {
+                        let nothing =
+                            call_full(&w, method.as_str(), path, rel, Some(&token), true);
+                        assert_eq!(
+                            there, nothing,
+                            "{route} as {role:?}: a refusal tells an existing id from none"
+                        );
+                        id_cells += 1;
+                    }
                 }
                 checked += 1;
             }
         }
     }
     assert!(checked >= 60, "only {checked} cells checked");
+    assert!(id_cells >= 20, "only {id_cells} refusals compared with unknown ids");
 
     // The sync feed, with members created now (the matrix above moved the first ones).
     let fresh = |name: &str, seed: u64| {

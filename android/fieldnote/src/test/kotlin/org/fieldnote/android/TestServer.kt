@@ -90,7 +90,9 @@ object TestServer {
         }
         val login = post("/console/login", form("username" to user, "password" to PASSWORD), null)
         check(login.responseCode == 303) { "console sign-in of $user: ${login.responseCode}" }
-        val cookie = login.headerFields["Set-Cookie"].orEmpty()
+        val cookie = login.headerFields.entries
+            .filter { it.key.equals("set-cookie", ignoreCase = true) }
+            .flatMap { it.value }
             .map { it.substringBefore(';') }
             .first { it.startsWith("fieldnote_console=") }
         val page = URI("$url/console/mfa").toURL().openConnection() as HttpURLConnection
