@@ -315,8 +315,7 @@ fn matrix(backend: Backend) {
                     // about an id that names nothing: no route tells what exists outside
                     // the caller's scope.
                     if path.contains("{id}") && rel == Rel::Other {
-                        let nothing =
-                            call_full(&w, method.as_str(), path, rel, Some(&token), true);
+                        let nothing = call_full(&w, method.as_str(), path, rel, Some(&token), true);
                         assert_eq!(
                             there, nothing,
                             "{route} as {role:?}: a refusal tells an existing id from none"
@@ -329,7 +328,10 @@ fn matrix(backend: Backend) {
         }
     }
     assert!(checked >= 60, "only {checked} cells checked");
-    assert!(id_cells >= 20, "only {id_cells} refusals compared with unknown ids");
+    assert!(
+        id_cells >= 20,
+        "only {id_cells} refusals compared with unknown ids"
+    );
 
     // The sync feed, with members created now (the matrix above moved the first ones).
     let fresh = |name: &str, seed: u64| {

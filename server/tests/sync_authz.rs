@@ -451,3 +451,136 @@ fn sync_refusals_matrix_sqlite() {
 fn sync_refusals_matrix_postgres() {
     matrix(Backend::Postgres);
 }
+
+/// Every field of a sync request replaced by hostile values (wrong types, huge, negative,
+/// control characters, ids in other shapes): a 4xx naming the field, or an acknowledgement
+/// refusing the upload, never a 5xx; and nothing refused is stored.
+fn hostile_sync_fields(backend: Backend) {
+    use serde_json::{Value, json};
+    let server = TestServer::start(backend);
+    let a = server.add_team("A");
+    server.add_user("w.a", ServerRole::Worker, Some(&a));
+    let mut phone = server.device("w.a");
+    let member = phone.add_member(3);
+    phone.sync();
+    let token = phone.access_token();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let note = synthetic::note(
+        &mut rng,
+        member,
+        Program::Csp,
+        phone.staff_id,
+        Timestamp::now(),
+        10,
+    );
+    let note_id = RecordId::now_v7();
+    let payload = Document::create(note_id, b"hostile", &RecordBody::ContactNote(note))
+        .unwrap()
+        .save();
+    use base64::Engine;
+    let valid = || {
+        json!({"protocol": proto::PROTOCOL_VERSION, "cursor": {"feed": 0, "grant": 0},
+               "upload": [{"entry": 1, "item": {"record_id": note_id.to_string(),
+                 "kind": "change",
+                 "payload": base64::engine::general_purpose::STANDARD.encode(&payload)}}]})
+    };
+    let documents = || {
+        server
+            .db
+            .tx(|tx| {
+                Ok(tx.query_one(
+                    "SELECT COUNT(*) FROM documents",
+                    fieldnote_server::params![],
+                )?[0]
+                    .int())
+            })
+            .unwrap()
+    };
+    let before = documents();
+    let hostile = [
+        Value::Null,
+        json!(true),
+        json!(-1),
+        json!(i64::MAX),
+        json!(1e300),
+        json!(""),
+        json!("x".repeat(70_000)),
+        json!("\u{1b}[2J"),
+        json!([]),
+        json!({}),
+    ];
+    let paths: &[&[&str]] = &[
+        &["protocol"],
+        &["cursor"],
+        &["cursor", "feed"],
+        &["cursor", "grant"],
+        &["upload"],
+        &["upload", "0", "entry"],
+        &["upload", "0", "item"],
+        &["upload", "0", "item", "record_id"],
+        &["upload", "0", "item", "kind"],
+        &["upload", "0", "item", "payload"],
+    ];
+    let mut cases = 0;
+    for path in paths {
+        for value in hostile.iter().cloned().map(Some).chain([None]) {
+            let mut body = valid();
+            let mut at = &mut body;
+            for key in &path[..path.len() - 1] {
+                at = match key.parse::<usize>() {
+                    Ok(i) => &mut at[i],
+                    Err(_) => &mut at[*key],
+                };
+            }
+            let last = path[path.len() - 1];
+            match &value {
+                Some(v) => at[last] = v.clone(),
+                None => {
+                    at.as_object_mut().unwrap().remove(last);
+                }
+            }
+            let (status, resp) = raw_post(&server.url, "/v1/sync", Some(&token), &body.to_string());
+            let what = format!(
+                "{} = {:?}",
+                path.join("."),
+                value.map(|v| v.to_string().chars().take(30).collect::<String>())
+            );
+            match status {
+                400 | 413 | 422 | 426 => assert!(
+                    resp["message"].as_str().is_some_and(|m| !m.is_empty()),
+                    "{what}: {resp}"
+                ),
+                200 => {
+                    // Accepted only where the field is harmless (a cursor the server takes
+                    // as the top; no uploads); an upload it cannot take is refused.
+                    if let Some(ack) = resp["acks"].get(0) {
+                        assert!(
+                            ack["outcome"] == "rejected"
+                                || path.starts_with(&["cursor"])
+                                || *path == ["upload", "0", "entry"],
+                            "{what}: {ack}"
+                        );
+                    }
+                }
+                other => panic!("{what}: status {other}: {resp}"),
+            }
+            cases += 1;
+        }
+    }
+    assert_eq!(cases, paths.len() * (hostile.len() + 1));
+    // Only a well-formed upload of the note may have stored it (once); nothing else did.
+    assert!(
+        documents() - before <= 1,
+        "hostile uploads stored documents"
+    );
+}
+
+#[test]
+fn hostile_sync_fields_sqlite() {
+    hostile_sync_fields(Backend::Sqlite);
+}
+
+#[test]
+fn hostile_sync_fields_postgres() {
+    hostile_sync_fields(Backend::Postgres);
+}

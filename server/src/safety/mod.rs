@@ -691,6 +691,9 @@ fn raise(
     })
 }
 
+/// The refusal of an event for a session the sender does not have, whether it exists or not.
+const NO_SUCH_SESSION: &str = "no such session of yours";
+
 fn session_event(
     tx: &mut dyn Tx,
     p: &Principal,
@@ -717,7 +720,12 @@ fn session_event(
     };
     let existing = load_session(tx, &e.session_id)?;
     if existing.as_ref().is_some_and(|s| s.worker_id != p.user_id) {
-        return Ok(refused("session_id", "belongs to another worker"));
+        // Another worker's session is answered as one that does not exist; only a start,
+        // which would create it, learns that the id is taken.
+        return Ok(match e.action {
+            SessionAction::Start { .. } => refused("session_id", "is already used"),
+            _ => refused("session_id", NO_SUCH_SESSION),
+        });
     }
     if tx
         .query_opt(
@@ -733,6 +741,9 @@ fn session_event(
     let grace = settings_for(tx, &team)?.grace_secs as i64 * 1000;
     let location = location_json(e.location.as_ref());
     let mut warnings = Vec::new();
+    if e.location.is_some() && location.is_none() {
+        warnings.push("location: not a valid position; recorded without it".into());
+    }
     let max_ms = MAX_SESSION_HOURS * 3_600_000;
     let action = match (&e.action, &existing) {
         (
@@ -794,7 +805,7 @@ fn session_event(
             "start"
         }
         (SessionAction::Start { .. }, Some(_)) => "start",
-        (_, None) => return Ok(refused("session_id", "no such session")),
+        (_, None) => return Ok(refused("session_id", NO_SUCH_SESSION)),
         (SessionAction::CheckIn, Some(s)) => {
             // A check-in after a missed one re-arms the timer; the alarm stays for a person
             // to resolve.
