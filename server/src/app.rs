@@ -796,7 +796,10 @@ async fn login(
                 if matches!(e, Error::Unauthenticated(_)) {
                     // A wrong code counts as a failed sign-in of the name.
                     let window = cfg.login_window_secs;
-                    let _ = auth::rate_limit(tx, &user_key, cfg.login_failures, window, now);
+                    match auth::rate_limit(tx, &user_key, cfg.login_failures, window, now) {
+                        Ok(()) | Err(Error::RateLimited { .. }) => {}
+                        Err(other) => return Err(other),
+                    }
                     audit::append(
                         tx,
                         &audit::Entry {

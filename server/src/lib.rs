@@ -110,12 +110,14 @@ impl Config {
         DbConfig {
             location: match &self.database_url {
                 Some(url) => db::Location::Postgres(url.clone()),
-                None => db::Location::Sqlite(db::sqlite_path(&self.data_dir)),
+                None => db::Location::Sqlite {
+                    path: db::sqlite_path(&self.data_dir),
+                    key: self
+                        .db_key
+                        .clone()
+                        .unwrap_or_else(|| in_dir(db::DB_KEY_FILE)),
+                },
             },
-            db_key: self
-                .db_key
-                .clone()
-                .unwrap_or_else(|| in_dir(db::DB_KEY_FILE)),
             audit_key: self
                 .audit_key
                 .clone()

@@ -5,7 +5,7 @@
 //! key is refused, and a chain written before chains were keyed is re-chained under the key.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use fieldnote_server::db::{Db, DbConfig, sqlite_path};
+use fieldnote_server::db::{Db, DbConfig, Location, sqlite_path};
 use fieldnote_server::keys::{Key, KeySource};
 use fieldnote_server::{audit, params};
 
@@ -93,7 +93,10 @@ fn a_wrong_or_missing_database_key_is_refused_and_changes_nothing() {
     let db_file = sqlite_path(dir.path());
     let before = sha256(&db_file);
     let wrong = DbConfig {
-        db_key: KeySource::Value(Key::generate()),
+        location: Location::Sqlite {
+            path: db_file.clone(),
+            key: KeySource::Value(Key::generate()),
+        },
         ..DbConfig::sqlite_in(dir.path())
     };
     let err = Db::open(&wrong).unwrap_err().to_string();

@@ -173,8 +173,13 @@ pub trait Tx {
 /// Where the database lives.
 #[derive(Clone, Debug)]
 pub enum Location {
-    /// An SQLite file, encrypted with SQLCipher.
-    Sqlite(std::path::PathBuf),
+    /// An SQLite file, encrypted with SQLCipher under `key`.
+    Sqlite {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its key.
+        key: KeySource,
+    },
     /// A PostgreSQL connection URL (its storage encryption is the host's).
     Postgres(String),
 }
@@ -184,8 +189,6 @@ pub enum Location {
 pub struct DbConfig {
     /// The database.
     pub location: Location,
-    /// The embedded database's key (unused on PostgreSQL).
-    pub db_key: KeySource,
     /// The audit chain's key.
     pub audit_key: KeySource,
 }
@@ -195,8 +198,10 @@ impl DbConfig {
     /// `audit.key`): tests and tools reading a server's data directory.
     pub fn sqlite_in(data_dir: &Path) -> DbConfig {
         DbConfig {
-            location: Location::Sqlite(sqlite_path(data_dir)),
-            db_key: KeySource::File(data_dir.join(DB_KEY_FILE)),
+            location: Location::Sqlite {
+                path: sqlite_path(data_dir),
+                key: KeySource::File(data_dir.join(DB_KEY_FILE)),
+            },
             audit_key: KeySource::File(data_dir.join(AUDIT_KEY_FILE)),
         }
     }
@@ -205,7 +210,6 @@ impl DbConfig {
     pub fn postgres(url: &str, audit_key: KeySource) -> DbConfig {
         DbConfig {
             location: Location::Postgres(url.to_string()),
-            db_key: KeySource::File(std::path::PathBuf::new()),
             audit_key,
         }
     }
@@ -264,8 +268,8 @@ impl Db {
     /// opened with its key, made on first start and refused when wrong.
     pub fn open(config: &DbConfig) -> Result<Db> {
         let (backend, migrations) = match &config.location {
-            Location::Sqlite(path) => (
-                Backend::Sqlite(Box::new(sqlite::SqliteDb::open(path, &config.db_key)?)),
+            Location::Sqlite { path, key } => (
+                Backend::Sqlite(Box::new(sqlite::SqliteDb::open(path, key)?)),
                 sqlite::MIGRATIONS,
             ),
             Location::Postgres(url) => (Backend::Postgres(pg::PgDb::open(url)?), pg::MIGRATIONS),
