@@ -378,12 +378,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         read_key(&key_path)?
     };
     let mut store = Store::open(&cli.store, key)?;
-    let report = store.open_report();
-    if let Some(q) = &report.quarantined {
-        eprintln!(
-            "warning: the database was damaged; moved to {} and rebuilt",
-            q.display()
-        );
+    for notice in store.open_report().notices() {
+        eprintln!("warning: {notice}");
     }
     let worker = worker_id(&cli.store, &store)?;
     let json = cli.json;

@@ -152,8 +152,12 @@ pub fn sync(store_dir: &Path, mut store: Store, json: bool) -> Result<(), CliErr
 pub fn status(store: &Store, json: bool) -> Result<(), CliError> {
     let status = store.sync_status()?;
     let identity = store.identity()?;
+    let safety_waiting = store.safety().pending_len()?;
     if json {
-        print_json(&serde_json::json!({ "identity": identity, "sync": status }));
+        print_json(&serde_json::json!({
+            "identity": identity, "sync": status, "safety_waiting": safety_waiting,
+            "repairs": store.open_report().notices(),
+        }));
         return Ok(());
     }
     match identity {
@@ -168,6 +172,11 @@ pub fn status(store: &Store, json: bool) -> Result<(), CliError> {
             .last_synced_at
             .map_or("never".to_string(), |t| t.to_string())
     );
+    if safety_waiting > 0 {
+        out!(
+            "{safety_waiting} alarm or visit messages waiting to be sent (sent first at the next connection)"
+        );
+    }
     Ok(())
 }
 

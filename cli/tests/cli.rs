@@ -185,3 +185,79 @@ fn bad_input_names_the_field_and_saves_nothing() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("the key does not open this store"));
 }
+
+/// A damaged or deleted outbox never silently drops unsent work: the next command warns in
+/// words, and `status` still counts what waits to be sent.
+#[test]
+fn a_lost_outbox_is_told_and_nothing_waits_in_vain() {
+    for how in ["damaged", "deleted"] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("device");
+        ok(&store, &["init"]);
+        let m = ok(
+            &store,
+            &[
+                "member",
+                "add",
+                "--given",
+                "Noor",
+                "--family",
+                "Testline",
+                "--dob",
+                "1988-04-05",
+                "--masshealth-id",
+                "100200300401",
+                "--program",
+                "csp",
+            ],
+        );
+        for text in ["First visit.", "Second visit."] {
+            ok(
+                &store,
+                &[
+                    "note",
+                    "write",
+                    "--member",
+                    &m,
+                    "--program",
+                    "csp",
+                    "--minutes",
+                    "20",
+                    "--narrative",
+                    text,
+                ],
+            );
+        }
+        let before = ok(&store, &["status"]);
+        let waiting = |s: &str| -> usize {
+            s.lines()
+                .find_map(|l| l.split(" waiting to be sent").next()?.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let n = waiting(&before);
+        assert!(n >= 3, "{before}");
+        let outbox = store.join("outbox.db");
+        if how == "damaged" {
+            let mut bytes = std::fs::read(&outbox).unwrap();
+            for b in bytes.iter_mut().take(4096) {
+                *b ^= 0x5a;
+            }
+            std::fs::write(&outbox, &bytes).unwrap();
+        } else {
+            std::fs::remove_file(&outbox).unwrap();
+        }
+        let _ = std::fs::remove_file(store.join("outbox.db-wal"));
+        let out = run(&store, &["status"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{how}: {err}");
+        assert!(
+            err.contains("queued again"),
+            "{how}: the person is told: {err}"
+        );
+        assert!(
+            waiting(&said) >= 3,
+            "{how}: still waiting after the loss: {said}"
+        );
+    }
+}

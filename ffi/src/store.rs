@@ -178,6 +178,22 @@ impl FieldnoteStore {
         })
     }
 
+    /// What the last unlock found damaged and repaired (empty when nothing was): show every
+    /// message to the person.
+    pub fn repairs(&self) -> Outcome<Repairs> {
+        self.with_store(|s| {
+            let r = s.open_report();
+            let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+            Ok(Repairs {
+                records_moved_to: path(&r.quarantined),
+                outbox_moved_to: path(&r.outbox_quarantined),
+                records_requeued: r.outbox_requeued.map(|n| n as u64),
+                safety_moved_to: path(&r.safety_quarantined),
+                messages: r.notices(),
+            })
+        })
+    }
+
     /// Opens only the safety database (alarms and visits), with no PIN: the distress button
     /// must work from a locked phone. Records stay locked.
     pub fn open_safety(&self, key: Vec<u8>) -> Outcome<()> {

@@ -222,6 +222,22 @@ pub struct SyncSummary {
     pub safety_sent: u64,
 }
 
+/// What unlocking the store found damaged and repaired; the shell shows each message to the
+/// person (nothing here is silent: a repair the person is not told of is a lost note).
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct Repairs {
+    /// Where a damaged records database was moved (it was rebuilt).
+    pub records_moved_to: Option<String>,
+    /// Where a damaged outbox was moved.
+    pub outbox_moved_to: Option<String>,
+    /// How many records were queued again for the server after the outbox was lost.
+    pub records_requeued: Option<u64>,
+    /// Where a damaged safety database was moved.
+    pub safety_moved_to: Option<String>,
+    /// One sentence per repair, for the person.
+    pub messages: Vec<String>,
+}
+
 /// What the device keeps to reconnect (the shell stores it in the platform keystore).
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct DeviceCredentials {

@@ -247,3 +247,44 @@ fn any_record_kind_travels_as_json_and_is_validated_by_the_core() {
         Err(FieldnoteError::NotFound { .. })
     ));
 }
+
+/// A lost outbox reaches the shell: after the outbox file is deleted, unlocking queues the
+/// records again and `repairs` says so, in a sentence the shell shows.
+#[test]
+fn a_lost_outbox_is_reported_to_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    // Records written by the core on this store (the phone's own writes, without a server).
+    {
+        use fieldnote_core::model::RecordBody;
+        use rand::SeedableRng;
+        let mut core =
+            fieldnote_core::Store::open(dir.path(), fieldnote_core::StoreKey::from_bytes([3; 32]))
+                .unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        core.create(RecordBody::Member(fieldnote_core::synthetic::member(
+            &mut rng,
+        )))
+        .unwrap();
+        core.create(RecordBody::Member(fieldnote_core::synthetic::member(
+            &mut rng,
+        )))
+        .unwrap();
+    }
+    let store = open(dir.path(), default_store_config());
+    store.unlock(key(3), None).unwrap();
+    let clean = store.repairs().unwrap();
+    assert!(clean.messages.is_empty() && clean.records_requeued.is_none());
+    let waiting = store.sync_status().unwrap().pending;
+    assert!(waiting >= 2);
+    store.lock();
+    std::fs::remove_file(dir.path().join("outbox.db")).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("outbox.db-wal"));
+    store.unlock(key(3), None).unwrap();
+    let r = store.repairs().unwrap();
+    assert_eq!(r.records_requeued, Some(2), "{r:?}");
+    assert!(
+        r.messages.iter().any(|m| m.contains("queued again")),
+        "{r:?}"
+    );
+    assert!(store.sync_status().unwrap().pending >= waiting);
+}

@@ -200,6 +200,9 @@ async fn run(args: Args) -> fieldnote_server::Result<()> {
             "Sync a device:  cargo run -p fieldnote-cli -- --store worker-phone login --server {url} --user worker1.north"
         );
         println!("                cargo run -p fieldnote-cli -- --store worker-phone sync");
+        println!(
+            "Supervisors and directors enroll an authenticator at their first console sign-in, then register a device with its code (login --code)."
+        );
     }
     running.serve_until_signal().await
 }

@@ -65,6 +65,46 @@ pub struct OpenReport {
     /// Where a damaged safety database was moved, when one was found (its unsent alarms
     /// are in the moved file; the shell should fall back to a call if one was pending).
     pub safety_quarantined: Option<PathBuf>,
+    /// When the outbox was lost (damaged, or replaced by an empty one), how many records
+    /// were queued again from the main database so that nothing unsent is dropped: every
+    /// record written since the outbox was last empty after a sync.
+    pub outbox_requeued: Option<usize>,
+}
+
+impl OpenReport {
+    /// What the person must be told about this open, one sentence each (empty when
+    /// nothing happened that they need to know).
+    pub fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(q) = &self.quarantined {
+            out.push(format!(
+                "The records database was damaged; it was moved to {} and rebuilt from what \
+                 waited to be sent (sync to get the rest back from the server).",
+                q.display()
+            ));
+        }
+        match (&self.outbox_quarantined, self.outbox_requeued) {
+            (Some(q), n) => out.push(format!(
+                "The list of work waiting to be sent was damaged; it was moved to {} and {} \
+                 records were queued again from this phone's records, so nothing is lost.",
+                q.display(),
+                n.unwrap_or(0)
+            )),
+            (None, Some(n)) => out.push(format!(
+                "The list of work waiting to be sent was found empty or replaced; {n} records \
+                 were queued again from this phone's records, so nothing is lost."
+            )),
+            (None, None) => {}
+        }
+        if let Some(q) = &self.safety_quarantined {
+            out.push(format!(
+                "The safety database was damaged and moved to {}: if you raised an alarm \
+                 that was not confirmed as sent, call your supervisor or 911 now.",
+                q.display()
+            ));
+        }
+        out
+    }
 }
 
 /// A record read back from the store.
@@ -288,8 +328,76 @@ impl Store {
         if migrated.reproject || pending {
             store.rebuild_projections()?;
         }
+        store.report.outbox_requeued = store.recover_outbox()?;
         store.report.replayed = store.replay_outbox()?;
         Ok(store)
+    }
+
+    /// Queues again what the outbox held when the outbox was lost: moved aside as damaged,
+    /// or replaced (its sequence numbers start below what the main database already
+    /// applied). Every record written since the outbox was last emptied by a sync is queued
+    /// as its whole document, with its signatures; the server recognises what it already
+    /// has. Returns how many records were queued, when the outbox was lost.
+    fn recover_outbox(&mut self) -> Result<Option<usize>> {
+        let mark: i64 = self
+            .main
+            .query_row("SELECT value FROM meta WHERE key = 'outbox_seq'", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0);
+        let issued: i64 = self
+            .outbox
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        if self.report.outbox_quarantined.is_none() && issued >= mark {
+            return Ok(None);
+        }
+        // A day of margin for a clock set back; with no drained sync on record, everything.
+        let since = self
+            .meta_json::<Timestamp>(sync::DRAINED_KEY)?
+            .map_or(i64::MIN, |t| t.millis().saturating_sub(86_400_000));
+        let records: Vec<(String, String)> = {
+            let mut stmt = self.main.prepare(
+                "SELECT id, kind FROM records WHERE updated_at >= ?1 ORDER BY updated_at",
+            )?;
+            stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let mut last = 0;
+        for (id, kind) in &records {
+            let rid = parse_id(id.clone());
+            let bytes = self.document_bytes(rid)?;
+            let kind = RecordKind::parse(kind).unwrap_or(RecordKind::ContactNote);
+            last = outbox_push(&self.outbox, rid, "change", &bytes, priority(kind))?;
+            let events: Vec<String> = {
+                let mut stmt = self
+                    .main
+                    .prepare_cached("SELECT event FROM attestations WHERE record_id = ?1")?;
+                stmt.query_map([id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?
+            };
+            for event in events {
+                last = outbox_push(&self.outbox, rid, "attestation", event.as_bytes(), 1)?;
+            }
+        }
+        // What the main database holds is all queued now: the replay mark starts again at
+        // the new outbox's numbers, so later work is never taken for work already applied.
+        self.main.execute(
+            "INSERT INTO meta (key, value) VALUES ('outbox_seq', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = ?1",
+            [last.max(issued)],
+        )?;
+        tracing::warn!(
+            requeued = records.len(),
+            "the outbox was lost; records queued again"
+        );
+        Ok(Some(records.len()))
     }
 
     /// The safety database: alarms and visit sessions (open a second handle with

@@ -21,6 +21,9 @@ use crate::model::{RecordId, Role, Timestamp};
 const IDENTITY_KEY: &str = "identity";
 const CURSOR_KEY: &str = "sync_cursor";
 const LAST_SYNC_KEY: &str = "last_synced_at";
+/// When a sync last left nothing waiting in the outbox: every record written since then is
+/// queued again if the outbox is lost.
+pub(crate) const DRAINED_KEY: &str = "outbox_drained_at";
 
 /// Where one record stands with the server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +250,9 @@ impl Store {
         }
         self.set_meta_json(CURSOR_KEY, &response.cursor)?;
         self.set_meta_json(LAST_SYNC_KEY, &Timestamp::now())?;
+        if self.outbox_len()? == 0 {
+            self.set_meta_json(DRAINED_KEY, &Timestamp::now())?;
+        }
         Ok(applied)
     }
 
@@ -455,7 +461,7 @@ impl Store {
         Ok(())
     }
 
-    fn meta_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+    pub(crate) fn meta_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let raw: Option<Vec<u8>> = self
             .main
             .prepare_cached("SELECT value FROM meta WHERE key = ?1")?

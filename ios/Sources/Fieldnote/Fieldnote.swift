@@ -49,6 +49,13 @@ public final class Fieldnote: @unchecked Sendable {
     /// Whether the store is locked (idle timeout included).
     public var isLocked: Bool { store.isLocked() }
 
+    /// What the last unlock found damaged and repaired (a database moved aside, unsent work
+    /// queued again). Show every message to the person; an empty list means nothing happened.
+    public func repairs() async throws -> Repairs {
+        let store = self.store
+        return try await offMain { try store.repairs() }
+    }
+
     /// Signs in and registers the device; keep the credentials in the Keychain. Supervisors
     /// and program directors also give their authenticator's code (`secondFactor`); without
     /// it the call throws `FieldnoteError.SecondFactorRequired`: ask for the code.

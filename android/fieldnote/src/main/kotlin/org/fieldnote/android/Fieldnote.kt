@@ -73,6 +73,12 @@ class Fieldnote(
     /** Whether the store is locked (idle timeout included). */
     val isLocked: Boolean get() = store.isLocked()
 
+    /**
+     * What the last unlock found damaged and repaired (a database moved aside, unsent work
+     * queued again). Show every message to the person; an empty list means nothing happened.
+     */
+    suspend fun repairs(): Repairs = withContext(io) { store.repairs() }
+
     /** Sets or removes the unlock PIN. */
     suspend fun setUnlockPin(pin: String?) = withContext(io) { store.setUnlockPin(pin) }
 
