@@ -73,6 +73,18 @@ pub enum Error {
     /// space and retry.
     #[error("the device storage is full; nothing was saved")]
     DiskFull,
+    /// The change could not be written to the records database (`reason`), and could not
+    /// be taken back out of the queue of work to send either: it is kept, is sent at the
+    /// next sync and appears in the records once the store is opened with room to spare.
+    /// Entering it again would make a duplicate.
+    #[error(
+        "{reason}; the change was kept in the queue of work to send and will appear once \
+         there is room: do not enter it again"
+    )]
+    KeptForLater {
+        /// Why the records database refused it.
+        reason: String,
+    },
     /// A document's bytes could not be read (damaged, truncated, or over the size limits).
     #[error("document {id} could not be read: {reason}")]
     Document {

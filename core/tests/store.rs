@@ -636,3 +636,57 @@ fn a_much_edited_document_is_compacted_into_a_snapshot_and_reads_back() {
     };
     assert_eq!(p.summary.as_str(), "revision 39");
 }
+
+/// On a full disk the first refused write used to stay queued while the person was told
+/// "nothing was saved" (re-typing it made a duplicate). When the queued entry cannot be
+/// taken back, the error now says it was kept, and it is: the record appears, once, when
+/// the store is opened with room.
+#[test]
+fn a_write_refused_on_a_full_disk_is_either_withdrawn_or_told_as_kept() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let pages: u32 = f
+        .store
+        .main_connection_for_test()
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    // The records database is full, and the outbox refuses to give anything back.
+    f.store
+        .main_connection_for_test()
+        .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+        .unwrap();
+    f.store
+        .outbox_connection_for_test()
+        .execute_batch(
+            "CREATE TEMP TRIGGER no_withdrawal BEFORE DELETE ON outbox
+             BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
+        )
+        .unwrap();
+    let before = f.store.outbox_len().unwrap();
+    let big = "a long visit narrative ".repeat(2000);
+    let mut saved = 0;
+    let err = loop {
+        match f
+            .store
+            .create(RecordBody::ContactNote(f.note(m, Program::Csp, &big)))
+        {
+            Ok(_) if saved < 50 => saved += 1,
+            Ok(_) => panic!("the records database never filled"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, Error::KeptForLater { .. }), "{err:?}");
+    let said = err.to_string();
+    assert!(
+        said.contains("do not enter it again") && said.contains("full"),
+        "{said}"
+    );
+    let queued = f.store.outbox_len().unwrap() - before;
+    assert!(queued > saved);
+    // With room again (a new connection has no page cap and no trigger), the kept note is
+    // there, once, and still waits to be sent.
+    let f = f.reopen();
+    let found = f.store.search("long visit narrative", 100).unwrap().len();
+    assert_eq!(found, queued, "each saved or kept note appears once");
+    assert_eq!(f.store.outbox_len().unwrap(), before + queued);
+}

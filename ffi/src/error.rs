@@ -157,6 +157,7 @@ impl From<CoreError> for FieldnoteError {
             | CoreError::SchemaTooNew { .. }
             | CoreError::UnsupportedFormat { .. }
             | CoreError::DiskFull
+            | CoreError::KeptForLater { .. }
             | CoreError::Document { .. }
             | CoreError::Io { .. }
             | CoreError::Storage(_) => FieldnoteError::Storage { reason },

@@ -500,11 +500,7 @@ impl Store {
             tx.commit()?;
             Ok(())
         })();
-        if result.is_err() {
-            let _ = self
-                .outbox
-                .execute("DELETE FROM outbox WHERE seq >= ?1", [first_seq]);
-        }
+        let result = self.withdraw_on_failure(result, first_seq);
         result.map(|()| prepared.into_iter().map(|(id, ..)| id).collect())
     }
 
@@ -1150,12 +1146,27 @@ impl Store {
             tx.commit()?;
             Ok(())
         })();
-        if result.is_err() {
-            let _ = self
-                .outbox
-                .execute("DELETE FROM outbox WHERE seq = ?1", [seq]);
+        self.withdraw_on_failure(result, seq)
+    }
+
+    /// After the main database refused a write whose outbox entries (from `first_seq` on)
+    /// are already queued, takes them back out so that "nothing was saved" stays true. When
+    /// even that fails (a full disk refuses the delete too), the entries stay queued, will
+    /// be sent and replayed, and the error says so.
+    fn withdraw_on_failure(&mut self, result: Result<()>, first_seq: i64) -> Result<()> {
+        let Err(e) = result else { return Ok(()) };
+        match self
+            .outbox
+            .execute("DELETE FROM outbox WHERE seq >= ?1", [first_seq])
+        {
+            Ok(_) => Err(e),
+            Err(withdrawal) => {
+                tracing::warn!(error = %withdrawal, "a refused write stays queued");
+                Err(Error::KeptForLater {
+                    reason: e.to_string(),
+                })
+            }
         }
-        result
     }
 
     /// Applies outbox entries newer than the main database's mark.
