@@ -261,3 +261,88 @@ fn a_lost_outbox_is_told_and_nothing_waits_in_vain() {
         );
     }
 }
+
+/// Two programs writing to one store at once: each write either succeeds or is refused
+/// naming the program that holds the store; every reported success is saved and waits to
+/// be sent, and no refused write leaves anything behind.
+#[test]
+fn two_programs_on_one_store_never_half_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    ok(&store, &["init"]);
+    let m = ok(
+        &store,
+        &[
+            "member",
+            "add",
+            "--given",
+            "Ivo",
+            "--family",
+            "Testgate",
+            "--dob",
+            "1980-01-02",
+            "--masshealth-id",
+            "100200300403",
+            "--program",
+            "csp",
+        ],
+    );
+    let before = ok(&store, &["--json", "status"]);
+    let pending = |s: &str| -> u64 {
+        serde_json::from_str::<serde_json::Value>(s).unwrap()["sync"]["pending"]
+            .as_u64()
+            .unwrap()
+    };
+    let start = pending(&before);
+    let results: Vec<(bool, String)> = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..16)
+            .map(|i| {
+                let (store, m) = (&store, &m);
+                s.spawn(move || {
+                    let text = format!("Concurrent visit {i}.");
+                    let out = run(
+                        store,
+                        &[
+                            "note",
+                            "write",
+                            "--member",
+                            m,
+                            "--program",
+                            "csp",
+                            "--minutes",
+                            "15",
+                            "--narrative",
+                            &text,
+                        ],
+                    );
+                    (
+                        out.status.success(),
+                        String::from_utf8_lossy(&out.stderr).into_owned(),
+                    )
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let saved = results.iter().filter(|(ok, _)| *ok).count() as u64;
+    for (ok, err) in &results {
+        assert!(
+            *ok || err.contains("open in another program (process"),
+            "a refused write names the holder: {err}"
+        );
+    }
+    assert!(saved >= 1);
+    let after = ok(&store, &["--json", "status"]);
+    assert_eq!(
+        pending(&after),
+        start + saved,
+        "every saved note waits to be sent"
+    );
+    let found = ok(&store, &["--json", "search", "Concurrent visit"]);
+    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    assert_eq!(
+        found.as_array().map_or(0, Vec::len) as u64,
+        saved,
+        "{found}"
+    );
+}

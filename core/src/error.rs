@@ -11,6 +11,13 @@ pub enum Error {
     /// The key does not open this store. Nothing was changed; ask for the key again.
     #[error("the key does not open this store")]
     WrongKey,
+    /// Another program holds this store open (`holder` says which, as it wrote itself down).
+    /// One program at a time writes a store; close the other and retry.
+    #[error("this store is open in another program ({holder}); close it and try again")]
+    InUse {
+        /// The holder's own description: process id and program name.
+        holder: String,
+    },
     /// The key must be 32 bytes (64 hex characters).
     #[error("a store key is 32 bytes (64 hex characters): {reason}")]
     BadKey {

@@ -690,3 +690,23 @@ fn a_write_refused_on_a_full_disk_is_either_withdrawn_or_told_as_kept() {
     assert_eq!(found, queued, "each saved or kept note appears once");
     assert_eq!(f.store.outbox_len().unwrap(), before + queued);
 }
+
+/// One program at a time holds a store: a second open is refused naming the holder, and
+/// the store opens again as soon as the first handle is closed (the lock goes with it,
+/// crash or not).
+#[test]
+fn a_second_program_on_one_store_is_refused_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::generate();
+    let first = Store::open(dir.path(), key.clone()).unwrap();
+    let err = Store::open(dir.path(), key.clone()).unwrap_err();
+    match &err {
+        Error::InUse { holder } => {
+            assert!(holder.contains(&std::process::id().to_string()), "{holder}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("open in another program"), "{err}");
+    drop(first);
+    Store::open(dir.path(), key).unwrap();
+}

@@ -157,6 +157,7 @@ impl From<CoreError> for FieldnoteError {
             | CoreError::SchemaTooNew { .. }
             | CoreError::UnsupportedFormat { .. }
             | CoreError::DiskFull
+            | CoreError::InUse { .. }
             | CoreError::KeptForLater { .. }
             | CoreError::Document { .. }
             | CoreError::Io { .. }

@@ -165,6 +165,10 @@ impl FieldnoteStore {
         guard(|| {
             self.gate.check(pin.as_deref(), now_ms())?;
             let key = store_key(key)?;
+            // One handle holds the store at a time: an earlier unlock's is closed first.
+            if let Some(u) = lock(&self.records).take() {
+                u.store.lock();
+            }
             let store = Store::open(&self.dir, key.clone())?;
             let mut safety = lock(&self.safety);
             if safety.is_none() {

@@ -46,6 +46,7 @@ use crate::model::{
 
 const MAIN_FILE: &str = "fieldnote.db";
 const OUTBOX_FILE: &str = "outbox.db";
+const LOCK_FILE: &str = "lock";
 pub(crate) const KEYCHECK_FILE: &str = "keycheck";
 const QUARANTINE_DIR: &str = "quarantine";
 /// After this many incremental chunks, a document's chunks are compacted into one snapshot.
@@ -229,6 +230,8 @@ impl PlanSignatures {
 
 /// An open, unlocked store.
 pub struct Store {
+    /// Held for the store's lifetime: one program at a time (see [`hold`]).
+    _holder: fs::File,
     dir: PathBuf,
     key: StoreKey,
     main: Connection,
@@ -284,6 +287,7 @@ impl Store {
             path: dir.clone(),
             source: e,
         })?;
+        let holder = hold(&dir)?;
         let keycheck = dir.join(KEYCHECK_FILE);
         let known = match key::keycheck(&keycheck, &key)? {
             key::KeyCheck::Mismatch => return Err(Error::WrongKey),
@@ -311,6 +315,7 @@ impl Store {
         }
         let actor = load_actor(&main)?;
         let mut store = Store {
+            _holder: holder,
             dir,
             key,
             main,
@@ -1362,6 +1367,63 @@ fn insert_attestation(conn: &Connection, att: &Attestation) -> Result<()> {
 /// Opens one of the store's databases. An unreadable file is a wrong key unless the key is
 /// known to be right (`key_known`), in which case the file is damaged: it is moved to
 /// quarantine and a new one is created in its place. Returns where a damaged file went.
+/// Takes the store's lock file (`lock`), exclusively, for as long as the returned file is
+/// open, and writes down who holds it. A second program opening the store gets
+/// [`Error::InUse`] naming the holder, instead of racing the first one's writes (two
+/// writers once left a write reported as failed saved in the records but gone from the
+/// outbox). The operating system releases the lock when the holder exits, even by a crash.
+fn hold(dir: &Path) -> Result<fs::File> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let io = |source| Error::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            // The holder writes itself down just after it takes the lock: give it a moment.
+            let mut holder = String::new();
+            for _ in 0..20 {
+                holder.clear();
+                let _ = file.rewind().and_then(|()| file.read_to_string(&mut holder));
+                if !holder.trim().is_empty() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let holder = holder.trim();
+            return Err(Error::InUse {
+                holder: if holder.is_empty() {
+                    "another program".into()
+                } else {
+                    holder
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(200)
+                        .collect()
+                },
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "a program".into());
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    write!(file, "process {} ({program})", std::process::id()).map_err(io)?;
+    Ok(file)
+}
+
 pub(crate) fn open_or_quarantine(
     dir: &Path,
     file: &str,

@@ -375,10 +375,18 @@ fn add_team(db: &Db, workers: usize) -> Result<String, BoxError> {
                 &hash,
             )
         };
-        add("sup".into(), ServerRole::Supervisor)?;
+        // Supervisors register devices with an authenticator code, each 30-second code
+        // once per account: the bench's supervisor devices take turns over a few accounts.
+        for i in 0..SUPERVISOR_ACCOUNTS {
+            add(format!("sup{i}"), ServerRole::Supervisor)?;
+        }
         for i in 0..workers {
             add(format!("w{i}"), ServerRole::Worker)?;
         }
+        tx.exec(
+            "UPDATE users SET totp_secret = $1 WHERE role = 'supervisor' AND team_id = $2",
+            fieldnote_server::params![BENCH_TOTP, &team],
+        )?;
         Ok(team)
     })?)
 }
@@ -423,14 +431,30 @@ impl Transport for Counting {
     }
 }
 
+/// Supervisor accounts of the bench team, and their authenticator secret (base32).
+const SUPERVISOR_ACCOUNTS: usize = 8;
+const BENCH_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// A device signed in as `user`; `sup` is the team's supervisor (one of its accounts, in
+/// turn, with its authenticator code).
 fn device(url: &str, dir: &Path, user: &str) -> Result<Device, BoxError> {
+    static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(0);
+    let (user, code) = if user == "sup" {
+        let i = NEXT_SUPERVISOR.fetch_add(1, Ordering::Relaxed) as usize % SUPERVISOR_ACCOUNTS;
+        let name = format!("sup{i}");
+        let code = fieldnote_tests::process::authenticator_code(url, &name, BENCH_TOTP);
+        (name, Some(code))
+    } else {
+        (user.to_string(), None)
+    };
+    let user = user.as_str();
     let mut store = Store::open(dir, StoreKey::generate())?;
     let client = Client::with_transport(Counting {
         inner: HttpTransport::new(url, &TlsOptions::default())?,
         requests: AtomicU64::new(0),
         latencies: Mutex::new(Vec::new()),
     });
-    client.login(url, &mut store, user, PASSWORD, None, "bench")?;
+    client.login(url, &mut store, user, PASSWORD, code.as_deref(), "bench")?;
     let id = store.identity()?.ok_or("no identity")?;
     Ok(Device {
         store,
