@@ -596,13 +596,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 "review": review, "conflicts": store.conflicts(id)? });
             print_json(&v);
         }
-        Command::Check => match store.check_integrity()? {
-            None => out!("ok"),
-            Some(q) => out!(
-                "damaged; moved to {} and rebuilt from the outbox",
-                q.display()
-            ),
-        },
+        Command::Check => {
+            let repaired = store.check_integrity()?.notices();
+            if repaired.is_empty() {
+                out!("ok");
+            }
+            for notice in repaired {
+                out!("damaged: {notice}");
+            }
+        }
         Command::Demo {
             members,
             notes_per_member,

@@ -404,7 +404,10 @@ fn a_full_disk_is_a_clear_error_and_damages_nothing() {
     assert!(saw_full);
     let mut f = f.reopen();
     assert_eq!(
-        f.store.check_integrity().map(|q| q.is_none()).ok(),
+        f.store
+            .check_integrity()
+            .map(|r| r.notices().is_empty())
+            .ok(),
         Some(true)
     );
     let RecordBody::ContactNote(n) = f.store.get(keep).unwrap().body else {
@@ -570,12 +573,16 @@ fn a_damaged_page_found_by_the_integrity_check_is_quarantined_and_rebuilt() {
     std::fs::write(&db, &bytes).unwrap();
 
     let mut store = Store::open(&dir, key()).unwrap();
-    let moved = store.check_integrity().unwrap().expect("damage found");
+    let moved = store
+        .check_integrity()
+        .unwrap()
+        .quarantined
+        .expect("damage found");
     assert!(
         moved.join("fieldnote.db").exists(),
         "the damaged file is kept"
     );
-    assert_eq!(store.check_integrity().unwrap(), None);
+    assert!(store.check_integrity().unwrap().notices().is_empty());
     for id in notes {
         assert!(store.get(id).is_ok(), "note {id} rebuilt from the outbox");
     }
@@ -709,4 +716,57 @@ fn a_second_program_on_one_store_is_refused_naming_the_holder() {
     assert!(err.to_string().contains("open in another program"), "{err}");
     drop(first);
     Store::open(dir.path(), key).unwrap();
+}
+
+/// `check` covers all three databases: damage inside the outbox or the safety database is
+/// found (not only at open), moved aside, and what they held unsent is queued again.
+#[test]
+fn check_finds_damage_in_every_database_and_requeues_what_it_held() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    for i in 0..40 {
+        let n = f.note(
+            m,
+            Program::Csp,
+            &format!("visit {i} {}", "details ".repeat(60)),
+        );
+        f.store.create(RecordBody::ContactNote(n)).unwrap();
+    }
+    let alarm = f
+        .store
+        .safety()
+        .raise_alarm(fieldnote_protocol::safety::AlarmKind::Panic, None)
+        .unwrap();
+    let pending_alarms = f.store.safety().pending_len().unwrap();
+    assert!(pending_alarms >= 1, "{alarm:?}");
+    let dir = f.dir.path().to_path_buf();
+    f.store.lock();
+    // Damage a page in the middle of the outbox, and the end of the safety database's
+    // file (its outbox table's rows stay readable on their own pages).
+    let safety_len = std::fs::metadata(dir.join("safety.db")).unwrap().len() as usize;
+    for (file, at) in [
+        ("outbox.db", 20 * 2048 + 100),
+        ("safety.db", safety_len - 1500),
+    ] {
+        let path = dir.join(file);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > at + 300, "{file}: {} bytes", bytes.len());
+        for b in &mut bytes[at..at + 200] {
+            *b ^= 0xff;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let mut store = Store::open(&dir, key()).unwrap();
+    let found = store.check_integrity().unwrap();
+    assert!(found.outbox_quarantined.is_some(), "{found:?}");
+    assert!(found.outbox_requeued.unwrap() >= 41, "{found:?}");
+    assert!(!found.notices().is_empty());
+    assert!(store.outbox_len().unwrap() >= 41);
+    assert!(found.safety_quarantined.is_some(), "{found:?}");
+    assert_eq!(found.safety_recovered, Some(pending_alarms), "{found:?}");
+    assert!(
+        store.check_integrity().unwrap().notices().is_empty(),
+        "whole again"
+    );
+    assert_eq!(store.safety().pending_len().unwrap(), pending_alarms);
 }

@@ -70,6 +70,9 @@ pub struct OpenReport {
     /// were queued again from the main database so that nothing unsent is dropped: every
     /// record written since the outbox was last empty after a sync.
     pub outbox_requeued: Option<usize>,
+    /// When the safety database was damaged, how many unsent alarm and visit messages could
+    /// be read from it and were queued again.
+    pub safety_recovered: Option<usize>,
 }
 
 impl OpenReport {
@@ -99,9 +102,11 @@ impl OpenReport {
         }
         if let Some(q) = &self.safety_quarantined {
             out.push(format!(
-                "The safety database was damaged and moved to {}: if you raised an alarm \
-                 that was not confirmed as sent, call your supervisor or 911 now.",
-                q.display()
+                "The safety database was damaged and moved to {}; {} unsent alarm or visit \
+                 messages were recovered and will be sent. If you raised an alarm that was \
+                 not confirmed as sent, call your supervisor or 911 now.",
+                q.display(),
+                self.safety_recovered.unwrap_or(0)
             ));
         }
         out
@@ -258,7 +263,11 @@ fn is_unreadable(e: &rusqlite::Error) -> bool {
 }
 
 /// Opens one SQLCipher database with `key`, checks it can be read, and sets the pragmas.
-fn open_db(path: &Path, key: &StoreKey, synchronous: &str) -> rusqlite::Result<Connection> {
+pub(crate) fn open_db(
+    path: &Path,
+    key: &StoreKey,
+    synchronous: &str,
+) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     // SQLCipher logs decryption failures to stderr by default; the caller reports them.
     let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
@@ -303,8 +312,11 @@ impl Store {
         schema::migrate(&mut outbox, schema::OUTBOX, None)?;
         let (safety, moved) =
             open_or_quarantine(&dir, safety::SAFETY_FILE, &key, "FULL", key_known)?;
-        report.safety_quarantined = moved;
         let safety = SafetyStore::from_connection(safety)?;
+        if let Some(q) = &moved {
+            report.safety_recovered = Some(safety.salvage(q, &key)?);
+        }
+        report.safety_quarantined = moved;
 
         let (mut main, moved) = open_or_quarantine(&dir, MAIN_FILE, &key, "NORMAL", key_known)?;
         report.quarantined = moved;
@@ -333,7 +345,8 @@ impl Store {
         if migrated.reproject || pending {
             store.rebuild_projections()?;
         }
-        store.report.outbox_requeued = store.recover_outbox()?;
+        let lost = store.report.outbox_quarantined.is_some();
+        store.report.outbox_requeued = store.recover_outbox(lost)?;
         store.report.replayed = store.replay_outbox()?;
         Ok(store)
     }
@@ -343,7 +356,7 @@ impl Store {
     /// applied). Every record written since the outbox was last emptied by a sync is queued
     /// as its whole document, with its signatures; the server recognises what it already
     /// has. Returns how many records were queued, when the outbox was lost.
-    fn recover_outbox(&mut self) -> Result<Option<usize>> {
+    fn recover_outbox(&mut self, quarantined: bool) -> Result<Option<usize>> {
         let mark: i64 = self
             .main
             .query_row("SELECT value FROM meta WHERE key = 'outbox_seq'", [], |r| {
@@ -360,7 +373,7 @@ impl Store {
             )
             .optional()?
             .unwrap_or(0);
-        if self.report.outbox_quarantined.is_none() && issued >= mark {
+        if !quarantined && issued >= mark {
             return Ok(None);
         }
         // A day of margin for a clock set back; with no drained sync on record, everything.
@@ -852,29 +865,45 @@ impl Store {
         insert_attestation(&self.main, att)
     }
 
-    /// Checks the main database page by page. A damaged database is moved to quarantine and
-    /// rebuilt from the outbox; the quarantine path is returned. `Ok(None)`: healthy.
-    pub fn check_integrity(&mut self) -> Result<Option<PathBuf>> {
-        let ok = match self
-            .main
-            .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
-        {
-            Ok(s) => s == "ok",
-            Err(e) if is_unreadable(&e) => false,
-            Err(e) => return Err(e.into()),
-        };
-        if ok {
-            return Ok(None);
+    /// Runs SQLite's full integrity check on all three databases. The outbox is checked
+    /// first: a damaged one is moved to `quarantine/` and what it held is queued again from
+    /// the records. A damaged safety database is moved aside and its unsent alarms queued
+    /// again as far as they read. A damaged records database is moved aside and rebuilt
+    /// from the outbox (the rest comes back from the server at the next sync). Returns what
+    /// was repaired, in the shape of an [`OpenReport`] (empty when all is whole).
+    pub fn check_integrity(&mut self) -> Result<OpenReport> {
+        let mut found = OpenReport::default();
+        if !is_whole(&self.outbox)? {
+            let placeholder = Connection::open_in_memory()?;
+            drop(std::mem::replace(&mut self.outbox, placeholder));
+            let moved = quarantine(&self.dir, OUTBOX_FILE)?;
+            let mut outbox = open_db(&self.dir.join(OUTBOX_FILE), &self.key, "FULL")?;
+            schema::migrate(&mut outbox, schema::OUTBOX, None)?;
+            self.outbox = outbox;
+            found.outbox_quarantined = Some(moved);
+            found.outbox_requeued = self.recover_outbox(true)?;
         }
-        let placeholder = Connection::open_in_memory()?;
-        drop(std::mem::replace(&mut self.main, placeholder));
-        let moved = quarantine(&self.dir, MAIN_FILE)?;
-        let mut main = open_db(&self.dir.join(MAIN_FILE), &self.key, "NORMAL")?;
-        schema::migrate(&mut main, schema::MAIN, None)?;
-        self.main = main;
-        self.actor = load_actor(&self.main)?;
-        self.replay_outbox()?;
-        Ok(Some(moved))
+        if !self.safety.is_whole()? {
+            let placeholder = SafetyStore::from_connection(Connection::open_in_memory()?)?;
+            drop(std::mem::replace(&mut self.safety, placeholder));
+            let moved = quarantine(&self.dir, safety::SAFETY_FILE)?;
+            let conn = open_db(&self.dir.join(safety::SAFETY_FILE), &self.key, "FULL")?;
+            self.safety = SafetyStore::from_connection(conn)?;
+            found.safety_recovered = Some(self.safety.salvage(&moved, &self.key)?);
+            found.safety_quarantined = Some(moved);
+        }
+        if !is_whole(&self.main)? {
+            let placeholder = Connection::open_in_memory()?;
+            drop(std::mem::replace(&mut self.main, placeholder));
+            let moved = quarantine(&self.dir, MAIN_FILE)?;
+            let mut main = open_db(&self.dir.join(MAIN_FILE), &self.key, "NORMAL")?;
+            schema::migrate(&mut main, schema::MAIN, None)?;
+            self.main = main;
+            self.actor = load_actor(&self.main)?;
+            self.replay_outbox()?;
+            found.quarantined = Some(moved);
+        }
+        Ok(found)
     }
 
     /// Folds the write-ahead log back into the database files. SQLite does this by itself
@@ -1393,7 +1422,9 @@ fn hold(dir: &Path) -> Result<fs::File> {
             let mut holder = String::new();
             for _ in 0..20 {
                 holder.clear();
-                let _ = file.rewind().and_then(|()| file.read_to_string(&mut holder));
+                let _ = file
+                    .rewind()
+                    .and_then(|()| file.read_to_string(&mut holder));
                 if !holder.trim().is_empty() {
                     break;
                 }
@@ -1422,6 +1453,15 @@ fn hold(dir: &Path) -> Result<fs::File> {
     file.rewind().map_err(io)?;
     write!(file, "process {} ({program})", std::process::id()).map_err(io)?;
     Ok(file)
+}
+
+/// Whether SQLite's integrity check finds the database whole (an unreadable file is not).
+pub(crate) fn is_whole(conn: &Connection) -> Result<bool> {
+    match conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)) {
+        Ok(s) => Ok(s == "ok"),
+        Err(e) if is_unreadable(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(crate) fn open_or_quarantine(

@@ -194,6 +194,42 @@ impl SafetyStore {
         )?)
     }
 
+    /// Whether SQLite finds the safety database whole.
+    pub(crate) fn is_whole(&self) -> Result<bool> {
+        super::is_whole(&self.conn)
+    }
+
+    /// Queues again what a damaged safety database (moved to `moved`) still held unsent,
+    /// as far as it can be read: alarms raised offline are sent, not dropped. Returns how
+    /// many items were queued; a file too damaged to read gives 0.
+    pub(crate) fn salvage(&self, moved: &Path, key: &StoreKey) -> Result<usize> {
+        let rows: Vec<(String, i64, Vec<u8>, i64)> = (|| {
+            let old = super::open_db(&moved.join(SAFETY_FILE), key, "FULL").ok()?;
+            let mut stmt = old
+                .prepare(
+                    "SELECT item_id, priority, body, created_at FROM safety_outbox ORDER BY seq",
+                )
+                .ok()?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .ok()?;
+            // Every row that reads; a damaged page loses only what is on it.
+            Some(rows.filter_map(|r| r.ok()).collect())
+        })()
+        .unwrap_or_default();
+        let tx = self.write()?;
+        let mut queued = 0;
+        for (item_id, priority, body, created_at) in rows {
+            queued += tx.execute(
+                "INSERT OR IGNORE INTO safety_outbox (item_id, priority, body, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![item_id, priority, body, created_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(queued)
+    }
+
     pub(crate) fn from_connection(mut conn: Connection) -> Result<SafetyStore> {
         schema::migrate(&mut conn, schema::SAFETY, None)?;
         Ok(SafetyStore { conn })
