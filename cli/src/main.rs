@@ -3,7 +3,6 @@
 //! demo and benchmark the core without a phone.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -252,6 +251,7 @@ enum PlanCmd {
     },
 }
 
+mod files;
 mod net;
 mod safety;
 
@@ -298,7 +298,8 @@ fn main() -> ExitCode {
 
 fn key_path(cli: &Cli) -> PathBuf {
     cli.key_file.clone().unwrap_or_else(|| {
-        let mut p = cli.store.clone().into_os_string();
+        // `dir/` and `dir` are one store, whose key is `dir.key` beside it, never inside.
+        let mut p = cli.store.components().collect::<PathBuf>().into_os_string();
         p.push(".key");
         PathBuf::from(p)
     })
@@ -312,18 +313,13 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 fn read_key(path: &Path) -> Result<StoreKey, Error> {
+    files::warn_if_shared(path);
     StoreKey::from_hex(&fs::read_to_string(path).map_err(io_err(path))?)
 }
 
 fn create_key(path: &Path) -> Result<StoreKey, Error> {
     let key = StoreKey::generate();
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(io_err(path))?;
-    f.write_all(key.to_hex().as_bytes()).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))?;
+    files::write_private(path, key.to_hex().as_bytes())?;
     Ok(key)
 }
 

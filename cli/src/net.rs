@@ -4,7 +4,7 @@
 //! a phone keeps them in its keystore instead.
 
 use std::fs;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use fieldnote_client::{Client, DeviceCredentials, TlsOptions};
@@ -12,6 +12,7 @@ use fieldnote_core::{Error, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::files::write_private;
 use crate::{CliError, io_err, print_json};
 
 /// What the CLI keeps about its server.
@@ -25,16 +26,6 @@ fn saved_path(store_dir: &Path) -> PathBuf {
     let mut p = store_dir.to_path_buf().into_os_string();
     p.push(".device");
     PathBuf::from(p)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(io_err(path))?;
-    f.write_all(bytes).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
 }
 
 fn load_saved(store_dir: &Path) -> Result<Saved, CliError> {

@@ -346,3 +346,40 @@ fn two_programs_on_one_store_never_half_write() {
         "{found}"
     );
 }
+
+/// The key lives beside the store whatever the spelling of its path (`dir/` is `dir`), is
+/// readable by its owner only, and a key readable by others is used with a warning.
+#[test]
+fn the_key_file_is_beside_the_store_and_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_slash = format!("{}/", dir.path().join("device").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldnote"))
+        .args(["--store", &with_slash, "init"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = dir.path().join("device.key");
+    assert!(key.exists(), "the key is beside the store");
+    assert!(!dir.path().join("device").join(".key").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".writing"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "key mode {mode:o}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let out = run(&dir.path().join("device"), &["status"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("can be read by other users"), "{err}");
+    }
+}

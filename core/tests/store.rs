@@ -770,3 +770,51 @@ fn check_finds_damage_in_every_database_and_requeues_what_it_held() {
     );
     assert_eq!(store.safety().pending_len().unwrap(), pending_alarms);
 }
+
+/// A damaged key-check file is not taken for a wrong key: the right key, which reads the
+/// records, opens the store and the file is rewritten; a wrong key is still refused and
+/// changes nothing.
+#[test]
+fn a_damaged_keycheck_is_not_a_wrong_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::generate();
+    let id = {
+        let mut s = Store::open(dir.path(), key.clone()).unwrap();
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
+        s.create(RecordBody::Member(fieldnote_core::synthetic::member(
+            &mut rng,
+        )))
+        .unwrap()
+    };
+    let check = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("keycheck")
+        })
+        .expect("a key-check file");
+    for damage in [
+        "",
+        "garbage\n",
+        "fieldnote-store-format 1 (sqlcipher 4, page 2048)\nzz\n",
+    ] {
+        std::fs::write(&check, damage).unwrap();
+        assert!(matches!(
+            Store::open(dir.path(), StoreKey::generate()),
+            Err(Error::WrongKey | Error::UnsupportedFormat { .. })
+        ));
+        let s = Store::open(dir.path(), key.clone()).unwrap();
+        assert!(s.get(id).is_ok(), "{damage:?}");
+        drop(s);
+        assert!(
+            matches!(
+                Store::open(dir.path(), StoreKey::generate()),
+                Err(Error::WrongKey)
+            ),
+            "rewritten: a wrong key is told apart again"
+        );
+    }
+}

@@ -299,6 +299,15 @@ impl Store {
         let holder = hold(&dir)?;
         let keycheck = dir.join(KEYCHECK_FILE);
         let known = match key::keycheck(&keycheck, &key)? {
+            // A key-check file that disagrees may itself be the damaged part: when the key
+            // reads the records database, it is the right key and the file is rewritten.
+            key::KeyCheck::Mismatch | key::KeyCheck::OtherFormat(_)
+                if key_reads(&dir.join(MAIN_FILE), &key) =>
+            {
+                tracing::warn!("the key-check file was damaged; rewritten");
+                key::write_keycheck(&keycheck, &key)?;
+                Some(true)
+            }
             key::KeyCheck::Mismatch => return Err(Error::WrongKey),
             key::KeyCheck::OtherFormat(found) => return Err(Error::UnsupportedFormat { found }),
             key::KeyCheck::Matches => Some(true),
@@ -1453,6 +1462,25 @@ fn hold(dir: &Path) -> Result<fs::File> {
     file.rewind().map_err(io)?;
     write!(file, "process {} ({program})", std::process::id()).map_err(io)?;
     Ok(file)
+}
+
+/// Whether `key` reads the existing database at `path` (never creating one).
+fn key_reads(path: &Path, key: &StoreKey) -> bool {
+    path.exists()
+        && Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .ok()
+            .is_some_and(|conn| {
+                let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+                conn.execute_batch(key.pragma().as_str()).is_ok()
+                    && conn
+                        .execute_batch("PRAGMA cipher_page_size = 2048;")
+                        .is_ok()
+                    && conn
+                        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                        .is_ok()
+            })
 }
 
 /// Whether SQLite's integrity check finds the database whole (an unreadable file is not).
