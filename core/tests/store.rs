@@ -818,3 +818,62 @@ fn a_damaged_keycheck_is_not_a_wrong_key() {
         );
     }
 }
+
+/// Control characters (terminal escapes, bells) are refused wherever text is kept (line
+/// breaks and tabs stay allowed in narratives), dates of birth before 1900 are refused, and
+/// a finalization's name is checked like a plan signature's: required, at most 200
+/// characters, no control characters. Nothing refused is stored.
+#[test]
+fn control_characters_impossible_births_and_bad_signer_names_are_refused() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    let before = f.store.outbox_len().unwrap();
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9);
+    let mut member = fieldnote_core::synthetic::member(&mut rng);
+    member.given_name = "Ada\u{1b}[2J".into();
+    let err = f
+        .store
+        .create(RecordBody::Member(member.clone()))
+        .unwrap_err();
+    assert_eq!(fields(&err), ["given_name"], "{err}");
+    member.given_name = "Ada".into();
+    member.date_of_birth = Day::parse("1800-01-01").unwrap();
+    let err = f.store.create(RecordBody::Member(member)).unwrap_err();
+    assert_eq!(fields(&err), ["date_of_birth"], "{err}");
+    let err = f
+        .store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::Csp,
+            "Rang the bell\u{7}.",
+        )))
+        .unwrap_err();
+    assert_eq!(fields(&err), ["narrative"], "{err}");
+    assert_eq!(
+        f.store.outbox_len().unwrap(),
+        before,
+        "nothing refused was stored"
+    );
+    // Line breaks and tabs belong in a narrative.
+    let n = f
+        .store
+        .create(RecordBody::ContactNote(f.note(
+            m,
+            Program::Csp,
+            "First line.\n\tSecond line.",
+        )))
+        .unwrap();
+    for (name, why) in [
+        ("", "is required"),
+        (&"x".repeat(70_000)[..], "at most 200"),
+        ("Worker\u{1b}[31m", "control characters"),
+    ] {
+        let signer = Signer {
+            name: name.to_string(),
+            ..f.worker_signer()
+        };
+        let err = f.store.finalize_note(n, signer).unwrap_err();
+        assert!(err.to_string().contains(why), "{name:?}: {err}");
+    }
+    assert!(!f.store.get(n).unwrap().is_finalized());
+}

@@ -162,6 +162,18 @@ impl Checker {
     }
 
     fn size(&mut self, field: &str, value: &str, limit: usize) {
+        // Long text keeps its line breaks and tabs; nothing else that is a control character
+        // (terminal escapes, bells) belongs in a record.
+        let long = limit > MAX_FIELD_BYTES;
+        if value
+            .chars()
+            .any(|ch| ch.is_control() && !(long && matches!(ch, '\n' | '\t' | '\r')))
+        {
+            self.fail(
+                field,
+                "must not contain control characters (terminal escapes, bells)",
+            );
+        }
         if value.len() > limit {
             self.fail(
                 field,
@@ -350,6 +362,11 @@ impl RecordBody {
                 }
                 if m.date_of_birth.0 > chrono::Utc::now().date_naive() {
                     c.fail("date_of_birth", "is in the future");
+                }
+                if m.date_of_birth.0
+                    < chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default()
+                {
+                    c.fail("date_of_birth", "is before 1900");
                 }
                 if let Some(p) = &m.pcp {
                     c.contact("pcp", p);

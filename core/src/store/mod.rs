@@ -301,8 +301,16 @@ impl Store {
         let known = match key::keycheck(&keycheck, &key)? {
             // A key-check file that disagrees may itself be the damaged part: when the key
             // reads the records database, it is the right key and the file is rewritten.
-            key::KeyCheck::Mismatch | key::KeyCheck::OtherFormat(_)
-                if key_reads(&dir.join(MAIN_FILE), &key) =>
+            key::KeyCheck::Mismatch if key_reads(&dir.join(MAIN_FILE), &key) => {
+                tracing::warn!("the key-check file was damaged; rewritten");
+                key::write_keycheck(&keycheck, &key)?;
+                Some(true)
+            }
+            // A first line that is not a format line at all is damage too; a format line
+            // naming another format is a store this version must not touch.
+            key::KeyCheck::OtherFormat(ref found)
+                if !found.starts_with("fieldnote-store-format")
+                    && key_reads(&dir.join(MAIN_FILE), &key) =>
             {
                 tracing::warn!("the key-check file was damaged; rewritten");
                 key::write_keycheck(&keycheck, &key)?;
@@ -587,6 +595,7 @@ impl Store {
                 reason: "a note is finalized by its author, signing as worker".into(),
             });
         }
+        check_signer_name(&signer)?;
         let errors = note.validate_for_finalize();
         if !errors.is_empty() {
             return Err(Error::Invalid {
@@ -643,15 +652,7 @@ impl Store {
                 reason: "a staff signature needs a staff id".into(),
             });
         }
-        if signer.name.trim().is_empty() {
-            return Err(Error::Invalid {
-                kind: "signature",
-                errors: vec![FieldError {
-                    field: "name".into(),
-                    reason: "is required".into(),
-                }],
-            });
-        }
+        check_signer_name(&signer)?;
         let att = Attestation::new(
             id,
             AttestationKind::Sign,
@@ -1462,6 +1463,31 @@ fn hold(dir: &Path) -> Result<fs::File> {
     file.rewind().map_err(io)?;
     write!(file, "process {} ({program})", std::process::id()).map_err(io)?;
     Ok(file)
+}
+
+/// The name a signature shows: required, at most 200 characters, no control characters
+/// (a terminal escape in a name would rewrite what a reviewer's screen shows).
+fn check_signer_name(signer: &Signer) -> Result<()> {
+    let name = signer.name.trim();
+    let reason = if name.is_empty() {
+        Some("is required")
+    } else if name.chars().count() > 200 {
+        Some("is at most 200 characters")
+    } else if name.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(Error::Invalid {
+            kind: "signature",
+            errors: vec![FieldError {
+                field: "name".into(),
+                reason: reason.into(),
+            }],
+        }),
+    }
 }
 
 /// Whether `key` reads the existing database at `path` (never creating one).
