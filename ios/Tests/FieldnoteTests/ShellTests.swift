@@ -35,6 +35,21 @@ enum TestServer {
         fatalError("the server did not start")
     }
 
+    /// Enrolls an authenticator for `user` through the console's first sign-in and returns
+    /// the next code (the helper plays the supervisor's authenticator app).
+    static func authenticatorCode(_ user: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["FIELDNOTE_AUTHENTICATOR_BIN"] ?? "fieldnote-authenticator")
+        p.arguments = [url, user, password]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw CliFailed(output: "the authenticator helper failed") }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Runs the real CLI against the server; returns stdout.
     @discardableResult
     static func cli(_ store: URL, _ args: [String]) throws -> String {
@@ -135,7 +150,8 @@ final class ShellTests: XCTestCase {
     func testPanicArrivesAndAcknowledgementReturns() async throws {
         let phone = try await signedIn()
         let supervisor = URL(fileURLWithPath: tempDir())
-        try TestServer.cli(supervisor, ["login", "--server", TestServer.url, "--user", "supervisor.north"])
+        let code = try TestServer.authenticatorCode("supervisor.north")
+        try TestServer.cli(supervisor, ["login", "--server", TestServer.url, "--user", "supervisor.north", "--code", code])
         let dialer = RecordingDialer()
         let distress = DistressController(fieldnote: phone, dialer: dialer, pollMs: 200)
         let alarmId = try await distress.panic(location: GeoPoint(latitude: 42.36, longitude: -71.06, accuracyM: 15))

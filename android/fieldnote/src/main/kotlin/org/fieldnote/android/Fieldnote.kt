@@ -15,6 +15,7 @@ import org.fieldnote.ffi.FieldnoteStore
 import org.fieldnote.ffi.NewMember
 import org.fieldnote.ffi.NewNote
 import org.fieldnote.ffi.NoteView
+import org.fieldnote.ffi.Repairs
 import org.fieldnote.ffi.SearchItem
 import org.fieldnote.ffi.StoreConfig
 import org.fieldnote.ffi.SyncObserver
