@@ -373,14 +373,27 @@ fn run(cli: Cli) -> Result<(), CliError> {
     } else {
         read_key(&key_path)?
     };
+    // Distress and visit commands open only the safety database: they work while another
+    // program holds the store (one writer at a time) and never wait for the records.
+    let wait = std::time::Duration::from_secs(cli.wait);
+    let command = match cli.command {
+        Command::Session(cmd) => {
+            let safety = fieldnote_core::store::SafetyStore::open(&cli.store, &key)?;
+            return safety::session(&cli.store, &safety, cmd, wait);
+        }
+        Command::Alarm(cmd) => {
+            let safety = fieldnote_core::store::SafetyStore::open(&cli.store, &key)?;
+            return safety::alarm(&cli.store, &safety, cmd, wait, cli.json);
+        }
+        other => other,
+    };
     let mut store = Store::open(&cli.store, key)?;
     for notice in store.open_report().notices() {
         eprintln!("warning: {notice}");
     }
     let worker = worker_id(&cli.store, &store)?;
     let json = cli.json;
-    let wait = std::time::Duration::from_secs(cli.wait);
-    match cli.command {
+    match command {
         Command::Init => {
             out!(
                 "store {} ready; key in {}",
@@ -627,8 +640,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Status => net::status(&store, json)?,
         Command::Rejected => net::rejected(&store, json)?,
         Command::Logout => net::logout(&cli.store)?,
-        Command::Session(cmd) => safety::session(&cli.store, &store, cmd, wait)?,
-        Command::Alarm(cmd) => safety::alarm(&cli.store, &store, cmd, wait, json)?,
+        // Answered above, from the safety database alone.
+        Command::Session(_) | Command::Alarm(_) => {}
     }
     Ok(())
 }

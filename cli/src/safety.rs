@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Subcommand, ValueEnum};
 use fieldnote_client::{Backoff, Client};
 use fieldnote_core::store::SafetyStore;
-use fieldnote_core::{RecordId, Store, Timestamp};
+use fieldnote_core::{RecordId, Timestamp};
 use fieldnote_protocol::safety::{AlarmKind, Location};
 
 use crate::net::signed_in_client;
@@ -156,11 +156,10 @@ fn deliver(store_dir: &Path, safety: &SafetyStore, wait: Duration) -> Result<(),
 /// `fieldnote session ...`.
 pub fn session(
     store_dir: &Path,
-    store: &Store,
+    safety: &SafetyStore,
     cmd: SessionCmd,
     wait: Duration,
 ) -> Result<(), CliError> {
-    let safety = store.safety();
     match cmd {
         SessionCmd::Start {
             member,
@@ -204,12 +203,11 @@ pub fn session(
 /// `fieldnote alarm ...`.
 pub fn alarm(
     store_dir: &Path,
-    store: &Store,
+    safety: &SafetyStore,
     cmd: AlarmCmd,
     wait: Duration,
     json: bool,
 ) -> Result<(), CliError> {
-    let safety = store.safety();
     match cmd {
         AlarmCmd::Raise {
             kind,

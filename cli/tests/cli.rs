@@ -383,3 +383,30 @@ fn the_key_file_is_beside_the_store_and_private() {
         assert!(err.contains("can be read by other users"), "{err}");
     }
 }
+
+/// Distress works while another program holds the store: `alarm raise` opens only the
+/// safety database, so it never meets the store's lock.
+#[test]
+fn an_alarm_is_raised_while_another_program_holds_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    ok(&store, &["init"]);
+    let key = std::fs::read_to_string(dir.path().join("device.key")).unwrap();
+    let held =
+        fieldnote_core::Store::open(&store, fieldnote_core::StoreKey::from_hex(&key).unwrap())
+            .unwrap();
+    let refused = run(&store, &["status"]);
+    assert!(!refused.status.success(), "the store is held");
+    let out = run(&store, &["--wait", "0", "alarm", "raise", "panic"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("recorded"),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        held.safety().pending_len().unwrap(),
+        1,
+        "the alarm waits to be sent"
+    );
+}
