@@ -432,7 +432,17 @@ pub(crate) async fn stream_events(
                     continue;
                 }
                 Ok(_) => {}
-                Err(_) => return None,
+                // The credential ended: close; the client signs in again.
+                Err(Error::Unauthenticated(_) | Error::Forbidden(_) | Error::DeviceRevoked) => {
+                    return None;
+                }
+                // Anything else (a busy database under load) is passing: a supervisor's
+                // alarm stream must not drop for it. Read again shortly.
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the event stream failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    continue;
+                }
             }
             let changed = match &sub.heartbeat {
                 None => sub.rx.changed().await.is_ok(),

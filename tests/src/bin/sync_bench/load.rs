@@ -126,7 +126,9 @@ fn presses(
         let saved = Instant::now();
         presser.client.send_safety(presser.store.safety())?;
         loop {
-            let (got, at) = events.recv_timeout(Duration::from_secs(30))?;
+            let (got, at) = events.recv_timeout(Duration::from_secs(30)).map_err(|_| {
+                format!("W9: alarm {id} did not reach the supervisor's stream in 30 s")
+            })?;
             if got == id {
                 total.push(at - pressed);
                 after_save.push(at - saved);
@@ -151,15 +153,39 @@ fn w9(
 ) -> Result<Presses, BoxError> {
     let presser = device(url, &dir.join("presser"), &format!("w{devices}"))?;
     let sup = device(url, &dir.join("supervisor"), "sup")?;
-    let stream = sup.client.events(None)?;
+    // The supervisor's app follows the stream as the console does: when it drops, it
+    // reconnects from the last event it saw (each reconnect is reported).
+    let first = sup.client.events(None)?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for event in stream {
-            let Ok(event) = event else { break };
-            if let Some(a) = event.alarm
-                && tx.send((a.id, Instant::now())).is_err()
-            {
-                break;
+        let mut stream = Some(first);
+        let mut last = None;
+        loop {
+            let events = match stream.take() {
+                Some(s) => s,
+                None => match sup.client.events(last) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("W9: reconnecting the supervisor's stream failed: {e}");
+                        std::thread::sleep(Duration::from_millis(200));
+                        continue;
+                    }
+                },
+            };
+            for event in events {
+                let event = match event {
+                    Ok(e) => e,
+                    Err(e) => {
+                        eprintln!("W9: the supervisor's stream dropped ({e}); reconnecting");
+                        break;
+                    }
+                };
+                last = Some(event.seq);
+                if let Some(a) = event.alarm
+                    && tx.send((a.id, Instant::now())).is_err()
+                {
+                    return;
+                }
             }
         }
     });

@@ -265,9 +265,12 @@ impl ServerChild {
         if let Some(u) = pg_url {
             cmd.args(["--serve-db", u]);
         }
+        // The child's own log (warnings and above) stays beside its data, for a failed run.
+        let log = std::fs::File::create(dir.join("server-child.log"))?;
         let mut child = cmd
+            .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()?;
         let mut line = String::new();
         let out = child.stdout.as_mut().ok_or("no stdout")?;
@@ -310,6 +313,12 @@ impl Drop for ServerChild {
 }
 
 fn serve_child(args: &Args) -> Result<(), BoxError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(fieldnote_server::log_filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
+        .with_writer(std::io::stderr)
+        .init();
     let rt = tokio::runtime::Runtime::new()?;
     let config = server_config(&args.dir, args.serve_db.clone());
     let db = rt.block_on(fieldnote_server::open_db(&config))?;
