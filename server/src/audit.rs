@@ -232,6 +232,33 @@ pub fn verify(tx: &mut dyn Tx) -> Result<Verification> {
     walk(tx, &|prev, seq, e| key.entry_hash(prev, seq, e))
 }
 
+/// Up to 5,000 entries after position `after`, in order.
+fn entries_after(tx: &mut dyn Tx, after: i64) -> Result<Vec<Stored>> {
+    Ok(tx
+        .query(
+            "SELECT seq, at, actor, device, action, target, detail, prev_hash, hash
+             FROM audit WHERE seq > $1 ORDER BY seq LIMIT 5000",
+            params![after],
+        )?
+        .into_iter()
+        .map(stored)
+        .collect())
+}
+
+impl Stored {
+    /// The entry as it was appended (what its hash covers).
+    fn entry(&self) -> Entry<'_> {
+        Entry {
+            at: self.at,
+            actor: &self.actor,
+            device: self.device.as_deref(),
+            action: &self.action,
+            target: &self.target,
+            detail: &self.detail,
+        }
+    }
+}
+
 /// Walks the chain in order, checking each entry with `hash`; stops at the first break.
 fn walk(tx: &mut dyn Tx, hash: &dyn Fn(&str, i64, &Entry<'_>) -> String) -> Result<Verification> {
     let mut prev = GENESIS.to_string();
@@ -239,27 +266,17 @@ fn walk(tx: &mut dyn Tx, hash: &dyn Fn(&str, i64, &Entry<'_>) -> String) -> Resu
     let mut entries = 0;
     let mut after = 0;
     loop {
-        let rows = tx.query(
-            "SELECT seq, at, actor, device, action, target, detail, prev_hash, hash
-             FROM audit WHERE seq > $1 ORDER BY seq LIMIT 5000",
-            params![after],
-        )?;
+        let rows = entries_after(tx, after)?;
         if rows.is_empty() {
             break;
         }
-        for r in rows {
-            let s = stored(r);
+        for s in rows {
             after = s.seq;
             entries += 1;
-            let e = Entry {
-                at: s.at,
-                actor: &s.actor,
-                device: s.device.as_deref(),
-                action: &s.action,
-                target: &s.target,
-                detail: &s.detail,
-            };
-            if s.seq != expected_seq || s.prev_hash != prev || hash(&prev, s.seq, &e) != s.hash {
+            if s.seq != expected_seq
+                || s.prev_hash != prev
+                || hash(&prev, s.seq, &s.entry()) != s.hash
+            {
                 return Ok(Verification {
                     entries,
                     first_broken: Some(s.seq),
@@ -366,26 +383,13 @@ fn rechain(tx: &mut dyn Tx, key: &AuditKey) -> Result<()> {
     let mut prev = GENESIS.to_string();
     let mut after = 0;
     loop {
-        let rows = tx.query(
-            "SELECT seq, at, actor, device, action, target, detail, prev_hash, hash
-             FROM audit WHERE seq > $1 ORDER BY seq LIMIT 5000",
-            params![after],
-        )?;
+        let rows = entries_after(tx, after)?;
         if rows.is_empty() {
             break;
         }
-        for r in rows {
-            let s = stored(r);
+        for s in rows {
             after = s.seq;
-            let e = Entry {
-                at: s.at,
-                actor: &s.actor,
-                device: s.device.as_deref(),
-                action: &s.action,
-                target: &s.target,
-                detail: &s.detail,
-            };
-            let hash = key.entry_hash(&prev, s.seq, &e);
+            let hash = key.entry_hash(&prev, s.seq, &s.entry());
             tx.exec(
                 "UPDATE audit SET prev_hash = $1, hash = $2 WHERE seq = $3",
                 params![&prev, &hash, s.seq],

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Backend, Device, TestServer, raw, raw_post};
+use common::{Backend, Device, TestServer, raw, raw_post, upload_one};
 use fieldnote_core::model::*;
 use fieldnote_core::store::RecordSyncState;
 use fieldnote_core::{Attestation, AttestationKind, Signer};
@@ -281,36 +281,6 @@ fn server_refuses_forgeries(backend: Backend) {
     assert_eq!(ack["outcome"], "rejected", "{ack}");
     w_south.sync();
     assert!(w_south.members().is_empty());
-}
-
-/// One upload sent as `token`'s device; returns the acknowledgement.
-fn upload_one(
-    server: &TestServer,
-    token: &str,
-    record: &str,
-    kind: proto::ItemKind,
-    payload: Vec<u8>,
-) -> serde_json::Value {
-    let req = proto::SyncRequest {
-        protocol: proto::PROTOCOL_VERSION,
-        cursor: Default::default(),
-        upload: vec![proto::Upload {
-            entry: 1,
-            item: proto::Item {
-                record_id: record.to_string(),
-                kind,
-                payload,
-            },
-        }],
-    };
-    let (status, resp) = raw_post(
-        &server.url,
-        "/v1/sync",
-        Some(token),
-        &serde_json::to_string(&req).unwrap(),
-    );
-    assert_eq!(status, 200, "{resp}");
-    resp["acks"][0].clone()
 }
 
 /// A refused upload carries the server's copy of the record back only to someone who may

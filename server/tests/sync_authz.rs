@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Backend, Device, TestServer, raw_post};
+use common::{Backend, Device, TestServer, raw_post, upload_one as upload};
 use fieldnote_core::document::Document;
 use fieldnote_core::model::*;
 use fieldnote_core::synthetic;
@@ -228,35 +228,6 @@ fn may_touch(who: &str) -> bool {
         "w2.a" | "w.b" | "s.b" | "root" => false,
         other => panic!("no expectation for {other}"),
     }
-}
-
-fn upload(
-    server: &TestServer,
-    token: &str,
-    id: &str,
-    kind: proto::ItemKind,
-    payload: Vec<u8>,
-) -> serde_json::Value {
-    let req = proto::SyncRequest {
-        protocol: proto::PROTOCOL_VERSION,
-        cursor: Default::default(),
-        upload: vec![proto::Upload {
-            entry: 1,
-            item: proto::Item {
-                record_id: id.to_string(),
-                kind,
-                payload,
-            },
-        }],
-    };
-    let (status, resp) = raw_post(
-        &server.url,
-        "/v1/sync",
-        Some(token),
-        &serde_json::to_string(&req).unwrap(),
-    );
-    assert_eq!(status, 200, "{resp}");
-    resp["acks"][0].clone()
 }
 
 fn disclosures(server: &TestServer) -> Vec<(String, String)> {

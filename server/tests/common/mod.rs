@@ -386,6 +386,36 @@ impl Device {
     }
 }
 
+/// One upload sent as `token`'s device; returns the acknowledgement.
+pub fn upload_one(
+    server: &TestServer,
+    token: &str,
+    record: &str,
+    kind: fieldnote_protocol::ItemKind,
+    payload: Vec<u8>,
+) -> serde_json::Value {
+    let req = fieldnote_protocol::SyncRequest {
+        protocol: fieldnote_protocol::PROTOCOL_VERSION,
+        cursor: Default::default(),
+        upload: vec![fieldnote_protocol::Upload {
+            entry: 1,
+            item: fieldnote_protocol::Item {
+                record_id: record.to_string(),
+                kind,
+                payload,
+            },
+        }],
+    };
+    let (status, resp) = raw_post(
+        &server.url,
+        "/v1/sync",
+        Some(token),
+        &serde_json::to_string(&req).unwrap(),
+    );
+    assert_eq!(status, 200, "{resp}");
+    resp["acks"][0].clone()
+}
+
 /// A plain JSON POST without the client; returns (status, parsed body or null).
 pub fn raw_post(
     base: &str,
