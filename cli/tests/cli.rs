@@ -409,4 +409,10 @@ fn an_alarm_is_raised_while_another_program_holds_the_store() {
         1,
         "the alarm waits to be sent"
     );
+    drop(held);
+    let status = ok(&store, &["status"]);
+    assert!(
+        status.contains("1 alarm or visit messages waiting"),
+        "status counts the waiting alarm: {status}"
+    );
 }

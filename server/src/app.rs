@@ -739,17 +739,7 @@ pub(crate) async fn check_password(
             db.tx(|tx| {
                 let now = now_ms();
                 auth::sweep_rate_limits(tx, "login:", cfg.login_window_secs, now)?;
-                audit::append(
-                    tx,
-                    &audit::Entry {
-                        at: now,
-                        actor: "anonymous",
-                        device: None,
-                        action: "login.failed",
-                        target: "-",
-                        detail: "{}",
-                    },
-                )?;
+                audit::anonymous(tx, now, "login.failed")?;
                 Ok(())
             })
         })
@@ -918,17 +908,7 @@ async fn token(
             db.tx(|tx| {
                 let now = now_ms();
                 auth::sweep_rate_limits(tx, "token:", 60, now)?;
-                audit::append(
-                    tx,
-                    &audit::Entry {
-                        at: now,
-                        actor: "anonymous",
-                        device: None,
-                        action: "token.failed",
-                        target: "-",
-                        detail: "{}",
-                    },
-                )?;
+                audit::anonymous(tx, now, "token.failed")?;
                 Ok(())
             })
         })

@@ -189,6 +189,22 @@ pub fn record(
     )
 }
 
+/// Appends a refused attempt by someone not signed in (no name, no id: what they typed is
+/// theirs, not the log's).
+pub fn anonymous(tx: &mut dyn Tx, at: i64, action: &str) -> Result<i64> {
+    append(
+        tx,
+        &Entry {
+            at,
+            actor: "anonymous",
+            device: None,
+            action,
+            target: "-",
+            detail: "{}",
+        },
+    )
+}
+
 /// A stored entry from its row (columns as in [`recent`]).
 pub fn stored(r: Row) -> Stored {
     Stored {

@@ -7,51 +7,21 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
-/// A 256-bit key; its bytes are wiped from memory when it is dropped.
-#[derive(Clone)]
-pub struct Key(Zeroizing<[u8; 32]>);
+/// A 256-bit key, the same kind the device's store uses; its bytes are wiped from memory
+/// when it is dropped.
+pub use fieldnote_core::StoreKey as Key;
 
-impl Key {
-    /// A new random key from the operating system's generator.
-    pub fn generate() -> Key {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        rand::rng().fill_bytes(bytes.as_mut());
-        Key(bytes)
-    }
-
-    /// Parses 64 hexadecimal characters; `what` names the setting in the error.
-    pub fn from_hex(what: &str, text: &str) -> Result<Key> {
-        let text = text.trim();
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        if text.len() != 64 || hex::decode_to_slice(text, bytes.as_mut()).is_err() {
-            return Err(Error::Config(format!(
-                "{what}: a key is 64 hexadecimal characters (32 random bytes); got {} characters",
-                text.len()
-            )));
-        }
-        Ok(Key(bytes))
-    }
-
-    /// The key as 64 hexadecimal characters.
-    pub fn to_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(hex::encode(self.0.as_ref()))
-    }
-
-    /// The key's bytes.
-    pub fn bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Key(..)")
-    }
+/// Parses 64 hexadecimal characters; `what` names the setting in the error.
+pub fn parse(what: &str, text: &str) -> Result<Key> {
+    Key::from_hex(text).map_err(|e| {
+        Error::Config(format!(
+            "{what}: a key is 64 hexadecimal characters (32 random bytes): {e}"
+        ))
+    })
 }
 
 /// Where a key comes from.
@@ -71,7 +41,7 @@ impl KeySource {
             KeySource::File(path) => match fs::read_to_string(path) {
                 Ok(text) => {
                     let text = Zeroizing::new(text);
-                    Key::from_hex(&format!("{what} ({})", path.display()), &text).map(Some)
+                    parse(&format!("{what} ({})", path.display()), &text).map(Some)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::Config(format!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use fieldnote_server::auth::AuthConfig;
-use fieldnote_server::keys::{Key, KeySource};
+use fieldnote_server::keys::KeySource;
 use fieldnote_server::{Config, demo};
 
 /// Fieldnote sync server.
@@ -108,7 +108,7 @@ fn key_source(
     value: Option<String>,
 ) -> fieldnote_server::Result<Option<KeySource>> {
     Ok(match (file, value) {
-        (_, Some(v)) => Some(KeySource::Value(Key::from_hex(what, &v)?)),
+        (_, Some(v)) => Some(KeySource::Value(fieldnote_server::keys::parse(what, &v)?)),
         (Some(f), None) => Some(KeySource::File(f)),
         (None, None) => None,
     })

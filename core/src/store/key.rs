@@ -74,8 +74,13 @@ impl StoreKey {
         Zeroizing::new(hex::encode(self.0.as_ref()))
     }
 
+    /// The key's bytes (for a host that derives other secrets from it).
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The statement that gives SQLCipher this key as a raw key.
-    pub(crate) fn pragma(&self) -> Zeroizing<String> {
+    pub fn pragma(&self) -> Zeroizing<String> {
         Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", self.to_hex().as_str()))
     }
 

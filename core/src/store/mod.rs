@@ -374,13 +374,7 @@ impl Store {
     /// as its whole document, with its signatures; the server recognises what it already
     /// has. Returns how many records were queued, when the outbox was lost.
     fn recover_outbox(&mut self, quarantined: bool) -> Result<Option<usize>> {
-        let mark: i64 = self
-            .main
-            .query_row("SELECT value FROM meta WHERE key = 'outbox_seq'", [], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .unwrap_or(0);
+        let mark = self.outbox_mark()?;
         let issued: i64 = self
             .outbox
             .query_row(
@@ -1213,15 +1207,20 @@ impl Store {
         }
     }
 
-    /// Applies outbox entries newer than the main database's mark.
-    fn replay_outbox(&mut self) -> Result<usize> {
-        let mark: i64 = self
+    /// The last outbox entry the main database has applied (0 for none).
+    fn outbox_mark(&self) -> Result<i64> {
+        Ok(self
             .main
             .query_row("SELECT value FROM meta WHERE key = 'outbox_seq'", [], |r| {
                 r.get(0)
             })
             .optional()?
-            .unwrap_or(0);
+            .unwrap_or(0))
+    }
+
+    /// Applies outbox entries newer than the main database's mark.
+    fn replay_outbox(&mut self) -> Result<usize> {
+        let mark = self.outbox_mark()?;
         let entries: Vec<(i64, String, String, Vec<u8>)> = {
             let mut stmt = self.outbox.prepare(
                 "SELECT seq, record_id, entry_kind, payload FROM outbox WHERE seq > ?1 ORDER BY seq",

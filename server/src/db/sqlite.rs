@@ -183,18 +183,12 @@ fn file_state(path: &Path) -> Result<FileState> {
     }
 }
 
-/// The statement that gives SQLCipher `key` as a raw key.
-fn key_pragma(key: &Key) -> zeroize::Zeroizing<String> {
-    zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key.to_hex().as_str()))
-}
-
 /// Opens the database with `key` and reads from it, so that a wrong key fails here.
 fn open_keyed(path: &Path, key: &Key, source: &KeySource) -> Result<Connection> {
     let conn = Connection::open(path).map_err(sql_err)?;
     // SQLCipher would log a failed decryption to stderr; the error below says it instead.
     let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
-    conn.execute_batch(key_pragma(key).as_str())
-        .map_err(sql_err)?;
+    conn.execute_batch(key.pragma().as_str()).map_err(sql_err)?;
     match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
     }) {
