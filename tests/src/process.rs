@@ -327,7 +327,9 @@ pub fn authenticator_code(url: &str, user: &str, secret: &str) -> String {
     let step = {
         let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
         let last = used.iter().find(|(k, _)| *k == key).map(|(_, s)| *s);
-        let step = last.map_or(now() / 30 - 1, |l| (l + 1).max(now() / 30 - 1));
+        // The current step first, never the one before: a step boundary crossed before the
+        // server checks leaves the code one step old, which it still accepts.
+        let step = last.map_or(now() / 30, |l| (l + 1).max(now() / 30));
         used.retain(|(k, _)| *k != key);
         used.push((key, step));
         step

@@ -225,18 +225,22 @@ impl TestServer {
                 .unwrap();
             s
         });
-        // Each 30-second step is accepted once per user, one step either side of now.
-        static USED: std::sync::Mutex<Vec<(String, i64)>> = std::sync::Mutex::new(Vec::new());
-        let key = format!("{}/{user_id}", self.url);
+        // Each 30-second step is accepted once per user, one step either side of now: the
+        // next step after the last one the server took (by a device or the console), and
+        // never one before the current step, so that a step boundary crossed before the
+        // server checks leaves the code one step old, which it still accepts.
+        let taken = self
+            .db
+            .tx(|tx| {
+                Ok(tx.query_one(
+                    "SELECT totp_last_step FROM users WHERE id = $1",
+                    params![&user_id],
+                )?[0]
+                    .int())
+            })
+            .unwrap();
         let now = || fieldnote_core::Timestamp::now().millis() / 1000;
-        let step = {
-            let mut used = USED.lock().unwrap();
-            let last = used.iter().find(|(k, _)| *k == key).map(|(_, s)| *s);
-            let step = last.map_or(now() / 30 - 1, |l| (l + 1).max(now() / 30 - 1));
-            used.retain(|(k, _)| *k != key);
-            used.push((key, step));
-            step
-        };
+        let step = (taken + 1).max(now() / 30);
         while step > now() / 30 + 1 {
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
