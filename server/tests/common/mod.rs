@@ -285,6 +285,17 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
+        // Each PostgreSQL server has a database of its own; a leftover only takes disk, so
+        // dropping it is best effort (scripts/postgres sweeps what a killed run leaves).
+        if let Some((_, name)) = self
+            .config
+            .database_url
+            .as_deref()
+            .and_then(|url| url.rsplit_once('/'))
+            && let Ok(mut client) = postgres::Client::connect(&pg_url(), postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
     }
 }
 
