@@ -1,6 +1,8 @@
 //! The command-line device end to end: a scripted session on a real encrypted store.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn run(store: &std::path::Path, args: &[&str]) -> Output {
@@ -23,6 +25,36 @@ fn ok(store: &std::path::Path, args: &[&str]) -> String {
 }
 
 #[test]
+fn a_device_nobody_signed_in_on_signs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("device");
+    ok(&store, &["init"]);
+    let m = ok(
+        &store,
+        &[
+            "member", "add", "--given", "Arlo", "--family", "Testvale", "--dob", "1990-02-03",
+            "--masshealth-id", "100200300400", "--program", "csp",
+        ],
+    );
+    let n = ok(
+        &store,
+        &[
+            "note", "write", "--member", &m, "--program", "csp", "--minutes", "30",
+            "--narrative", "Met at the library",
+        ],
+    );
+    // Offline, a device signs only as the user signed in on it: nobody is, so nothing is
+    // signed, and the note stays a draft.
+    let refused = run(&store, &["note", "finalize", &n]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("sign in first"), "{err}");
+    let shown = ok(&store, &["--json", "show", &n]);
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["attestations"].as_array().unwrap().len(), 0);
+}
+
+#[test]
 fn a_scripted_session_writes_finalizes_signs_and_finds() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("device");
@@ -31,6 +63,12 @@ fn a_scripted_session_writes_finalizes_signs_and_finds() {
         dir.path().join("device.key").exists(),
         "the key lives beside, not inside, the store"
     );
+    let server = common::Server::start(dir.path());
+    let (signed_in, _, err) = common::fieldnote(
+        &store,
+        &["login", "--server", &server.url, "--user", "worker"],
+    );
+    assert!(signed_in, "{err}");
     let m = ok(
         &store,
         &[

@@ -122,6 +122,7 @@ impl<T: Transport> Client<T> {
                 password: password.into(),
                 device_name: device_name.into(),
                 second_factor: second_factor.map(str::to_string),
+                device_key: Some(store.device_public_key()),
             },
         )?;
         store.set_identity(&resp.identity)?;

@@ -103,6 +103,13 @@ pub struct Attestation {
     /// A reviewer's comment to the author (reviews only; required when returning).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The Ed25519 public key of the device that made the event, as hex (see
+    /// [`crate::signing`]); `None` on events made before devices signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// That key's signature of the id, as hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -134,6 +141,8 @@ impl Attestation {
             signed_at,
             content_hash,
             comment: None,
+            key: None,
+            signature: None,
         };
         a.id = a.computed_id();
         a

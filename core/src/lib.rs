@@ -13,6 +13,7 @@ pub mod disclosure;
 pub mod document;
 pub mod error;
 pub mod rules;
+pub mod signing;
 pub mod store;
 pub mod synthetic;
 

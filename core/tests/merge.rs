@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use fieldnote_core::model::*;
-use fieldnote_core::{Signer, Store};
+use fieldnote_core::{Store, StoreKey};
+use fieldnote_protocol::ServerRole;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -75,10 +76,9 @@ fn sync(from: &Store, to: &mut Store, ids: &[RecordId]) {
     for id in ids {
         to.merge_remote(*id, &from.document_bytes(*id).unwrap())
             .unwrap();
-        for att in from.get(*id).unwrap().attestations {
-            to.merge_remote_attestation(&att).unwrap();
-        }
     }
+    let applied = deliver_attestations(from, to, ids);
+    assert_eq!(applied.refused_signatures, 0);
 }
 
 /// A plan for a new member on replica `a`, copied to a fresh replica `b`.
@@ -86,7 +86,8 @@ fn replicated_plan(program: Program) -> (Fixture, Fixture, RecordId) {
     let mut a = Fixture::new();
     let m = a.member(program);
     let plan = a.plan(m, program);
-    let mut b = Fixture::new();
+    // The supervisor's device, with a key of its own.
+    let mut b = Fixture::signed_in_with(ServerRole::Supervisor, StoreKey::generate());
     sync(&a.store, &mut b.store, &[m, plan]);
     (a, b, plan)
 }
@@ -126,9 +127,7 @@ proptest! {
         for e in &edits_a { apply(&mut a.store, plan, e); }
         for e in &edits_b { apply(&mut b.store, plan, e); }
         if sign_on_b {
-            let supervisor = Signer { staff_id: Some(new_id()), name: "Supervisor Dunmore".into(),
-                role: Role::Supervisor, witness: None };
-            b.store.sign_plan(plan, supervisor).unwrap();
+            b.store.sign_plan(plan, b.staff_signer(Role::Supervisor)).unwrap();
         }
 
         if a_first {

@@ -336,14 +336,22 @@ fn an_action_plan_counts_only_while_its_signatures_are_current() {
             f.worker,
         )))
         .unwrap();
-    let staff = |role| Signer {
-        staff_id: Some(new_id()),
-        name: "Staff".into(),
-        role,
-        witness: None,
-    };
     f.store.sign_plan(plan, f.worker_signer()).unwrap();
-    f.store.sign_plan(plan, staff(Role::Supervisor)).unwrap();
+    // The supervisor co-signs on their own device; the signature reaches the worker's
+    // device through the server, which says whose key signed it.
+    let mut supervisor = Fixture::signed_in_with(
+        fieldnote_protocol::ServerRole::Supervisor,
+        fieldnote_core::StoreKey::generate(),
+    );
+    supervisor
+        .store
+        .merge_remote(plan, &f.store.document_bytes(plan).unwrap())
+        .unwrap();
+    supervisor
+        .store
+        .sign_plan(plan, supervisor.staff_signer(Role::Supervisor))
+        .unwrap();
+    deliver_attestations(&supervisor.store, &mut f.store, &[plan]);
     assert_ne!(find(&eval(&f, m, &later), "TM-3").status, Status::Satisfied);
     f.store
         .sign_plan(

@@ -162,6 +162,12 @@ pub struct LoginRequest {
     /// directors, whose devices receive a whole team's or agency's records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_factor: Option<String>,
+    /// The device's Ed25519 public key (64 hexadecimal characters), registered for the user
+    /// at sign-in: the server accepts a finalization, signature or review from this device
+    /// only when it is signed with this key. A device that registers none may sync records
+    /// but not signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_key: Option<String>,
 }
 
 /// Who signed in, and the credentials the device keeps.
@@ -334,6 +340,26 @@ pub struct SyncResponse {
     pub wipe: bool,
     /// More is waiting: sync again at once.
     pub more: bool,
+    /// Who holds each key that signed an attestation in this response (items and refusals),
+    /// so that the device checks every signature it receives against the user the server
+    /// registered the key to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signer_keys: Vec<SignerKey>,
+}
+
+/// A signing key and whom the server registered it to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignerKey {
+    /// The Ed25519 public key, 64 hexadecimal characters.
+    pub key: String,
+    /// The staff id of the user whose device holds the key; `None` for the server's own key,
+    /// which signs what a supervisor does in the console and vouches for the signer it
+    /// authenticated there.
+    pub staff_id: Option<String>,
+    /// When the server revoked the device (milliseconds since the epoch, server time):
+    /// a signature dated after it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<i64>,
 }
 
 /// Why a request failed, machine-readable.
@@ -404,6 +430,7 @@ mod tests {
             purge: vec![],
             wipe: false,
             more: true,
+            signer_keys: vec![],
         };
         let json = serde_json::to_string(&resp).expect("serializes");
         let back: SyncResponse = serde_json::from_str(&json).expect("parses");

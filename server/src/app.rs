@@ -768,6 +768,12 @@ async fn login(
     check_version(&headers)?;
     let req: proto::LoginRequest = decode(&headers, &body_bytes(body)?)?;
     Error::plain_text("device_name", &req.device_name, 100)?;
+    if let Some(key) = &req.device_key {
+        fieldnote_core::signing::parse_public_key(key).map_err(|reason| Error::Invalid {
+            field: "device_key".into(),
+            reason,
+        })?;
+    }
     let cfg = state.auth.clone();
     let candidate = check_password(&state, &req.username, &req.password, addr).await?;
     let device_name = req.device_name.clone();
@@ -807,14 +813,15 @@ async fn login(
             let device_id = uuid::Uuid::now_v7().to_string();
             let secret = auth::new_secret();
             tx.exec(
-                "INSERT INTO devices (id, user_id, name, secret_hash, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO devices (id, user_id, name, secret_hash, created_at, signing_key)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
                 params![
                     &device_id,
                     &candidate.user_id,
                     &device_name,
                     auth::secret_hash(&secret),
-                    now
+                    now,
+                    req.device_key.clone()
                 ],
             )?;
             let token = auth::issue_token(
@@ -1002,23 +1009,31 @@ async fn sync_handler(
             if !download.read.is_empty() {
                 audit_records(tx, p, "sync.read", &download.read)?;
             }
-            Ok(download.response)
+            Ok::<_, Error>(download.response)
+        };
+        // Name who holds every key that signed what goes back.
+        let with_keys = |tx: &mut dyn crate::db::Tx, mut response: proto::SyncResponse| {
+            response.signer_keys = sync::signer_keys(tx, &response)?;
+            Ok::<_, Error>(response)
         };
         // The response is sent only after its audit entries are committed. SQLite takes one
         // transaction (one durable commit); PostgreSQL two, so that the feed counter's lock
         // is not held while the download is computed.
-        let (acks, mut response) = if db.is_postgres() {
+        if db.is_postgres() {
             let (p, agency, ingested) = counted(db, &token, |tx| write(tx, &mut parsed))?;
-            let response = db.tx(|tx| read(tx, &p, agency.as_deref()))?;
-            (ingested.acks, response)
+            db.tx(|tx| {
+                let mut response = read(tx, &p, agency.as_deref())?;
+                response.acks = ingested.acks.clone();
+                with_keys(tx, response)
+            })
         } else {
             counted(db, &token, |tx| {
                 let (p, agency, ingested) = write(tx, &mut parsed)?;
-                Ok((ingested.acks, read(tx, &p, agency.as_deref())?))
-            })?
-        };
-        response.acks = acks;
-        Ok(response)
+                let mut response = read(tx, &p, agency.as_deref())?;
+                response.acks = ingested.acks;
+                with_keys(tx, response)
+            })
+        }
     })
     .await?;
     Ok(Wire::answer(&headers, response))

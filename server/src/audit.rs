@@ -57,6 +57,16 @@ impl AuditKey {
         SigningKey::from_bytes(&seed)
     }
 
+    /// The key the server signs its own attestations with (a supervisor's review or
+    /// co-signature in the console, demo data): devices accept it for the signer the server
+    /// authenticated (see [`fieldnote_core::signing`]).
+    pub fn attestation_key(&self) -> fieldnote_core::signing::DeviceKey {
+        fieldnote_core::signing::DeviceKey::derive(
+            self.0.bytes(),
+            b"fieldnote/server/attestation-signing/v1",
+        )
+    }
+
     /// The public key that checks this key's checkpoints, as hex.
     pub fn public_key(&self) -> String {
         hex::encode(self.signing_key().verifying_key().to_bytes())

@@ -19,7 +19,7 @@ use fieldnote_core::access::{self, Author};
 use fieldnote_core::document::Document;
 use fieldnote_core::model::{RecordBody, RecordId, RecordKind};
 use fieldnote_core::store::signing_role;
-use fieldnote_core::{Attestation, AttestationKind};
+use fieldnote_core::{Attestation, AttestationKind, signing};
 use fieldnote_protocol::{self as proto, Ack, Cursor, Item, ItemKind, Outcome, ServerRole, Upload};
 
 use crate::auth::Principal;
@@ -105,11 +105,23 @@ pub fn ingest(
             .map_err(|_| Error::Internal("stored staff id is not a uuid".into()))?,
         role: signing_role(p.role),
     };
+    // The uploading device's registered key, read only when it uploads a signature.
+    let signs = uploads.iter().any(|u| u.item.kind == ItemKind::Attestation);
+    let device_key = match &p.device_id {
+        Some(device) if signs => tx
+            .query_opt(
+                "SELECT signing_key FROM devices WHERE id = $1",
+                params![device],
+            )?
+            .and_then(|r| r[0].opt_text()),
+        _ => None,
+    };
     let mut ctx = Ingest {
         tx,
         p,
         agency,
         author,
+        device_key,
         docs: HashMap::new(),
         feed: Vec::new(),
         owners: HashMap::new(),
@@ -163,6 +175,8 @@ struct Ingest<'a> {
     p: &'a Principal,
     agency: Option<&'a str>,
     author: Author,
+    /// The uploading device's registered signing key (read only when it uploads one).
+    device_key: Option<String>,
     docs: HashMap<String, Loaded>,
     /// Feed rows to write at the end: (record, kind, payload).
     feed: Vec<(String, &'static str, Vec<u8>)>,
@@ -395,6 +409,19 @@ impl Ingest<'_> {
         }
         if let Err(reason) = access::check_attestation(&self.author, &att) {
             return Ok(Err(reason));
+        }
+        // Who made it: the uploading device, with the key it registered at sign-in. A
+        // signature replayed from another device, forged, or unsigned stops here.
+        let Some(device_key) = &self.device_key else {
+            return Ok(Err(
+                "this device registered no signing key at sign-in; sign in again to sign".into(),
+            ));
+        };
+        if let Err(reason) = signing::check_signature(&att) {
+            return Ok(Err(reason));
+        }
+        if att.key.as_ref() != Some(device_key) {
+            return Ok(Err("signed by a key that is not this device's".into()));
         }
         let key = id.to_string();
         if !self.docs.contains_key(&key) {
@@ -680,8 +707,15 @@ pub fn reviewable(kind: &str) -> bool {
 }
 
 /// Stores an attestation the server writes itself (demo data, and the console's reviews
-/// and co-signatures) and appends it to the feed, so devices holding the record receive it.
+/// and co-signatures), signed with the server's key, and appends it to the feed, so devices
+/// holding the record receive it.
 pub fn store_attestation(tx: &mut dyn Tx, att: &Attestation, now: i64) -> Result<()> {
+    let mut att = att.clone();
+    tx.audit_key()
+        .ok_or_else(|| Error::Internal("no server key to sign with".into()))?
+        .attestation_key()
+        .sign(&mut att);
+    let att = &att;
     let event = serde_json::to_string(att).map_err(|e| Error::Internal(e.to_string()))?;
     tx.exec(
         "INSERT INTO attestations (id, record_id, kind, event) VALUES ($1, $2, $3, $4)",
@@ -705,6 +739,59 @@ pub fn store_attestation(tx: &mut dyn Tx, att: &Attestation, now: i64) -> Result
         params![seq, att.record_id.to_string(), event.into_bytes(), now],
     )?;
     Ok(())
+}
+
+/// Who holds each key that signed an attestation in `response` (its items and the server's
+/// attestations sent back with refusals): the devices' users by staff id, with the time a
+/// device was revoked, and the server's own key. A key nobody registered is left out, so
+/// the device refuses what it signed.
+pub fn signer_keys(tx: &mut dyn Tx, response: &proto::SyncResponse) -> Result<Vec<proto::SignerKey>> {
+    #[derive(serde::Deserialize)]
+    struct Keyed {
+        key: Option<String>,
+    }
+    let refused = response.acks.iter().flat_map(|a| match &a.outcome {
+        Outcome::Rejected {
+            server_attestations,
+            ..
+        } => server_attestations.as_slice(),
+        Outcome::Accepted => &[],
+    });
+    let keys: BTreeSet<String> = response
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Attestation)
+        .map(|i| i.payload.as_slice())
+        .chain(refused.map(String::as_bytes))
+        .filter_map(|event| serde_json::from_slice::<Keyed>(event).ok()?.key)
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let server_key = tx.audit_key().map(|k| k.attestation_key().public_key());
+    let mut out = Vec::new();
+    for key in keys {
+        if Some(&key) == server_key.as_ref() {
+            out.push(proto::SignerKey {
+                key,
+                staff_id: None,
+                revoked_at: None,
+            });
+            continue;
+        }
+        if let Some(r) = tx.query_opt(
+            "SELECT u.staff_id, d.revoked_at FROM devices d JOIN users u ON u.id = d.user_id
+             WHERE d.signing_key = $1 ORDER BY d.created_at LIMIT 1",
+            params![&key],
+        )? {
+            out.push(proto::SignerKey {
+                key,
+                staff_id: Some(r[0].text()),
+                revoked_at: r[1].opt_int(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// What a device receives in one round.

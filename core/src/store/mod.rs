@@ -48,6 +48,8 @@ const MAIN_FILE: &str = "fieldnote.db";
 const OUTBOX_FILE: &str = "outbox.db";
 const LOCK_FILE: &str = "lock";
 pub(crate) const KEYCHECK_FILE: &str = "keycheck";
+/// The label under which the device signing key is derived from the store key.
+const DEVICE_SIGNING_LABEL: &[u8] = b"fieldnote/device-signing/v1";
 const QUARANTINE_DIR: &str = "quarantine";
 /// After this many incremental chunks, a document's chunks are compacted into one snapshot.
 const COMPACT_AFTER_CHUNKS: i64 = 16;
@@ -571,6 +573,17 @@ impl Store {
         self.commit_change(id, &body, &bytes, &mut doc)
     }
 
+    /// This device's signing key (see [`crate::signing`]), derived from the store key.
+    pub(crate) fn device_key(&self) -> crate::signing::DeviceKey {
+        crate::signing::DeviceKey::derive(self.key.bytes(), DEVICE_SIGNING_LABEL)
+    }
+
+    /// This device's Ed25519 public key, as 64 hexadecimal characters: registered with the
+    /// server at sign-in.
+    pub fn device_public_key(&self) -> String {
+        self.device_key().public_key()
+    }
+
     /// Finalizes a contact note: its author signs it as worker. Afterwards the note never
     /// changes; corrections are addenda ([`Store::add_addendum`]).
     pub fn finalize_note(&mut self, id: RecordId, signer: Signer) -> Result<Attestation> {
@@ -597,7 +610,7 @@ impl Store {
                 errors,
             });
         }
-        let att = Attestation::new(
+        let mut att = Attestation::new(
             id,
             AttestationKind::Finalize,
             signer,
@@ -605,6 +618,7 @@ impl Store {
             &record.body,
         );
         self.check_signed_by_me(&att)?;
+        self.device_key().sign(&mut att);
         self.commit_attestation(&att)?;
         Ok(att)
     }
@@ -647,7 +661,7 @@ impl Store {
             });
         }
         check_signer_name(&signer)?;
-        let att = Attestation::new(
+        let mut att = Attestation::new(
             id,
             AttestationKind::Sign,
             signer,
@@ -655,6 +669,7 @@ impl Store {
             &record.body,
         );
         self.check_signed_by_me(&att)?;
+        self.device_key().sign(&mut att);
         self.commit_attestation(&att)?;
         Ok(att)
     }
@@ -859,13 +874,11 @@ impl Store {
         })
     }
 
-    /// Stores an attestation received from elsewhere, after checking it is intact.
+    /// Stores an attestation received from elsewhere, after checking it is intact and
+    /// signed by a key the server registered to its signer (the keys learnt at sync).
     pub fn merge_remote_attestation(&mut self, att: &Attestation) -> Result<()> {
-        if !att.verify() {
-            return Err(Error::SignatureRefused {
-                reason: "the attestation was altered".into(),
-            });
-        }
+        sync::check_received(&self.signer_keys()?, att)
+            .map_err(|reason| Error::SignatureRefused { reason })?;
         insert_attestation(&self.main, att)
     }
 
@@ -1051,13 +1064,15 @@ impl Store {
     }
 
     /// With a user signed in, an attestation must be theirs ([`access::check_attestation`]).
+    /// Offline, a device signs only as the user signed in on it: a device nobody signed in
+    /// on signs nothing.
     fn check_signed_by_me(&self, att: &Attestation) -> Result<()> {
-        if let Some(author) = self.author()?
-            && let Err(reason) = access::check_attestation(&author, att)
-        {
-            return Err(Error::SignatureRefused { reason });
-        }
-        Ok(())
+        let Some(author) = self.author()? else {
+            return Err(Error::SignatureRefused {
+                reason: "sign in first: a device signs only as the user signed in on it".into(),
+            });
+        };
+        access::check_attestation(&author, att).map_err(|reason| Error::SignatureRefused { reason })
     }
 
     fn check_addendum(&self, note: &ContactNote) -> Result<()> {

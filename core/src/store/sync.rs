@@ -9,6 +9,8 @@
 
 use fieldnote_protocol as proto;
 use rusqlite::{OptionalExtension, params};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Store, insert_attestation, insert_chunk, parse_id, projection};
@@ -21,6 +23,8 @@ use crate::model::{RecordId, Role, Timestamp};
 const IDENTITY_KEY: &str = "identity";
 const CURSOR_KEY: &str = "sync_cursor";
 const LAST_SYNC_KEY: &str = "last_synced_at";
+/// Who holds each signing key, as the server said (see [`crate::signing`]).
+const SIGNER_KEYS_KEY: &str = "signer_keys";
 /// When a sync last left nothing waiting in the outbox: every record written since then is
 /// queued again if the outbox is lost.
 pub(crate) const DRAINED_KEY: &str = "outbox_drained_at";
@@ -70,6 +74,9 @@ pub struct SyncApplied {
     pub purged: usize,
     /// The server revoked this device: the caller must wipe the store.
     pub wipe: bool,
+    /// Signatures received that were not signed by a key the server registered to their
+    /// signer: not stored (a forged co-signature never counts on this device).
+    pub refused_signatures: usize,
 }
 
 /// The device's sync state, for a status line.
@@ -103,6 +110,19 @@ pub fn signing_role(role: proto::ServerRole) -> Role {
     }
 }
 
+/// Signing keys by public key, with whom the server registered each to.
+pub(crate) type SignerKeys = BTreeMap<String, proto::SignerKey>;
+
+/// Whether an attestation received from the server may be stored: intact, and signed by a
+/// key the server registered to its signer (see [`crate::signing::check_signer`]).
+pub(crate) fn check_received(known: &SignerKeys, att: &Attestation) -> std::result::Result<(), String> {
+    if !att.verify() {
+        return Err("the attestation was altered".into());
+    }
+    let holder = att.key.as_ref().and_then(|k| known.get(k));
+    crate::signing::check_signer(att, holder)
+}
+
 impl Store {
     /// The user signed in on this device, if any.
     pub fn identity(&self) -> Result<Option<proto::Identity>> {
@@ -120,7 +140,33 @@ impl Store {
                 reason: "this device's store belongs to another user; wipe it first".into(),
             });
         }
-        self.set_meta_json(IDENTITY_KEY, identity)
+        self.set_meta_json(IDENTITY_KEY, identity)?;
+        // This device's own key is its user's: attestations it made come back from the
+        // server (after a rebuild, or in a refusal) and are checked like any other.
+        let own = proto::SignerKey {
+            key: self.device_public_key(),
+            staff_id: Some(identity.staff_id.clone()),
+            revoked_at: None,
+        };
+        self.remember_signer_keys(std::slice::from_ref(&own))
+    }
+
+    /// Adds what the server said about signing keys to what the device knows (a later word
+    /// about a key, such as its revocation, replaces an earlier one).
+    fn remember_signer_keys(&mut self, keys: &[proto::SignerKey]) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut known = self.signer_keys()?;
+        for k in keys {
+            known.insert(k.key.clone(), k.clone());
+        }
+        self.set_meta_json(SIGNER_KEYS_KEY, &known)
+    }
+
+    /// Who holds each signing key, as far as this device knows.
+    pub(crate) fn signer_keys(&self) -> Result<SignerKeys> {
+        Ok(self.meta_json(SIGNER_KEYS_KEY)?.unwrap_or_default())
     }
 
     /// The signed-in user as an [`Author`], if any.
@@ -190,6 +236,7 @@ impl Store {
         if response.wipe {
             return Ok(applied);
         }
+        self.remember_signer_keys(&response.signer_keys)?;
         for ack in &response.acks {
             let record_id = parse_record_id(&ack.record_id)?;
             match &ack.outcome {
@@ -223,6 +270,7 @@ impl Store {
             .collect::<Result<_>>()?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut parsed = self.parse_new(&changes, threads).into_iter();
+        let known = self.signer_keys()?;
         let tx = self.main.unchecked_transaction()?;
         for item in &response.items {
             let id = parse_record_id(&item.record_id)?;
@@ -234,10 +282,12 @@ impl Store {
                 proto::ItemKind::Attestation => {
                     let att: Attestation = serde_json::from_slice(&item.payload)
                         .map_err(|e| Error::Storage(format!("attestation from server: {e}")))?;
-                    if !att.verify() {
-                        return Err(Error::SignatureRefused {
-                            reason: "an attestation from the server was altered".into(),
-                        });
+                    if let Err(reason) = check_received(&known, &att) {
+                        // Refused, and the cursor moves on: one forged event never stops a
+                        // device from syncing.
+                        tracing::warn!(%reason, "a received signature was refused");
+                        applied.refused_signatures += 1;
+                        continue;
                     }
                     insert_attestation(&tx, &att)?;
                 }
@@ -389,11 +439,15 @@ impl Store {
             return Ok(());
         }
         self.keep_as_draft(record_id, "change", reason, None)?;
+        let known = self.signer_keys();
         let attestations = server_attestations
             .iter()
             .map(|a| serde_json::from_str(a))
             .collect::<std::result::Result<Vec<Attestation>, _>>()
-            .map_err(|e| Error::Storage(format!("attestation from server: {e}")))?;
+            .map_err(|e| Error::Storage(format!("attestation from server: {e}")))?
+            .into_iter()
+            .filter(|a| known.as_ref().is_ok_and(|k| check_received(k, a).is_ok()))
+            .collect::<Vec<_>>();
         self.replace_record(record_id, server_state, &attestations)
     }
 

@@ -3,7 +3,9 @@
 
 use fieldnote_core::model::*;
 use fieldnote_core::synthetic;
+use fieldnote_core::store::SyncApplied;
 use fieldnote_core::{Signer, Store, StoreKey};
+use fieldnote_protocol::{Identity, Item, ItemKind, ServerRole, SignerKey, SyncResponse};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -25,15 +27,41 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// A store a worker signed in on.
     pub fn new() -> Self {
+        Self::signed_in_as(ServerRole::Worker)
+    }
+
+    /// A store a user in `role` signed in on (a device signs only as its user).
+    pub fn signed_in_as(role: ServerRole) -> Self {
+        Self::signed_in_with(role, key())
+    }
+
+    /// A store with its own key (so its own signing key) a user in `role` signed in on.
+    pub fn signed_in_with(role: ServerRole, key: StoreKey) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), key()).unwrap();
+        let mut store = Store::open(dir.path(), key).unwrap();
+        let (worker, team) = (new_id(), new_id());
+        store
+            .set_identity(&Identity {
+                user_id: new_id().to_string(),
+                staff_id: worker.to_string(),
+                display_name: "Jordan Alvarez".into(),
+                role,
+                team_id: team.to_string(),
+            })
+            .unwrap();
         Fixture {
             dir,
             store,
-            worker: new_id(),
-            team: new_id(),
+            worker,
+            team,
         }
+    }
+
+    /// A signer for this store's user in `role` (their own name and staff id).
+    pub fn staff_signer(&self, role: Role) -> Signer {
+        Signer::staff(self.worker, "Jordan Alvarez", role)
     }
 
     pub fn reopen(self) -> Self {
@@ -87,6 +115,31 @@ impl Fixture {
             witness: None,
         }
     }
+}
+
+/// Delivers `from`'s attestations of `ids` to `to` as the server would: in a sync response
+/// that says whose device holds `from`'s key.
+pub fn deliver_attestations(from: &Store, to: &mut Store, ids: &[RecordId]) -> SyncApplied {
+    let staff_id = from.identity().unwrap().map(|i| i.staff_id);
+    let items = ids
+        .iter()
+        .flat_map(|id| from.get(*id).unwrap().attestations)
+        .map(|a| Item {
+            record_id: a.record_id.to_string(),
+            kind: ItemKind::Attestation,
+            payload: serde_json::to_vec(&a).unwrap(),
+        })
+        .collect();
+    let response = SyncResponse {
+        items,
+        signer_keys: vec![SignerKey {
+            key: from.device_public_key(),
+            staff_id,
+            revoked_at: None,
+        }],
+        ..Default::default()
+    };
+    to.apply_sync(&response).unwrap()
 }
 
 pub fn fields(err: &fieldnote_core::Error) -> Vec<String> {

@@ -27,6 +27,10 @@ pub(super) const MIGRATIONS: super::Migrations = &[
         7,
         include_str!("../../migrations/postgres/007_audit_key.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/008_device_signing_key.sql"),
+    ),
 ];
 
 /// How many times a transaction that PostgreSQL aborted for a deadlock or serialization

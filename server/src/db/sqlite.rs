@@ -30,6 +30,10 @@ pub(super) const MIGRATIONS: super::Migrations = &[
         include_str!("../../migrations/sqlite/006_safety_console.sql"),
     ),
     (7, include_str!("../../migrations/sqlite/007_audit_key.sql")),
+    (
+        8,
+        include_str!("../../migrations/sqlite/008_device_signing_key.sql"),
+    ),
 ];
 
 /// An open SQLite database.
