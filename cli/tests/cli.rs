@@ -32,15 +32,33 @@ fn a_device_nobody_signed_in_on_signs_nothing() {
     let m = ok(
         &store,
         &[
-            "member", "add", "--given", "Arlo", "--family", "Testvale", "--dob", "1990-02-03",
-            "--masshealth-id", "100200300400", "--program", "csp",
+            "member",
+            "add",
+            "--given",
+            "Arlo",
+            "--family",
+            "Testvale",
+            "--dob",
+            "1990-02-03",
+            "--masshealth-id",
+            "100200300400",
+            "--program",
+            "csp",
         ],
     );
     let n = ok(
         &store,
         &[
-            "note", "write", "--member", &m, "--program", "csp", "--minutes", "30",
-            "--narrative", "Met at the library",
+            "note",
+            "write",
+            "--member",
+            &m,
+            "--program",
+            "csp",
+            "--minutes",
+            "30",
+            "--narrative",
+            "Met at the library",
         ],
     );
     // Offline, a device signs only as the user signed in on it: nobody is, so nothing is

@@ -60,6 +60,9 @@ pub struct SyncReport {
     pub wipe_required: bool,
     /// Safety items (alarms, session events) the server recorded before the records synced.
     pub safety_sent: usize,
+    /// Signatures received that no key the server registered to their signer signed: not
+    /// stored.
+    pub refused_signatures: usize,
 }
 
 /// A client of one server.
@@ -184,6 +187,7 @@ impl<T: Transport> Client<T> {
             p.received += applied.received;
             p.pending = store.outbox_len()?;
             report.purged += applied.purged;
+            report.refused_signatures += applied.refused_signatures;
             progress(p);
             if applied.wipe {
                 report.wipe_required = true;

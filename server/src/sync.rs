@@ -410,19 +410,6 @@ impl Ingest<'_> {
         if let Err(reason) = access::check_attestation(&self.author, &att) {
             return Ok(Err(reason));
         }
-        // Who made it: the uploading device, with the key it registered at sign-in. A
-        // signature replayed from another device, forged, or unsigned stops here.
-        let Some(device_key) = &self.device_key else {
-            return Ok(Err(
-                "this device registered no signing key at sign-in; sign in again to sign".into(),
-            ));
-        };
-        if let Err(reason) = signing::check_signature(&att) {
-            return Ok(Err(reason));
-        }
-        if att.key.as_ref() != Some(device_key) {
-            return Ok(Err("signed by a key that is not this device's".into()));
-        }
         let key = id.to_string();
         if !self.docs.contains_key(&key) {
             match self.load(&key)? {
@@ -452,7 +439,22 @@ impl Ingest<'_> {
             .query_opt("SELECT 1 FROM attestations WHERE id = $1", params![&att.id])?
             .is_some();
         if exists {
+            // Already held (a resend, or a device re-queuing what it received after losing
+            // its outbox): nothing new is written.
             return Ok(Ok(false));
+        }
+        // Who made it: the uploading device, with the key it registered at sign-in. A
+        // signature taken from another device, forged, or unsigned stops here.
+        let Some(device_key) = &self.device_key else {
+            return Ok(Err(
+                "this device registered no signing key at sign-in; sign in again to sign".into(),
+            ));
+        };
+        if let Err(reason) = signing::check_signature(&att) {
+            return Ok(Err(reason));
+        }
+        if att.key.as_ref() != Some(device_key) {
+            return Ok(Err("signed by a key that is not this device's".into()));
         }
         match att.kind {
             AttestationKind::Finalize => {
@@ -745,7 +747,10 @@ pub fn store_attestation(tx: &mut dyn Tx, att: &Attestation, now: i64) -> Result
 /// attestations sent back with refusals): the devices' users by staff id, with the time a
 /// device was revoked, and the server's own key. A key nobody registered is left out, so
 /// the device refuses what it signed.
-pub fn signer_keys(tx: &mut dyn Tx, response: &proto::SyncResponse) -> Result<Vec<proto::SignerKey>> {
+pub fn signer_keys(
+    tx: &mut dyn Tx,
+    response: &proto::SyncResponse,
+) -> Result<Vec<proto::SignerKey>> {
     #[derive(serde::Deserialize)]
     struct Keyed {
         key: Option<String>,

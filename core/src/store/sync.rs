@@ -115,7 +115,10 @@ pub(crate) type SignerKeys = BTreeMap<String, proto::SignerKey>;
 
 /// Whether an attestation received from the server may be stored: intact, and signed by a
 /// key the server registered to its signer (see [`crate::signing::check_signer`]).
-pub(crate) fn check_received(known: &SignerKeys, att: &Attestation) -> std::result::Result<(), String> {
+pub(crate) fn check_received(
+    known: &SignerKeys,
+    att: &Attestation,
+) -> std::result::Result<(), String> {
     if !att.verify() {
         return Err("the attestation was altered".into());
     }

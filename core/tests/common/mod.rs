@@ -2,8 +2,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use fieldnote_core::model::*;
-use fieldnote_core::synthetic;
 use fieldnote_core::store::SyncApplied;
+use fieldnote_core::synthetic;
 use fieldnote_core::{Signer, Store, StoreKey};
 use fieldnote_protocol::{Identity, Item, ItemKind, ServerRole, SignerKey, SyncResponse};
 use rand::SeedableRng;
