@@ -458,19 +458,33 @@ fn main() -> ExitCode {
             if shown || !wants_json {
                 e.exit();
             }
-            let message = e.render().to_string();
-            let message = message
+            // The words before clap's usage and tip lines, on one line.
+            let rendered = e.render().to_string();
+            let message = rendered
                 .lines()
-                .next()
-                .unwrap_or_default()
-                .trim_start_matches("error: ")
-                .to_string();
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .map(|l| l.trim().trim_start_matches("error: "))
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
             let mut f = Failure::new("usage", message);
-            if let Some(arg) = e.get(ContextKind::InvalidArg) {
-                f.fields.push(FieldError {
+            let reason = match e.kind() {
+                ErrorKind::MissingRequiredArgument => "is required",
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation => "is not a valid value",
+                _ => "refused by the command line parser",
+            };
+            match e.get(ContextKind::InvalidArg) {
+                Some(clap::error::ContextValue::Strings(args)) => {
+                    f.fields.extend(args.iter().map(|a| FieldError {
+                        field: a.clone(),
+                        reason: reason.into(),
+                    }));
+                }
+                Some(arg) => f.fields.push(FieldError {
                     field: arg.to_string(),
-                    reason: "refused by the command line parser".into(),
-                });
+                    reason: reason.into(),
+                }),
+                None => {}
             }
             print_failure(&f);
             return ExitCode::from(2);

@@ -777,3 +777,40 @@ fn reads_of_unknown_ids_fail_naming_the_id() {
         assert!(text(&out.stderr).contains("no such record"), "{args:?}");
     }
 }
+
+/// Finding 1, against a server: the commands that talk to it print one JSON document too.
+#[test]
+fn server_commands_honour_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::Server::start(dir.path());
+    let phone = dir.path().join("phone");
+    let json = |args: &[&str]| -> (bool, serde_json::Value) {
+        let mut with_json = vec!["--json"];
+        with_json.extend_from_slice(args);
+        let (ok, out, err) = common::fieldnote(&phone, &with_json);
+        let v = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}\n{err}"));
+        (ok, v)
+    };
+    let (ok_, v) = json(&["login", "--server", &server.url, "--user", "worker"]);
+    assert!(ok_ && v["signed_in_as"] == "Test Worker", "{v}");
+    add_member(&phone, "Posy", "csp");
+    let (ok_, v) = json(&["sync"]);
+    assert!(ok_ && v["progress"]["sent"].as_u64() >= Some(2), "{v}");
+    let (ok_, v) = json(&["--wait", "5", "alarm", "raise", "panic"]);
+    assert!(
+        ok_ && v["recorded"] == true && v["delivery"]["delivery"] == "sent",
+        "{v}"
+    );
+    let alarm = v["alarm"].as_str().unwrap().to_string();
+    let (ok_, v) = json(&["alarm", "status", &alarm]);
+    assert!(ok_ && v["id"] == alarm.as_str(), "{v}");
+    let (_, v) = json(&["alarm", "list"]);
+    assert!(v.is_array() || v["error"].is_object(), "{v}");
+    let (ok_, v) = json(&["status"]);
+    assert!(ok_ && v["sync"].is_object(), "{v}");
+    let (ok_, v) = json(&["logout"]);
+    assert!(ok_ && v["signed_out"] == true, "{v}");
+    let (ok_, v) = json(&["sync"]);
+    assert!(!ok_ && v["error"]["kind"] == "not_signed_in", "{v}");
+}
