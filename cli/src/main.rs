@@ -12,12 +12,15 @@ use fieldnote_core::{Error, Signer, Store, StoreKey, synthetic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 
-/// Writes a line to standard output; a closed pipe (`fieldnote today | head`) ends the
-/// program quietly instead of panicking.
+/// Writes a line to standard output with its control characters escaped
+/// ([`output::clean`]: every print path goes through here, so stored text never drives the
+/// terminal); a closed pipe (`fieldnote today | head`) ends the program quietly instead of
+/// panicking.
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+        let line = format!($($arg)*);
+        if writeln!(std::io::stdout(), "{}", crate::output::clean(&line)).is_err() {
             std::process::exit(0);
         }
     }};
@@ -28,13 +31,19 @@ macro_rules! out {
 #[command(name = "fieldnote", version, about)]
 struct Cli {
     /// The store directory.
-    #[arg(long, env = "FIELDNOTE_STORE", default_value = "fieldnote-store")]
+    #[arg(
+        long,
+        global = true,
+        env = "FIELDNOTE_STORE",
+        default_value = "fieldnote-store"
+    )]
     store: PathBuf,
     /// File holding the store key (64 hex characters). Defaults to `<store>.key` beside the
     /// store directory. A phone keeps this key in Android Keystore / iOS Keychain instead.
-    #[arg(long, env = "FIELDNOTE_KEY_FILE")]
+    #[arg(long, global = true, env = "FIELDNOTE_KEY_FILE")]
     key_file: Option<PathBuf>,
-    /// Print JSON instead of text.
+    /// Print one JSON document on standard output instead of text; a failure is then
+    /// `{"error": {"kind", "message", "fields"}}` on standard output, with a non-zero exit.
     #[arg(long, global = true)]
     json: bool,
     /// Seconds a safety command keeps retrying to reach the server before leaving the item
@@ -76,8 +85,13 @@ enum Command {
         /// The member id.
         member: RecordId,
     },
-    /// The caseload ordered by urgency, with each member's open obligations.
-    Today,
+    /// The caseload ordered by urgency, with each member's open obligations (the three most
+    /// urgent, and how many more).
+    Today {
+        /// Every open obligation of each member.
+        #[arg(long)]
+        all: bool,
+    },
     /// Every program obligation of one member, with status, due date and citation.
     Obligations {
         /// The member id.
@@ -123,7 +137,8 @@ enum Command {
     /// Distress alarms: raise (panic, discreet, duress), send, status; list, ack, resolve.
     #[command(subcommand)]
     Alarm(safety::AlarmCmd),
-    /// Fill the store with a synthetic caseload, then show it.
+    /// Fill an empty store with a synthetic caseload, then show it (a store that already
+    /// has members is left as it is).
     Demo {
         /// Members to create.
         #[arg(long, default_value_t = 25)]
@@ -177,7 +192,7 @@ enum NoteCmd {
         modality: String,
         /// Minutes.
         #[arg(long)]
-        minutes: u32,
+        minutes: String,
         /// The narrative; `-` reads it from standard input.
         #[arg(long)]
         narrative: String,
@@ -202,6 +217,50 @@ enum NoteCmd {
         /// For an addendum: the finalized note it adds to.
         #[arg(long)]
         addendum_to: Option<RecordId>,
+    },
+    /// Change fields of a draft note (a finalized note is refused: write an addendum).
+    Edit {
+        /// The note id.
+        id: RecordId,
+        /// The program the contact was delivered under.
+        #[arg(long)]
+        program: Option<String>,
+        /// in_person, phone, telehealth, text, collateral or case_related_work.
+        #[arg(long)]
+        modality: Option<String>,
+        /// Minutes.
+        #[arg(long)]
+        minutes: Option<String>,
+        /// The narrative; `-` reads it from standard input.
+        #[arg(long)]
+        narrative: Option<String>,
+        /// RFC 3339 start.
+        #[arg(long)]
+        started_at: Option<String>,
+        /// Why telehealth was used.
+        #[arg(long)]
+        telehealth_reason: Option<String>,
+        /// Planned activity.
+        #[arg(long)]
+        planned_activity: Option<String>,
+        /// Goal targeted.
+        #[arg(long)]
+        goal: Option<String>,
+        /// The member's response.
+        #[arg(long)]
+        response: Option<String>,
+        /// The member was engaged and responsive.
+        #[arg(long, conflicts_with = "not_engaged")]
+        engaged: bool,
+        /// The member was not engaged and responsive.
+        #[arg(long)]
+        not_engaged: bool,
+    },
+    /// Delete a draft note that has never been sent to the server. A note the server has
+    /// (or a finalized one) is refused: edit the draft, or write an addendum.
+    Delete {
+        /// The note id.
+        id: RecordId,
     },
     /// Finalize a note by signing it as its author.
     Finalize {
@@ -251,8 +310,10 @@ enum PlanCmd {
     },
 }
 
+mod fields;
 mod files;
 mod net;
+mod output;
 mod safety;
 
 /// A failure of a command: the store's, or the server's.
@@ -274,23 +335,166 @@ impl From<fieldnote_client::Error> for CliError {
     }
 }
 
+/// A failure as it is shown: a stable kind for programs, a sentence for people, and every
+/// field with its reason.
+struct Failure {
+    kind: &'static str,
+    message: String,
+    fields: Vec<FieldError>,
+}
+
+impl Failure {
+    fn new(kind: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+/// The kind and words of a store error.
+fn core_failure(e: Error) -> Failure {
+    let kind = match &e {
+        Error::Invalid { kind, errors } => {
+            return Failure {
+                kind: "invalid",
+                message: format!("invalid {kind}; nothing was saved"),
+                fields: errors.clone(),
+            };
+        }
+        Error::NotFound { kind, id } => {
+            return Failure::new(
+                "not_found",
+                format!("no such record: {id} (no {kind} with this id on this device)"),
+            );
+        }
+        Error::WrongKey => "wrong_key",
+        Error::InUse { .. } => "in_use",
+        Error::BadKey { .. } => "bad_key",
+        Error::Locked => "locked",
+        Error::Corrupt { .. } => "corrupt",
+        Error::SchemaTooNew { .. } => "schema_too_new",
+        Error::UnsupportedFormat { .. } => "unsupported_format",
+        Error::Finalized { .. } => "finalized",
+        Error::SignatureRefused { .. } => "signature_refused",
+        Error::DiskFull => "disk_full",
+        Error::KeptForLater { .. } => "kept_for_later",
+        Error::Document { .. } => "document",
+        Error::Io { .. } => "io",
+        Error::WrongPin => "wrong_pin",
+        #[allow(unreachable_patterns)]
+        _ => "storage",
+    };
+    Failure::new(kind, e.to_string())
+}
+
+/// The kind and words of any failure of a command.
+fn failure(e: CliError) -> Failure {
+    use fieldnote_client::Error as C;
+    let e = match e {
+        CliError::Core(e) | CliError::Client(C::Store(e)) => return core_failure(e),
+        CliError::Client(e) => e,
+    };
+    let kind = match &e {
+        C::Network(_) => "network",
+        C::InsecureUrl { .. } => "insecure_url",
+        C::BadUrl(_) => "bad_url",
+        C::Unauthenticated(_) => "not_signed_in",
+        C::SecondFactorRequired(_) => "second_factor_required",
+        C::DeviceRevoked => "device_revoked",
+        C::UpgradeRequired(_) => "upgrade_required",
+        C::Refused { .. } => "refused",
+        C::Protocol(_) => "protocol",
+        #[allow(unreachable_patterns)]
+        _ => "client",
+    };
+    Failure::new(kind, e.to_string())
+}
+
+/// Prints a failure: with `--json` as `{"error": {...}}` on standard output, else as text
+/// on standard error.
+fn print_failure(f: &Failure) {
+    if output::json() {
+        let fields: Vec<_> = f
+            .fields
+            .iter()
+            .map(|fe| serde_json::json!({"field": fe.field, "reason": fe.reason}))
+            .collect();
+        print_json(&serde_json::json!({"error": {
+            "kind": f.kind, "message": f.message, "fields": fields,
+        }}));
+    } else {
+        eprintln!("error: {}", output::clean(&f.message));
+        for fe in &f.fields {
+            eprintln!(
+                "  {}: {}",
+                output::clean(&fe.field),
+                output::clean(&fe.reason)
+            );
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Known before parsing, so that a command line clap refuses is answered in JSON too.
+    let wants_json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    output::set_json(wants_json);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::{ContextKind, ErrorKind};
+            let shown = matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            );
+            if shown || !wants_json {
+                e.exit();
+            }
+            // The words before clap's usage and tip lines, on one line.
+            let rendered = e.render().to_string();
+            let message = rendered
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .map(|l| l.trim().trim_start_matches("error: "))
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut f = Failure::new("usage", message);
+            let reason = match e.kind() {
+                ErrorKind::MissingRequiredArgument => "is required",
+                ErrorKind::InvalidValue | ErrorKind::ValueValidation => "is not a valid value",
+                _ => "refused by the command line parser",
+            };
+            match e.get(ContextKind::InvalidArg) {
+                Some(clap::error::ContextValue::Strings(args)) => {
+                    f.fields.extend(args.iter().map(|a| FieldError {
+                        field: a.clone(),
+                        reason: reason.into(),
+                    }));
+                }
+                Some(arg) => f.fields.push(FieldError {
+                    field: arg.to_string(),
+                    reason: reason.into(),
+                }),
+                None => {}
+            }
+            print_failure(&f);
+            return ExitCode::from(2);
+        }
+    };
+    output::set_json(cli.json);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(CliError::Client(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-        Err(CliError::Core(Error::Invalid { kind, errors })) => {
-            eprintln!("error: invalid {kind}; nothing was saved");
-            for fe in errors {
-                eprintln!("  {}: {}", fe.field, fe.reason);
-            }
-            ExitCode::FAILURE
-        }
-        Err(CliError::Core(e)) => {
-            eprintln!("error: {e}");
+        Err(e) => {
+            print_failure(&failure(e));
             ExitCode::FAILURE
         }
     }
@@ -342,16 +546,6 @@ fn worker_id(store_dir: &Path, store: &Store) -> Result<StaffId, Error> {
     }
 }
 
-fn program(code: &str) -> Result<Program, Error> {
-    Program::from_code(code)
-        .ok_or_else(|| invalid("program", "use csp, csp_ji, tm, cares, bh_cp or ltss_cp"))
-}
-
-/// Parses a word of the model's vocabulary (`in_person`, `supervisor`...).
-fn vocabulary<T: serde::de::DeserializeOwned>(word: &str) -> Option<T> {
-    serde_json::from_value(serde_json::Value::String(word.replace('-', "_"))).ok()
-}
-
 fn invalid(field: &str, reason: &str) -> Error {
     Error::Invalid {
         kind: "input",
@@ -360,6 +554,134 @@ fn invalid(field: &str, reason: &str) -> Error {
             reason: reason.into(),
         }],
     }
+}
+
+/// The member `id`, or "no such record" when the device holds no member with this id.
+fn require_member(store: &Store, id: RecordId) -> Result<(), Error> {
+    match store.get(id) {
+        Ok(r) if matches!(r.body, RecordBody::Member(_)) => Ok(()),
+        Ok(_) | Err(Error::NotFound { .. }) => Err(Error::NotFound { kind: "member", id }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The narrative given on the command line, or standard input for `-`.
+fn narrative_text(narrative: String) -> Result<String, Error> {
+    if narrative == "-" {
+        std::io::read_to_string(std::io::stdin()).map_err(io_err(Path::new("stdin")))
+    } else {
+        Ok(narrative)
+    }
+}
+
+/// Where a contact took place, from how it happened.
+fn place_for(modality: Modality) -> PlaceOfService {
+    if modality.with_member() && modality != Modality::InPerson {
+        PlaceOfService::Remote
+    } else {
+        PlaceOfService::Community
+    }
+}
+
+/// Prints `value` as JSON with `--json`, else the line `text`.
+fn done(value: serde_json::Value, text: impl std::fmt::Display) {
+    if output::json() {
+        print_json(&value);
+    } else {
+        out!("{text}");
+    }
+}
+
+/// The changes `note edit` asks for, as given on the command line.
+struct NoteEdit {
+    program: Option<String>,
+    modality: Option<String>,
+    minutes: Option<String>,
+    narrative: Option<String>,
+    started_at: Option<String>,
+    telehealth_reason: Option<String>,
+    planned_activity: Option<String>,
+    goal: Option<String>,
+    response: Option<String>,
+    engaged: Option<bool>,
+}
+
+/// `fieldnote note edit`: every field parsed and the whole note validated before anything is
+/// saved; a finalized note is refused by the store.
+fn edit_note(store: &mut Store, id: RecordId, edit: NoteEdit) -> Result<Vec<&'static str>, Error> {
+    let record = store.get(id)?;
+    let finalized = record.is_finalized();
+    let RecordBody::ContactNote(mut note) = record.body else {
+        return Err(Error::NotFound {
+            kind: "contact note",
+            id,
+        });
+    };
+    if finalized {
+        return Err(Error::Finalized { id });
+    }
+    let mut f = fields::Fields::default();
+    let mut changed = Vec::new();
+    if let Some(p) = edit.program.as_deref().and_then(|p| f.program(p)) {
+        note.program = p;
+        changed.push("program");
+    }
+    if let Some(m) = edit.modality.as_deref().and_then(|m| f.modality(m)) {
+        note.modality = m;
+        note.place = place_for(m);
+        changed.push("modality");
+    }
+    if let Some(m) = edit.minutes.as_deref().and_then(|m| f.minutes(m)) {
+        note.duration_minutes = m;
+        changed.push("minutes");
+    }
+    if let Some(t) = edit
+        .started_at
+        .as_deref()
+        .and_then(|t| f.instant("started_at", t))
+    {
+        note.started_at = t;
+        changed.push("started_at");
+    }
+    if let Some(n) = edit.narrative {
+        note.narrative = narrative_text(n)?;
+        changed.push("narrative");
+    }
+    let texts = [
+        (
+            edit.telehealth_reason,
+            &mut note.telehealth_reason,
+            "telehealth_reason",
+        ),
+        (
+            edit.planned_activity,
+            &mut note.planned_activity,
+            "planned_activity",
+        ),
+        (edit.goal, &mut note.goal_targeted, "goal"),
+        (edit.response, &mut note.member_response, "response"),
+    ];
+    for (given, slot, name) in texts {
+        if let Some(v) = given {
+            *slot = Some(v).filter(|v| !v.is_empty());
+            changed.push(name);
+        }
+    }
+    if let Some(e) = edit.engaged {
+        note.member_engaged = e;
+        changed.push("engaged");
+    }
+    if changed.is_empty() && f.is_clean() {
+        return Err(invalid(
+            "note",
+            "give at least one field to change (see `fieldnote note edit --help`)",
+        ));
+    }
+    let body = RecordBody::ContactNote(note);
+    f.validated(body.validate());
+    f.finish("contact_note")?;
+    store.update(id, move |b| *b = body)?;
+    Ok(changed)
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -383,24 +705,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Alarm(cmd) => {
             let safety = fieldnote_core::store::SafetyStore::open(&cli.store, &key)?;
-            return safety::alarm(&cli.store, &safety, cmd, wait, cli.json);
+            return safety::alarm(&cli.store, &safety, cmd, wait);
         }
         other => other,
     };
     let mut store = Store::open(&cli.store, key)?;
     for notice in store.open_report().notices() {
-        eprintln!("warning: {notice}");
+        eprintln!("warning: {}", output::clean(&notice));
     }
     let worker = worker_id(&cli.store, &store)?;
     let json = cli.json;
     match command {
-        Command::Init => {
-            out!(
+        Command::Init => done(
+            serde_json::json!({"store": cli.store, "key_file": key_path}),
+            format!(
                 "store {} ready; key in {}",
                 cli.store.display(),
                 key_path.display()
-            );
-        }
+            ),
+        ),
         Command::Member(MemberCmd::Add {
             given,
             family,
@@ -409,13 +732,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
             language,
             program: p,
         }) => {
-            let program = program(&p)?;
-            let date_of_birth = Day::parse(&dob).ok_or_else(|| invalid("dob", "use YYYY-MM-DD"))?;
+            let mut f = fields::Fields::default();
+            let program = f.program(&p);
+            let date_of_birth = f.day("dob", "date_of_birth", &dob);
             let member = Member {
                 given_name: given,
                 family_name: family,
                 preferred_name: None,
-                date_of_birth,
+                // A placeholder when the date did not parse: its error is already listed.
+                date_of_birth: date_of_birth.unwrap_or(Day(chrono::NaiveDate::MIN)),
                 primary_language: language,
                 masshealth_id,
                 pcp: None,
@@ -423,16 +748,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 phone: None,
                 location: None,
             };
-            let id = store.create(RecordBody::Member(member))?;
+            let body = RecordBody::Member(member);
+            f.validated(body.validate());
+            f.finish("member")?;
+            let (Some(program), Some(_)) = (program, date_of_birth) else {
+                return Err(invalid("program", fields::PROGRAM).into());
+            };
+            let id = store.create(body)?;
             let team = new_id();
-            store.create(RecordBody::Enrollment(synthetic::enrollment(
+            let enrollment = store.create(RecordBody::Enrollment(synthetic::enrollment(
                 id,
                 program,
                 worker,
                 team,
                 Timestamp::now(),
             )))?;
-            out!("{id}");
+            done(
+                serde_json::json!({"id": id, "enrollment_id": enrollment}),
+                id,
+            );
         }
         Command::Member(MemberCmd::List) => print_caseload(&store, json)?,
         Command::Note(NoteCmd::Write {
@@ -449,36 +783,26 @@ fn run(cli: Cli) -> Result<(), CliError> {
             not_engaged,
             addendum_to,
         }) => {
-            let narrative = if narrative == "-" {
-                std::io::read_to_string(std::io::stdin()).map_err(io_err(Path::new("stdin")))?
-            } else {
-                narrative
-            };
+            let mut f = fields::Fields::default();
+            let program = f.program(&p);
+            let modality = f.modality(&modality);
+            let minutes = f.minutes(&minutes);
             let started_at = match started_at {
-                Some(s) => Timestamp::parse(&s).ok_or_else(|| {
-                    invalid("started_at", "use RFC 3339, e.g. 2026-11-25T14:30:00-05:00")
-                })?,
-                None => Timestamp::now(),
+                Some(s) => f.instant("started_at", &s),
+                None => Some(Timestamp::now()),
             };
-            let modality: Modality = vocabulary(&modality).ok_or_else(|| {
-                invalid(
-                    "modality",
-                    "use in_person, phone, telehealth, text, collateral or case_related_work",
-                )
-            })?;
+            let narrative = narrative_text(narrative)?;
+            // Placeholders stand in for fields that did not parse; their errors are listed.
+            let modality_or = modality.unwrap_or(Modality::InPerson);
             let note = ContactNote {
                 member_id: member,
-                program: program(&p)?,
+                program: program.unwrap_or(Program::Csp),
                 author: worker,
-                started_at,
-                duration_minutes: minutes,
-                modality,
+                started_at: started_at.unwrap_or_else(Timestamp::now),
+                duration_minutes: minutes.unwrap_or(1),
+                modality: modality_or,
                 telehealth_reason,
-                place: if modality.with_member() && modality != Modality::InPerson {
-                    PlaceOfService::Remote
-                } else {
-                    PlaceOfService::Community
-                },
+                place: place_for(modality_or),
                 collateral: None,
                 member_engaged: !not_engaged,
                 planned_activity,
@@ -489,15 +813,59 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 purposes: Vec::new(),
                 addendum_to: None,
             };
+            f.validated(RecordBody::ContactNote(note.clone()).validate());
+            f.finish("contact_note")?;
             let id = match addendum_to {
                 Some(parent) => store.add_addendum(parent, note)?,
                 None => store.create(RecordBody::ContactNote(note))?,
             };
-            out!("{id}");
+            done(serde_json::json!({"id": id}), id);
+        }
+        Command::Note(NoteCmd::Edit {
+            id,
+            program,
+            modality,
+            minutes,
+            narrative,
+            started_at,
+            telehealth_reason,
+            planned_activity,
+            goal,
+            response,
+            engaged,
+            not_engaged,
+        }) => {
+            let edit = NoteEdit {
+                program,
+                modality,
+                minutes,
+                narrative,
+                started_at,
+                telehealth_reason,
+                planned_activity,
+                goal,
+                response,
+                engaged: (engaged || not_engaged).then_some(engaged),
+            };
+            let changed = edit_note(&mut store, id, edit)?;
+            done(
+                serde_json::json!({"id": id, "changed": changed}),
+                format!("edited {id}: {}", changed.join(", ")),
+            );
+        }
+        Command::Note(NoteCmd::Delete { id }) => {
+            store.delete_unsent_draft(id)?;
+            done(
+                serde_json::json!({"id": id, "deleted": true}),
+                format!("deleted draft {id}; it had never been sent"),
+            );
         }
         Command::Note(NoteCmd::Finalize { id, name }) => {
             let att = store.finalize_note(id, Signer::staff(worker, name, Role::Worker))?;
-            out!("finalized {id}; content hash {}", att.content_hash);
+            done(
+                serde_json::json!({"id": id, "content_hash": att.content_hash, "attestation": att}),
+                format!("finalized {id}; content hash {}", att.content_hash),
+            );
         }
         Command::Plan(PlanCmd::Create {
             member,
@@ -505,7 +873,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             goals,
             summary,
         }) => {
-            let program = program(&p)?;
+            let mut f = fields::Fields::default();
+            let program = f.program(&p);
+            f.finish("plan")?;
+            let Some(program) = program else {
+                return Err(invalid("program", fields::PROGRAM).into());
+            };
             let mut plan = synthetic::service_plan(member, program, worker);
             plan.summary = summary.into();
             let template = plan.goals[0].clone();
@@ -518,7 +891,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 })
                 .collect();
             let id = store.create(RecordBody::Plan(plan))?;
-            out!("{id}");
+            done(serde_json::json!({"id": id}), id);
         }
         Command::Plan(PlanCmd::Sign {
             id,
@@ -526,7 +899,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             name,
             staff,
         }) => {
-            let role: Role = vocabulary(&role).ok_or_else(|| {
+            let role: Role = fields::vocabulary(&role).ok_or_else(|| {
                 invalid(
                     "role",
                     "use worker, supervisor, program_director, member, guardian, youth or pcp",
@@ -553,11 +926,17 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 print_json(&hits);
             } else {
                 for h in hits {
-                    out!("{}  {}  {}", h.started_at, h.note_id, h.snippet);
+                    out!(
+                        "{}  {}  {}",
+                        output::when(h.started_at),
+                        h.note_id,
+                        h.snippet
+                    );
                 }
             }
         }
         Command::Timeline { member } => {
+            require_member(&store, member)?;
             let entries = store.timeline(member)?;
             if json {
                 print_json(&entries);
@@ -566,7 +945,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     let lock = if e.finalized { " (final)" } else { "" };
                     out!(
                         "{}  {:<18} {}{lock}  {}",
-                        e.at,
+                        output::when(e.at),
                         e.kind,
                         e.title,
                         e.record_id
@@ -574,20 +953,28 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 }
             }
         }
-        Command::Today => {
+        Command::Today { all } => {
             let today = fieldnote_core::rules::today(&store, Timestamp::now())?;
             if json {
                 print_json(&today);
             } else {
                 for entry in today {
                     out!("{}  ({} open)", entry.display_name, entry.open.len());
-                    for o in entry.open.iter().take(3) {
+                    let shown = if all { entry.open.len() } else { 3 };
+                    for o in entry.open.iter().take(shown) {
                         out!("    {}", describe(o));
+                    }
+                    if let Some(more) = entry.open.len().checked_sub(shown).filter(|n| *n > 0) {
+                        out!(
+                            "    and {more} more (`fieldnote today --all`, or `fieldnote obligations {}`)",
+                            entry.member_id
+                        );
                     }
                 }
             }
         }
         Command::Obligations { member } => {
+            require_member(&store, member)?;
             let records = fieldnote_core::rules::MemberRecords::load(&store, member)?;
             let obligations = fieldnote_core::rules::evaluate_member(&records, Timestamp::now());
             if json {
@@ -607,19 +994,45 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Check => {
             let repaired = store.check_integrity()?.notices();
-            if repaired.is_empty() {
-                out!("ok");
-            }
-            for notice in repaired {
-                out!("damaged: {notice}");
+            if json {
+                print_json(&serde_json::json!({"ok": repaired.is_empty(), "repairs": repaired}));
+            } else {
+                if repaired.is_empty() {
+                    out!("ok");
+                }
+                for notice in repaired {
+                    out!("damaged: {notice}");
+                }
             }
         }
         Command::Demo {
             members,
             notes_per_member,
         } => {
-            demo(&mut store, worker, members, notes_per_member)?;
-            print_caseload(&store, json)?;
+            let existing = store.caseload()?.len();
+            if existing > 0 {
+                let said = format!(
+                    "this store already has {existing} members; demo fills only an empty store, \
+                     so nothing was added"
+                );
+                if json {
+                    print_json(&serde_json::json!({"seeded": false, "members_added": 0,
+                        "message": said, "caseload": store.caseload()?}));
+                } else {
+                    out!("{said}");
+                    print_caseload(&store, false)?;
+                }
+                return Ok(());
+            }
+            demo(&mut store, worker, members, notes_per_member, json)?;
+            if json {
+                print_json(
+                    &serde_json::json!({"seeded": true, "members_added": members,
+                    "caseload": store.caseload()?}),
+                );
+            } else {
+                print_caseload(&store, false)?;
+            }
         }
         Command::Login {
             server,
@@ -646,7 +1059,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Result<(), Error> {
+fn demo(
+    store: &mut Store,
+    worker: StaffId,
+    members: usize,
+    notes: usize,
+    quiet: bool,
+) -> Result<(), Error> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let team = new_id();
     let bar = ProgressBar::new((members * (notes + 3)) as u64);
@@ -654,6 +1073,9 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} records ({per_sec})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    if quiet {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     bar.set_message("seeding");
     let programs = [Program::Csp, Program::CspJi, Program::Tm, Program::Cares];
     let now = Timestamp::now().millis();
@@ -683,26 +1105,24 @@ fn demo(store: &mut Store, worker: StaffId, members: usize, notes: usize) -> Res
         bar.inc(1);
     }
     bar.finish_with_message("done");
-    if let Some(m) = first_member {
+    if let Some(m) = first_member.filter(|_| !quiet) {
         eprintln!("\ntimeline of the first member ({m}):");
         for e in store.timeline(m)?.into_iter().take(5) {
-            eprintln!("  {}  {}", e.at, e.title);
+            eprintln!("  {}  {}", output::when(e.at), output::clean(&e.title));
         }
         let hits = store.search("housing application", 3)?;
         eprintln!("search \"housing application\": {} shown", hits.len());
         for h in hits {
-            eprintln!("  {}", h.snippet);
+            eprintln!("  {}", output::clean(&h.snippet));
         }
     }
     Ok(())
 }
 
-/// Prints a value as pretty JSON (the `--json` output of every command).
+/// Prints a value as pretty JSON (the `--json` output of every command), with DEL and the
+/// C1 controls escaped too ([`output::json_text`]).
 fn print_json(value: &impl serde::Serialize) {
-    out!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    out!("{}", output::json_text(value));
 }
 
 fn describe(o: &fieldnote_core::rules::Obligation) -> String {
@@ -716,12 +1136,9 @@ fn describe(o: &fieldnote_core::rules::Obligation) -> String {
             .unwrap_or_default()
             .replace('_', " "),
     };
-    let due = o.due.map_or(String::new(), |d| {
-        format!(
-            ", due {}",
-            fieldnote_core::rules::calendar::local_display(d)
-        )
-    });
+    let due = o
+        .due
+        .map_or(String::new(), |d| format!(", due {}", output::when(d)));
     let detail = o
         .detail
         .as_ref()
@@ -745,14 +1162,11 @@ fn print_caseload(store: &Store, json: bool) -> Result<(), Error> {
             .iter()
             .map(|(p, s)| format!("{p} {s}"))
             .collect();
-        let last = c
-            .last_contact_at
-            .map_or("never".to_string(), |t| t.to_string());
         out!(
             "{:<28} {:<22} last contact {}  {}",
             c.display_name,
             programs.join(", "),
-            last,
+            output::when_or_never(c.last_contact_at),
             c.member_id
         );
     }
@@ -771,12 +1185,14 @@ fn print_signatures(store: &Store, id: RecordId, json: bool) -> Result<(), Error
             fieldnote_core::store::SignatureState::Current { attestation } => {
                 format!(
                     "signed by {} at {}",
-                    attestation.signer.name, attestation.signed_at
+                    attestation.signer.name,
+                    output::when(attestation.signed_at)
                 )
             }
             fieldnote_core::store::SignatureState::Stale { attestation } => format!(
                 "STALE: {} signed at {}, content changed since",
-                attestation.signer.name, attestation.signed_at
+                attestation.signer.name,
+                output::when(attestation.signed_at)
             ),
         };
         out!("{role:?}: {state}");

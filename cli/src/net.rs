@@ -4,7 +4,7 @@
 //! a phone keeps them in its keystore instead.
 
 use std::fs;
-use std::io::BufRead;
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use fieldnote_client::{Client, DeviceCredentials, TlsOptions};
@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::files::write_private;
-use crate::{CliError, io_err, print_json};
+use crate::{CliError, io_err, output, print_json};
 
 /// What the CLI keeps about its server.
 #[derive(Serialize, Deserialize)]
@@ -45,12 +45,17 @@ fn tls(ca_pem: &Option<String>) -> TlsOptions {
     }
 }
 
-/// The password: `FIELDNOTE_PASSWORD`, or the first line of standard input.
+/// The password: `FIELDNOTE_PASSWORD`; else, when standard input is a terminal, typed
+/// without echo (`rpassword` reads the terminal with echo off); else the first line of
+/// standard input (a pipe, for scripts).
 fn read_password() -> Result<String, CliError> {
     if let Ok(p) = std::env::var("FIELDNOTE_PASSWORD") {
         return Ok(p);
     }
-    eprint!("password: ");
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("password: ")
+            .map_err(|e| CliError::Core(Error::Storage(format!("reading the password: {e}"))));
+    }
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -85,7 +90,11 @@ pub fn login(
         .identity()?
         .map(|i| i.display_name)
         .unwrap_or_default();
-    out!("signed in as {who}; device registered");
+    if output::json() {
+        print_json(&serde_json::json!({"signed_in_as": who, "device_registered": true}));
+    } else {
+        out!("signed in as {who}; device registered");
+    }
     Ok(())
 }
 
@@ -120,7 +129,12 @@ pub fn sync(store_dir: &Path, mut store: Store, json: bool) -> Result<(), CliErr
     if report.wipe_required {
         store.wipe()?;
         let _ = fs::remove_file(saved_path(store_dir));
-        out!("this device was revoked by the agency; its store was wiped");
+        let said = "this device was revoked by the agency; its store was wiped";
+        if json {
+            print_json(&serde_json::json!({"wiped": true, "message": said}));
+        } else {
+            out!("{said}");
+        }
         return Ok(());
     }
     if json {
@@ -159,9 +173,7 @@ pub fn status(store: &Store, json: bool) -> Result<(), CliError> {
         "{} waiting to be sent, {} refused, last sync {}",
         status.pending,
         status.rejected,
-        status
-            .last_synced_at
-            .map_or("never".to_string(), |t| t.to_string())
+        output::when_or_never(status.last_synced_at)
     );
     if safety_waiting > 0 {
         out!(
@@ -180,7 +192,14 @@ pub fn rejected(store: &Store, json: bool) -> Result<(), CliError> {
     }
     out!("{} rejected drafts", drafts.len());
     for d in drafts {
-        out!("  #{} {} {}: {}", d.id, d.record_id, d.entry_kind, d.reason);
+        out!(
+            "  #{} {} {} at {}: {}",
+            d.id,
+            d.record_id,
+            d.entry_kind,
+            output::when(d.rejected_at),
+            d.reason
+        );
     }
     Ok(())
 }
@@ -192,6 +211,10 @@ pub fn logout(store_dir: &Path) -> Result<(), CliError> {
         .with_credentials(saved.credentials);
     client.logout()?;
     let _ = fs::remove_file(saved_path(store_dir));
-    out!("signed out; this device's credential is revoked");
+    if output::json() {
+        print_json(&serde_json::json!({"signed_out": true}));
+    } else {
+        out!("signed out; this device's credential is revoked");
+    }
     Ok(())
 }

@@ -12,8 +12,11 @@ use fieldnote_core::store::SafetyStore;
 use fieldnote_core::{RecordId, Timestamp};
 use fieldnote_protocol::safety::{AlarmKind, Location};
 
+use serde::Serialize;
+use serde_json::json;
+
 use crate::net::signed_in_client;
-use crate::{CliError, print_json};
+use crate::{CliError, output, print_json};
 
 /// Visit sessions.
 #[derive(Subcommand)]
@@ -130,26 +133,77 @@ fn minutes_from_now(minutes: i64) -> Timestamp {
     Timestamp::from_millis(Timestamp::now().millis() + minutes.saturating_mul(60_000))
 }
 
+/// What became of the safety outbox after a device command.
+#[derive(Serialize)]
+#[serde(tag = "delivery", rename_all = "snake_case")]
+enum Delivery {
+    /// The server answered.
+    Sent {
+        /// Items the server recorded.
+        accepted: usize,
+        /// Items the server refused for good.
+        refused: usize,
+    },
+    /// No server to send to yet; the items go first at the first sync.
+    NotSignedIn,
+    /// No connection within `--wait`; the items stay queued and go first when a link returns.
+    Queued {
+        /// Why nothing was sent.
+        reason: String,
+    },
+}
+
+impl Delivery {
+    /// The sentence for people.
+    fn say(&self) -> String {
+        match self {
+            Delivery::Sent { accepted, refused } => {
+                format!("sent: {accepted} recorded by the server, {refused} refused")
+            }
+            Delivery::NotSignedIn => {
+                "not signed in: saved on this device; it goes first when you sign in and sync"
+                    .into()
+            }
+            Delivery::Queued { reason } => format!(
+                "no connection ({reason}): saved on this device; it goes first when a link returns"
+            ),
+        }
+    }
+}
+
 /// Sends the safety outbox for up to `wait`, and says what happened.
-fn deliver(store_dir: &Path, safety: &SafetyStore, wait: Duration) -> Result<(), CliError> {
+fn deliver(store_dir: &Path, safety: &SafetyStore, wait: Duration) -> Result<Delivery, CliError> {
     let Ok(client) = signed_in_client(store_dir) else {
-        out!("not signed in: saved on this device; it goes first when you sign in and sync");
-        return Ok(());
+        return Ok(Delivery::NotSignedIn);
     };
     match client.deliver_safety(safety, Backoff::default(), wait) {
-        Ok(applied) => {
-            out!(
-                "sent: {} recorded by the server, {} refused",
-                applied.accepted,
-                applied.refused
-            );
-            Ok(())
-        }
-        Err(e) if e.is_retryable() => {
-            out!("no connection ({e}): saved on this device; it goes first when a link returns");
-            Ok(())
-        }
+        Ok(applied) => Ok(Delivery::Sent {
+            accepted: applied.accepted,
+            refused: applied.refused,
+        }),
+        Err(e) if e.is_retryable() => Ok(Delivery::Queued {
+            reason: e.to_string(),
+        }),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Prints what a device command did and what became of its delivery: one JSON object
+/// (`value` with a `delivery` member) or two lines.
+fn report(mut value: serde_json::Value, line: &str, delivery: Option<&Delivery>) {
+    if output::json() {
+        if let (Some(d), Some(obj)) = (delivery, value.as_object_mut()) {
+            obj.insert(
+                "delivery".into(),
+                serde_json::to_value(d).unwrap_or_default(),
+            );
+        }
+        print_json(&value);
+    } else {
+        out!("{line}");
+        if let Some(d) = delivery {
+            out!("{}", d.say());
+        }
     }
 }
 
@@ -160,7 +214,7 @@ pub fn session(
     cmd: SessionCmd,
     wait: Duration,
 ) -> Result<(), CliError> {
-    match cmd {
+    let (value, line) = match cmd {
         SessionCmd::Start {
             member,
             place,
@@ -174,30 +228,43 @@ pub fn session(
                 minutes_from_now(minutes),
                 location(latitude, longitude),
             )?;
-            out!("session {id} started; check out within {minutes} minutes");
+            (
+                json!({"session": id, "started": true, "minutes": minutes}),
+                format!("session {id} started; check out within {minutes} minutes"),
+            )
         }
         SessionCmd::CheckIn => {
             safety.check_in(None)?;
-            out!("checked in");
+            (json!({"checked_in": true}), "checked in".to_string())
         }
         SessionCmd::Extend { minutes } => {
-            safety.extend(minutes_from_now(minutes))?;
-            out!("session extended by {minutes} minutes from now");
+            let until = minutes_from_now(minutes);
+            safety.extend(until)?;
+            (
+                json!({"extended": true, "ends_at": until}),
+                format!(
+                    "session extended by {minutes} minutes from now, to {}",
+                    output::when(until)
+                ),
+            )
         }
         SessionCmd::End { pin } => {
             match pin {
                 Some(pin) => safety.end_session_with_pin(&pin, None)?,
                 None => safety.check_out(None)?,
             };
-            out!("session ended");
+            // The same whichever PIN was given: a duress PIN must look like the cancel PIN.
+            (json!({"ended": true}), "session ended".to_string())
         }
         SessionCmd::Pins { cancel, duress } => {
             safety.set_pins(&cancel, &duress)?;
-            out!("PINs set");
+            report(json!({"pins_set": true}), "PINs set", None);
             return Ok(());
         }
-    }
-    deliver(store_dir, safety, wait)
+    };
+    let delivery = deliver(store_dir, safety, wait)?;
+    report(value, &line, Some(&delivery));
+    Ok(())
 }
 
 /// `fieldnote alarm ...`.
@@ -206,8 +273,8 @@ pub fn alarm(
     safety: &SafetyStore,
     cmd: AlarmCmd,
     wait: Duration,
-    json: bool,
 ) -> Result<(), CliError> {
+    let json = output::json();
     match cmd {
         AlarmCmd::Raise {
             kind,
@@ -220,11 +287,26 @@ pub fn alarm(
                 KindArg::Duress => AlarmKind::Duress,
             };
             let id = safety.raise_alarm(kind, location(latitude, longitude))?;
-            // Durable now; the line tells scripts (and the kill -9 test) so.
-            out!("alarm {id} recorded");
-            deliver(store_dir, safety, wait)
+            // Durable now; the line tells scripts (and the kill -9 test) so, before the send.
+            if json {
+                let delivery = deliver(store_dir, safety, wait)?;
+                report(json!({"alarm": id, "recorded": true}), "", Some(&delivery));
+            } else {
+                out!("alarm {id} recorded");
+                let delivery = deliver(store_dir, safety, wait)?;
+                out!("{}", delivery.say());
+            }
+            Ok(())
         }
-        AlarmCmd::Send => deliver(store_dir, safety, wait),
+        AlarmCmd::Send => {
+            let delivery = deliver(store_dir, safety, wait)?;
+            if json {
+                print_json(&delivery);
+            } else {
+                out!("{}", delivery.say());
+            }
+            Ok(())
+        }
         AlarmCmd::Status { id } => {
             let client = signed_in_client(store_dir)?;
             let view = client.refresh_alarm(safety, &id)?;
@@ -258,11 +340,15 @@ pub fn alarm(
         }
         AlarmCmd::Ack { id } => {
             let view = signed_in_client(store_dir)?.acknowledge(&id)?;
-            out!(
-                "{} acknowledged by {}",
-                view.id,
-                view.acknowledged_by_name.unwrap_or_default()
-            );
+            if json {
+                print_json(&view);
+            } else {
+                out!(
+                    "{} acknowledged by {}",
+                    view.id,
+                    view.acknowledged_by_name.unwrap_or_default()
+                );
+            }
             Ok(())
         }
         AlarmCmd::Resolve {
@@ -271,12 +357,14 @@ pub fn alarm(
             reportable,
         } => {
             let resp = signed_in_client(store_dir)?.resolve(&id, &outcome, reportable)?;
-            out!("{} resolved", resp.alarm.id);
-            if let Some(due) = resp.incident_report_due {
-                out!(
-                    "incident report due by {}",
-                    fieldnote_core::rules::calendar::local_display(Timestamp::from_millis(due))
-                );
+            let due = resp.incident_report_due.map(Timestamp::from_millis);
+            if json {
+                print_json(&json!({"alarm": resp.alarm, "incident_report_due": due}));
+            } else {
+                out!("{} resolved", resp.alarm.id);
+                if let Some(due) = due {
+                    out!("incident report due by {}", output::when(due));
+                }
             }
             Ok(())
         }

@@ -14,6 +14,7 @@
 //!
 //! Temporary tables and indices stay in memory, so nothing in plaintext touches the disk.
 
+mod draft;
 mod key;
 mod projection;
 pub mod safety;
