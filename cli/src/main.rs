@@ -1068,6 +1068,7 @@ fn demo(
 ) -> Result<(), Error> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let team = new_id();
+    let signer = store.identity()?.map(|i| i.display_name);
     let bar = ProgressBar::new((members * (notes + 3)) as u64);
     bar.set_style(
         ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} records ({per_sec})")
@@ -1094,14 +1095,20 @@ fn demo(
             let note = synthetic::note(&mut rng, m, program, worker, at, 60);
             let id = store.create(RecordBody::ContactNote(note))?;
             if n > 0 {
-                store.finalize_note(id, Signer::staff(worker, "Demo Worker", Role::Worker))?;
+                // A device signs only as the user signed in on it; on a store nobody signed
+                // in on, the demo's notes stay drafts.
+                if let Some(name) = &signer {
+                    store.finalize_note(id, Signer::staff(worker, name.as_str(), Role::Worker))?;
+                }
             }
             bar.inc(1);
         }
         let plan = store.create(RecordBody::Plan(synthetic::service_plan(
             m, program, worker,
         )))?;
-        store.sign_plan(plan, Signer::staff(worker, "Demo Worker", Role::Worker))?;
+        if let Some(name) = &signer {
+            store.sign_plan(plan, Signer::staff(worker, name.as_str(), Role::Worker))?;
+        }
         bar.inc(1);
     }
     bar.finish_with_message("done");
