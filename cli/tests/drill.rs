@@ -86,8 +86,10 @@ fn new_store() -> (tempfile::TempDir, std::path::PathBuf) {
 fn signed_in_store() -> (tempfile::TempDir, std::path::PathBuf, common::Server) {
     let (dir, store) = new_store();
     let server = common::Server::start(dir.path());
-    let (signed_in, _, err) =
-        common::fieldnote(&store, &["login", "--server", &server.url, "--user", "worker"]);
+    let (signed_in, _, err) = common::fieldnote(
+        &store,
+        &["login", "--server", &server.url, "--user", "worker"],
+    );
     assert!(signed_in, "{err}");
     (dir, store, server)
 }

@@ -88,7 +88,9 @@ fn replicated_plan(program: Program) -> (Fixture, Fixture, RecordId) {
     let plan = a.plan(m, program);
     // The supervisor's device, with a key of its own.
     let mut b = Fixture::signed_in_with(ServerRole::Supervisor, StoreKey::generate());
-    sync(&a.store, &mut b.store, &[m, plan]);
+    let mut records = vec![m, plan];
+    records.extend(a.store.ids_of_kind(RecordKind::Enrollment).unwrap());
+    sync(&a.store, &mut b.store, &records);
     (a, b, plan)
 }
 

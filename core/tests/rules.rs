@@ -17,10 +17,9 @@ fn t(s: &str) -> Timestamp {
 }
 
 fn enroll(f: &mut Fixture, program: Program, referred: &str) -> RecordId {
-    let m = f
-        .store
-        .create(RecordBody::Member(synthetic::member(&mut rng())))
-        .unwrap();
+    let mut member = synthetic::member(&mut rng());
+    member.masshealth_id = unique_masshealth_id();
+    let m = f.store.create(RecordBody::Member(member)).unwrap();
     let e = synthetic::enrollment(m, program, f.worker, f.team, t(referred));
     f.store.create(RecordBody::Enrollment(e)).unwrap();
     m

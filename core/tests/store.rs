@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fieldnote_core::model::*;
-use fieldnote_core::{AttestationKind, Error, Signer, Store, StoreKey};
+use fieldnote_core::{AttestationKind, Error, Signer, Store, StoreKey, synthetic};
 
 #[test]
 fn a_saved_note_reads_back_and_appears_on_the_timeline_and_caseload() {
@@ -876,4 +876,82 @@ fn control_characters_impossible_births_and_bad_signer_names_are_refused() {
         assert!(err.to_string().contains(why), "{name:?}: {err}");
     }
     assert!(!f.store.get(n).unwrap().is_finalized());
+}
+
+/// Issue 18, findings 9 and 11: a note or plan under a program the member is not enrolled
+/// in, a note dated before the member was born, and a second member with a MassHealth ID
+/// already on the device are refused, each naming its field; IDs are stored trimmed.
+#[test]
+fn records_must_fit_the_member_they_concern() {
+    let mut f = Fixture::new();
+    let m = f.member(Program::Csp);
+    // Not enrolled in TM: neither a TM note nor a TM plan.
+    let tm_note = f.note(m, Program::Tm, "Outreach call");
+    let err = f
+        .store
+        .create(RecordBody::ContactNote(tm_note))
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["program"], "{err}");
+    let tm_plan = synthetic::service_plan(m, Program::Tm, f.worker);
+    let err = f.store.create(RecordBody::Plan(tm_plan)).unwrap_err();
+    assert_eq!(fields(&err), vec!["program"], "{err}");
+    // Moving a CSP note to TM is refused the same way.
+    let n = f
+        .store
+        .create(RecordBody::ContactNote(f.note(m, Program::Csp, "Visit")))
+        .unwrap();
+    let err = f
+        .store
+        .update(n, |b| {
+            if let RecordBody::ContactNote(c) = b {
+                c.program = Program::Tm;
+            }
+        })
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["program"], "{err}");
+
+    // A note dated before the member was born.
+    let born = match f.store.get(m).unwrap().body {
+        RecordBody::Member(member) => member.date_of_birth,
+        _ => unreachable!(),
+    };
+    let mut early = f.note(m, Program::Csp, "Too early");
+    early.started_at =
+        Timestamp::parse(&format!("{}T12:00:00Z", born.0 - chrono::Days::new(2))).unwrap();
+    let err = f.store.create(RecordBody::ContactNote(early)).unwrap_err();
+    assert!(fields(&err).contains(&"started_at".to_string()), "{err}");
+
+    // MassHealth IDs: trimmed, and one member per ID.
+    let mut member = synthetic::member(&mut rng());
+    member.masshealth_id = "  100999888777 ".into();
+    let first = f.store.create(RecordBody::Member(member.clone())).unwrap();
+    let RecordBody::Member(stored) = f.store.get(first).unwrap().body else {
+        unreachable!()
+    };
+    assert_eq!(stored.masshealth_id, "100999888777");
+    member.given_name = "Other".into();
+    let err = f
+        .store
+        .create(RecordBody::Member(member.clone()))
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["masshealth_id"], "{err}");
+    assert!(err.to_string().contains(&first.to_string()), "{err}");
+    // Editing the member itself is not a duplicate of itself.
+    f.store
+        .update(first, |b| {
+            if let RecordBody::Member(m) = b {
+                m.given_name = "Renamed".into();
+            }
+        })
+        .unwrap();
+    // Nor may a batch hold the same ID twice.
+    member.masshealth_id = "100999888666".into();
+    let err = f
+        .store
+        .create_batch(vec![
+            RecordBody::Member(member.clone()),
+            RecordBody::Member(member),
+        ])
+        .unwrap_err();
+    assert_eq!(fields(&err), vec!["masshealth_id"], "{err}");
 }

@@ -20,6 +20,14 @@ fn member_and_note(s: &mut Store) -> (RecordId, RecordId) {
     let m = s
         .create(RecordBody::Member(synthetic::member(&mut rng)))
         .unwrap();
+    s.create(RecordBody::Enrollment(synthetic::enrollment(
+        m,
+        Program::Csp,
+        new_id(),
+        new_id(),
+        Timestamp::now(),
+    )))
+    .unwrap();
     let note = synthetic::note(&mut rng, m, Program::Csp, new_id(), Timestamp::now(), 20);
     let n = s.create(RecordBody::ContactNote(note)).unwrap();
     (m, n)
@@ -68,9 +76,10 @@ fn safety_records_are_sent_first() {
         .collect();
     // The incident, written last, goes before the note; its member goes before it, so that
     // the server knows whose caseload the incident is on.
+    // (The member's enrollment, written second, goes with the note.)
     assert_eq!(
-        order,
-        vec![m.to_string(), incident.to_string(), n.to_string()],
+        [&order[0], &order[1], &order[3]],
+        [&m.to_string(), &incident.to_string(), &n.to_string()],
         "the member, then the incident written last, then the note"
     );
     assert_eq!(s.record_sync_state(n).unwrap(), RecordSyncState::Pending);
@@ -81,10 +90,14 @@ fn acknowledged_entries_leave_the_outbox_and_duplicates_are_harmless() {
     let (_d, mut s) = store();
     let (_, n) = member_and_note(&mut s);
     let req = s.prepare_sync().unwrap().request;
-    assert_eq!(req.upload.len(), 2);
+    assert_eq!(
+        req.upload.len(),
+        3,
+        "the member, the enrollment and the note"
+    );
     let resp = accept_all(&req);
     let applied = s.apply_sync(&resp).unwrap();
-    assert_eq!(applied.accepted, 2);
+    assert_eq!(applied.accepted, 3);
     assert_eq!(s.outbox_len().unwrap(), 0);
     assert_eq!(s.record_sync_state(n).unwrap(), RecordSyncState::Synced);
     // The same response again (a duplicate delivery) changes nothing.
@@ -158,12 +171,12 @@ fn purging_a_member_keeps_unsent_edits() {
         ..Default::default()
     };
     let applied = s.apply_sync(&resp).unwrap();
-    assert_eq!(applied.purged, 2);
+    assert_eq!(applied.purged, 3);
     assert!(s.caseload().unwrap().is_empty());
     assert!(s.get(n).is_err());
     assert_eq!(s.outbox_len().unwrap(), 0);
     let drafts = s.rejected_drafts().unwrap();
-    assert_eq!(drafts.len(), 2, "both unsent records are kept");
+    assert_eq!(drafts.len(), 3, "every unsent record is kept");
     assert!(
         drafts
             .iter()
@@ -187,6 +200,14 @@ fn a_signed_in_device_refuses_what_the_server_would() {
     let m = s
         .create(RecordBody::Member(synthetic::member(&mut rng)))
         .unwrap();
+    s.create(RecordBody::Enrollment(synthetic::enrollment(
+        m,
+        Program::Csp,
+        staff,
+        new_id(),
+        Timestamp::now(),
+    )))
+    .unwrap();
     let someone_else = synthetic::note(&mut rng, m, Program::Csp, new_id(), Timestamp::now(), 10);
     let err = s.create(RecordBody::ContactNote(someone_else)).unwrap_err();
     assert!(err.to_string().contains("author"), "{err}");
@@ -262,7 +283,8 @@ fn a_lost_outbox_requeues_unsent_work() {
             how == "damaged",
             "{how}"
         );
-        assert_eq!(report.outbox_requeued, Some(2), "{how}: {report:?}");
+        // The member, their enrollment and the note.
+        assert_eq!(report.outbox_requeued, Some(3), "{how}: {report:?}");
         let notices = report.notices();
         assert!(
             notices.iter().any(|n| n.contains("queued again")),

@@ -178,6 +178,18 @@ fn run(ops: Vec<Op>, backend: Backend) {
         .store
         .create(RecordBody::Member(synthetic::member(&mut rng)))
         .unwrap();
+    let team_id = devices[0].store.identity().unwrap().unwrap().team_id;
+    let enrollment = synthetic::enrollment(
+        member,
+        Program::Csp,
+        devices[0].staff,
+        fieldnote_core::model::RecordId::parse_str(&team_id).unwrap_or_default(),
+        Timestamp::now(),
+    );
+    devices[0]
+        .store
+        .create(RecordBody::Enrollment(enrollment))
+        .unwrap();
     for d in devices.iter_mut() {
         d.client.sync(&mut d.store, &mut |_| {}).unwrap();
     }

@@ -49,6 +49,48 @@ const MAIN_FILE: &str = "fieldnote.db";
 const OUTBOX_FILE: &str = "outbox.db";
 const LOCK_FILE: &str = "lock";
 pub(crate) const KEYCHECK_FILE: &str = "keycheck";
+/// What a batch being created holds so far, for checks that span its records.
+#[derive(Default)]
+struct Batch {
+    members: HashSet<RecordId>,
+    enrolled: HashSet<(RecordId, Program)>,
+    masshealth_ids: HashSet<String>,
+}
+
+impl Batch {
+    fn add(&mut self, id: RecordId, body: &RecordBody) {
+        match body {
+            RecordBody::Member(m) => {
+                self.members.insert(id);
+                if !m.masshealth_id.is_empty() {
+                    self.masshealth_ids.insert(m.masshealth_id.clone());
+                }
+            }
+            RecordBody::Enrollment(e) => {
+                self.enrolled.insert((e.member_id, e.program));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn not_enrolled(program: Program) -> String {
+    format!(
+        "the member is not enrolled in {}; enroll them first",
+        program.code()
+    )
+}
+
+/// Identifiers are stored as typed, without the spaces around them.
+fn normalize(body: &mut RecordBody) {
+    if let RecordBody::Member(m) = body {
+        let trimmed = m.masshealth_id.trim();
+        if trimmed.len() != m.masshealth_id.len() {
+            m.masshealth_id = trimmed.to_string();
+        }
+    }
+}
+
 /// The label under which the device signing key is derived from the store key.
 const DEVICE_SIGNING_LABEL: &[u8] = b"fieldnote/device-signing/v1";
 const QUARANTINE_DIR: &str = "quarantine";
@@ -468,8 +510,9 @@ impl Store {
     }
 
     /// Stores a new record under a given id (used when the id was shown before saving).
-    pub fn create_with_id(&mut self, id: RecordId, body: RecordBody) -> Result<()> {
-        self.check(&body)?;
+    pub fn create_with_id(&mut self, id: RecordId, mut body: RecordBody) -> Result<()> {
+        normalize(&mut body);
+        self.check(id, &body, None)?;
         self.check_written_by_me(&body)?;
         if let RecordBody::ContactNote(n) = &body
             && n.addendum_to.is_some()
@@ -488,11 +531,12 @@ impl Store {
     /// validated first and, if any is invalid, none is stored. One durable commit covers all.
     /// Records may refer to members created earlier in the same batch.
     pub fn create_batch(&mut self, bodies: Vec<RecordBody>) -> Result<Vec<RecordId>> {
-        let mut batch_members = HashSet::new();
+        let mut batch = Batch::default();
         let mut prepared = Vec::with_capacity(bodies.len());
-        for body in bodies {
+        for mut body in bodies {
+            normalize(&mut body);
             let id = new_id();
-            let mut errors = self.field_errors(&body, &batch_members)?;
+            let mut errors = self.field_errors(id, &body, None, &batch)?;
             if let RecordBody::ContactNote(n) = &body
                 && n.addendum_to.is_some()
             {
@@ -508,9 +552,7 @@ impl Store {
                 });
             }
             self.check_written_by_me(&body)?;
-            if matches!(body, RecordBody::Member(_)) {
-                batch_members.insert(id);
-            }
+            batch.add(id, &body);
             let mut doc = Document::create(id, &self.actor, &body)?;
             let bytes = doc.save_uncompressed();
             prepared.push((id, body, bytes, doc));
@@ -566,10 +608,11 @@ impl Store {
                 "a record cannot move to another member",
             ));
         }
+        normalize(&mut body);
         if body == before {
             return Ok(());
         }
-        self.check(&body)?;
+        self.check(id, &body, Some(&before))?;
         let bytes = doc.update(&body)?;
         self.commit_change(id, &body, &bytes, &mut doc)
     }
@@ -1022,8 +1065,8 @@ impl Store {
 
     // ---- internals ----
 
-    fn check(&self, body: &RecordBody) -> Result<()> {
-        let errors = self.field_errors(body, &HashSet::new())?;
+    fn check(&self, id: RecordId, body: &RecordBody, before: Option<&RecordBody>) -> Result<()> {
+        let errors = self.field_errors(id, body, before, &Batch::default())?;
         if errors.is_empty() {
             Ok(())
         } else {
@@ -1034,22 +1077,93 @@ impl Store {
         }
     }
 
-    /// Every problem with `body`: its own validation, and a member that is neither on the
-    /// device nor among `also_members` (members created in the same batch).
+    /// Every problem with `body` (record `id`; `before` is its previous content when it is
+    /// an edit): its own validation; a member neither on the device nor in `batch`; a note or
+    /// plan under a program the member is not enrolled in; a note dated before the member was born; a MassHealth
+    /// ID another member on the device already has.
     fn field_errors(
         &self,
+        id: RecordId,
         body: &RecordBody,
-        also_members: &HashSet<RecordId>,
+        before: Option<&RecordBody>,
+        batch: &Batch,
     ) -> Result<Vec<FieldError>> {
+        // An edit is held to its program's enrollment only when it changes the program.
+        let program_checked = before.is_none_or(|b| b.program() != body.program());
         let mut errors = body.validate();
-        if let Some(m) = body.member_id()
-            && !also_members.contains(&m)
-            && !self.is_member(m)?
-        {
+        let push = |errors: &mut Vec<FieldError>, field: &str, reason: String| {
             errors.push(FieldError {
-                field: "member_id".into(),
-                reason: "no such member on this device".into(),
-            });
+                field: field.into(),
+                reason,
+            })
+        };
+        if let RecordBody::Member(m) = body
+            && !m.masshealth_id.is_empty()
+        {
+            let other: Option<String> = self
+                .main
+                .prepare_cached("SELECT id FROM members WHERE masshealth_id = ?1 AND id <> ?2")?
+                .query_row(params![m.masshealth_id, id.to_string()], |r| r.get(0))
+                .optional()?;
+            if let Some(other) = other {
+                push(
+                    &mut errors,
+                    "masshealth_id",
+                    format!("member {other} on this device already has this MassHealth ID"),
+                );
+            } else if batch.masshealth_ids.contains(&m.masshealth_id) {
+                push(
+                    &mut errors,
+                    "masshealth_id",
+                    "another member in this batch has this MassHealth ID".into(),
+                );
+            }
+        }
+        let Some(m) = body.member_id() else {
+            return Ok(errors);
+        };
+        if batch.members.contains(&m) {
+            if let Some(program) = body.program()
+                && matches!(body, RecordBody::ContactNote(_) | RecordBody::Plan(_))
+                && !batch.enrolled.contains(&(m, program))
+            {
+                push(&mut errors, "program", not_enrolled(program));
+            }
+            return Ok(errors);
+        }
+        let born: Option<String> = self
+            .main
+            .prepare_cached("SELECT date_of_birth FROM members WHERE id = ?1")?
+            .query_row([m.to_string()], |r| r.get(0))
+            .optional()?;
+        let Some(born) = born else {
+            push(
+                &mut errors,
+                "member_id",
+                "no such member on this device".into(),
+            );
+            return Ok(errors);
+        };
+        if let Some(program) = body.program()
+            && program_checked
+            && matches!(body, RecordBody::ContactNote(_) | RecordBody::Plan(_))
+            && !batch.enrolled.contains(&(m, program))
+            && !self
+                .main
+                .prepare_cached("SELECT 1 FROM enrollments WHERE member_id = ?1 AND program = ?2")?
+                .exists(params![m.to_string(), program.code()])?
+        {
+            push(&mut errors, "program", not_enrolled(program));
+        }
+        if let RecordBody::ContactNote(n) = body
+            && let Some(born) = crate::model::Day::parse(&born)
+            && n.started_at.0.date_naive() < born.0
+        {
+            push(
+                &mut errors,
+                "started_at",
+                "is before the member's date of birth".into(),
+            );
         }
         Ok(errors)
     }
@@ -1109,13 +1223,6 @@ impl Store {
         Ok(self
             .main
             .prepare_cached("SELECT 1 FROM records WHERE id = ?1")?
-            .exists([id.to_string()])?)
-    }
-
-    fn is_member(&self, id: RecordId) -> Result<bool> {
-        Ok(self
-            .main
-            .prepare_cached("SELECT 1 FROM members WHERE id = ?1")?
             .exists([id.to_string()])?)
     }
 

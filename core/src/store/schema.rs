@@ -39,6 +39,10 @@ pub(crate) const MAIN: &[Migration] = &[
         version: 4,
         sql: include_str!("../../migrations/main/004_sync.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/main/005_masshealth_index.sql"),
+    },
 ];
 
 /// Migrations of the outbox database.

@@ -15,6 +15,13 @@ pub fn key() -> StoreKey {
     StoreKey::from_hex(KEY_HEX).unwrap()
 }
 
+/// A MassHealth ID no other member in this test process has (one member per ID on a device).
+pub fn unique_masshealth_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(100_000_000_000);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .to_string()
+}
+
 pub fn rng() -> StdRng {
     StdRng::seed_from_u64(7)
 }
@@ -82,7 +89,8 @@ impl Fixture {
     }
 
     pub fn member(&mut self, program: Program) -> RecordId {
-        let m = synthetic::member(&mut rng());
+        let mut m = synthetic::member(&mut rng());
+        m.masshealth_id = unique_masshealth_id();
         let id = self.store.create(RecordBody::Member(m)).unwrap();
         let e = synthetic::enrollment(id, program, self.worker, self.team, Timestamp::now());
         self.store.create(RecordBody::Enrollment(e)).unwrap();

@@ -28,13 +28,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = StoreKey::from_hex(&std::env::var(KEY_ENV)?)?;
     let mut store = Store::open(&dir, key)?;
     let worker = uuid::Uuid::from_u128(7);
-    let member = match store.caseload()?.first() {
+    // A device signs only as the user signed in on it.
+    if store.identity()?.is_none() {
+        store.set_identity(&fieldnote_protocol::Identity {
+            user_id: "crash-worker".into(),
+            staff_id: worker.to_string(),
+            display_name: "Crash Worker".into(),
+            role: fieldnote_protocol::ServerRole::Worker,
+            team_id: uuid::Uuid::from_u128(8).to_string(),
+        })?;
+    }
+    let first = store.caseload()?.into_iter().next();
+    let member = match &first {
         Some(c) => c.member_id,
         None => {
             let mut rng = rand::rngs::StdRng::seed_from_u64(1);
             store.create(RecordBody::Member(synthetic::member(&mut rng)))?
         }
     };
+    // Notes need the member's enrollment (a kill may have come between the two writes).
+    if first.is_none_or(|c| c.enrollments.is_empty()) {
+        store.create(RecordBody::Enrollment(synthetic::enrollment(
+            member,
+            Program::Csp,
+            worker,
+            uuid::Uuid::from_u128(8),
+            Timestamp::now(),
+        )))?;
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(round);
     let out = std::io::stdout();
     for n in 0.. {
