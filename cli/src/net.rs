@@ -149,6 +149,12 @@ pub fn sync(store_dir: &Path, mut store: Store, json: bool) -> Result<(), CliErr
             p.rejected,
             report.purged
         );
+        if report.refused_signatures > 0 {
+            out!(
+                "warning: {} signatures received were not signed by a key the server registered to their signer; they were not stored",
+                report.refused_signatures
+            );
+        }
     }
     Ok(())
 }
