@@ -119,11 +119,26 @@ pub enum Error {
 /// Shorthand for results in the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Whether SQLite failed for want of space: a write refused as full, or the shared-memory
+/// index of a write-ahead log that could not be given its pages.
+pub(crate) fn out_of_space(e: &rusqlite::Error) -> bool {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            f.code == rusqlite::ErrorCode::DiskFull
+                || f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE
+                || f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMMAP
+        }
+        _ => false,
+    }
+}
+
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
+        if out_of_space(&e) {
+            return Error::DiskFull;
+        }
         match e.sqlite_error_code() {
-            Some(ErrorCode::DiskFull) => Error::DiskFull,
             Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
                 Error::Storage("database file is damaged".into())
             }

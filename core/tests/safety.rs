@@ -221,3 +221,55 @@ fn bad_safety_input_names_the_field_and_saves_nothing() {
     assert_eq!(field_of(s.extend(in_minutes(-1)).unwrap_err()), "until");
     assert_eq!(s.pending_len().unwrap(), 1);
 }
+
+/// A visit names a member only if the member is on the device (finding 11): an unknown id
+/// is refused by field, before anything is saved; a member the device has is accepted, and
+/// so is a visit with no member.
+#[test]
+fn a_visit_session_for_an_unknown_member_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::generate();
+    let mut store = open(dir.path(), &key);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(5);
+    let member = store
+        .create(fieldnote_core::model::RecordBody::Member(
+            fieldnote_core::synthetic::member(&mut rng),
+        ))
+        .unwrap();
+    let unknown = fieldnote_core::RecordId::new_v4();
+    let s = SafetyStore::open(dir.path(), &key).unwrap();
+    let refused = s
+        .start_session(Some(unknown), "home visit", in_minutes(60), None)
+        .unwrap_err();
+    assert_eq!(field_of(refused), "member_id");
+    assert_eq!(s.active_session().unwrap(), None);
+    assert_eq!(s.pending_len().unwrap(), 0, "nothing queued");
+    s.start_session(Some(member), "home visit", in_minutes(60), None)
+        .unwrap();
+    assert_eq!(s.active_session().unwrap().unwrap().member_id, Some(member));
+    s.check_out(None).unwrap();
+    store
+        .safety()
+        .start_session(None, "street outreach", in_minutes(30), None)
+        .unwrap();
+}
+
+/// The store holds space back for distress on a full disk (finding 3): a reserve file of
+/// the documented size, made when the store opens, made again when it is missing.
+#[test]
+fn the_store_holds_space_for_distress() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = StoreKey::generate();
+    let reserve = dir.path().join(fieldnote_core::store::safety::RESERVE_FILE);
+    {
+        let store = open(dir.path(), &key);
+        assert!(store.safety().reserve_held());
+        assert_eq!(
+            std::fs::metadata(&reserve).unwrap().len(),
+            fieldnote_core::store::safety::RESERVE_BYTES
+        );
+    }
+    std::fs::remove_file(&reserve).unwrap();
+    let s = SafetyStore::open(dir.path(), &key).unwrap();
+    assert!(s.reserve_held(), "made again on the next open with room");
+}

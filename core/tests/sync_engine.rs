@@ -74,13 +74,13 @@ fn safety_records_are_sent_first() {
         .iter()
         .map(|u| u.item.record_id.clone())
         .collect();
-    // The incident, written last, goes before the note; its member goes before it, so that
-    // the server knows whose caseload the incident is on.
-    // (The member's enrollment, written second, goes with the note.)
+    // The incident, written last, goes before the note; its member and the member's
+    // enrollment go before it, so that the server knows whose caseload the incident is on
+    // and which programs the member's notes may be under.
     assert_eq!(
-        [&order[0], &order[1], &order[3]],
+        [&order[0], &order[2], &order[3]],
         [&m.to_string(), &incident.to_string(), &n.to_string()],
-        "the member, then the incident written last, then the note"
+        "the member and enrollment, then the incident written last, then the note"
     );
     assert_eq!(s.record_sync_state(n).unwrap(), RecordSyncState::Pending);
 }

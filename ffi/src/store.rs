@@ -782,6 +782,7 @@ impl FieldnoteStore {
             progress: progress_view(&report.progress),
             purged: report.purged as u64,
             safety_sent: report.safety_sent as u64,
+            refused_signatures: report.refused_signatures as u64,
         })
     }
 }

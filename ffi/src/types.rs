@@ -220,6 +220,10 @@ pub struct SyncSummary {
     pub purged: u64,
     /// Safety items delivered first.
     pub safety_sent: u64,
+    /// Signatures received that were not signed by a key the server registered to their
+    /// signer: not stored. The shell tells the person (a co-signature they expected may be
+    /// missing) and the supervisor should be told.
+    pub refused_signatures: u64,
 }
 
 /// What unlocking the store found damaged and repaired; the shell shows each message to the

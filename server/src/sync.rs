@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use fieldnote_core::access::{self, Author};
 use fieldnote_core::document::Document;
-use fieldnote_core::model::{RecordBody, RecordId, RecordKind};
+use fieldnote_core::model::{Program, RecordBody, RecordId, RecordKind};
 use fieldnote_core::store::signing_role;
 use fieldnote_core::{Attestation, AttestationKind, signing};
 use fieldnote_protocol::{self as proto, Ack, Cursor, Item, ItemKind, Outcome, ServerRole, Upload};
@@ -125,6 +125,7 @@ pub fn ingest(
         docs: HashMap::new(),
         feed: Vec::new(),
         owners: HashMap::new(),
+        enrolled: HashMap::new(),
     };
     let mut out = Ingested::default();
     let mut refused: HashMap<String, String> = HashMap::new();
@@ -182,6 +183,8 @@ struct Ingest<'a> {
     feed: Vec<(String, &'static str, Vec<u8>)>,
     /// Scope owners looked up in this batch.
     owners: HashMap<String, Option<Owner>>,
+    /// The programs each member was enrolled in before this batch, looked up once.
+    enrolled: HashMap<String, HashSet<Program>>,
 }
 
 /// One upload's outcome: applied (`Ok(true)`), already held (`Ok(false)`: a resend, which
@@ -271,6 +274,15 @@ impl Ingest<'_> {
         if let Some(reason) = field_errors(&body) {
             return Ok(Err(reason));
         }
+        // An edit answers to the enrollment rule only when it moves the record to another
+        // program (an enrollment ended since does not freeze its notes).
+        let program_changed = body.program() != loaded.body.program();
+        if program_changed && let Some(reason) = self.enrollment_missing(&body)? {
+            return Ok(Err(reason));
+        }
+        let Some(loaded) = self.docs.get_mut(&key) else {
+            return Err(Error::Internal("document vanished".into()));
+        };
         loaded.body = body;
         loaded.row.chunks += 1;
         self.feed.push((key, "change", payload.to_vec()));
@@ -357,6 +369,9 @@ impl Ingest<'_> {
                     let scope = m.to_string();
                     if !self.may_write(&scope)? {
                         return Ok(Err(NOT_ON_CASELOAD.into()));
+                    }
+                    if let Some(reason) = self.enrollment_missing(other)? {
+                        return Ok(Err(reason));
                     }
                     scope
                 }
@@ -519,6 +534,46 @@ impl Ingest<'_> {
         let doc = load_document(self.tx, key, r[4].int())?;
         let body = doc.body()?;
         Ok(Some(Loaded { row, doc, body }))
+    }
+
+    /// Why `body` cannot be written, when it is a note or plan under a program its member
+    /// has no enrollment in, counting enrollments accepted earlier in this batch. Asked only
+    /// of a caller who may write the member's records.
+    fn enrollment_missing(&mut self, body: &RecordBody) -> Result<Option<String>> {
+        let Some((member, program)) = body.enrollment_needed() else {
+            return Ok(None);
+        };
+        let in_batch = self.docs.values().any(|l| {
+            matches!(&l.body, RecordBody::Enrollment(e)
+                if e.member_id == member && e.program == program)
+        });
+        if in_batch {
+            return Ok(None);
+        }
+        let scope = member.to_string();
+        if !self.enrolled.contains_key(&scope) {
+            let rows = self.tx.query(
+                "SELECT id, snapshot_seq FROM documents WHERE scope = $1 AND kind = $2",
+                params![&scope, RecordKind::Enrollment.as_str()],
+            )?;
+            let mut programs = HashSet::new();
+            for r in rows {
+                let id = r[0].text();
+                // One created in this batch has no feed rows yet: its body is at hand. One
+                // whose rows are not written (its later edit in this batch was refused)
+                // reads as nothing and counts for nothing.
+                let body = match self.docs.get(&id) {
+                    Some(loaded) => Some(loaded.body.clone()),
+                    None => load_document(self.tx, &id, r[1].int())?.body().ok(),
+                };
+                if let Some(RecordBody::Enrollment(e)) = body {
+                    programs.insert(e.program);
+                }
+            }
+            self.enrolled.insert(scope.clone(), programs);
+        }
+        Ok((!self.enrolled[&scope].contains(&program))
+            .then(|| format!("program: {}", RecordBody::not_enrolled_reason(program))))
     }
 
     /// The record as the server holds it (committed plus accepted in this batch), with its

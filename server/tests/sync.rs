@@ -765,6 +765,117 @@ fn supervisor_rollup(backend: Backend) {
     assert_eq!(status, 404);
 }
 
+/// The server holds notes and plans to the member's enrollments, as the device does
+/// (finding 9 of the device drill): a new note or plan under a program the member is not
+/// enrolled in, or an edit moving a note there, is refused naming `program`, whatever the
+/// device checked; with the enrollment in the same upload, or under the enrolled program,
+/// it is accepted.
+fn a_note_under_a_program_without_enrollment_is_refused(backend: Backend) {
+    use fieldnote_core::document::Document;
+    let a = agency(backend);
+    let mut w1 = a.server.device("w1.north");
+    let m = w1.add_member(41);
+    let enrolled = w1.write_note(m, "Under the program the member is in.");
+    w1.sync();
+    let token = w1.access_token();
+    let mut rng = rand::rng();
+    let send = |uploads: Vec<(RecordId, Vec<u8>)>| -> Vec<serde_json::Value> {
+        let req = proto::SyncRequest {
+            protocol: proto::PROTOCOL_VERSION,
+            cursor: Default::default(),
+            upload: uploads
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, payload))| proto::Upload {
+                    entry: i as i64 + 1,
+                    item: proto::Item {
+                        record_id: id.to_string(),
+                        kind: proto::ItemKind::Change,
+                        payload,
+                    },
+                })
+                .collect(),
+        };
+        let (status, resp) = raw_post(
+            &a.server.url,
+            "/v1/sync",
+            Some(&token),
+            &serde_json::to_string(&req).unwrap(),
+        );
+        assert_eq!(status, 200, "{resp}");
+        resp["acks"].as_array().unwrap().clone()
+    };
+    let new = |body: RecordBody| {
+        let id = new_id();
+        (id, Document::create(id, b"forger", &body).unwrap().save())
+    };
+    let refused_for_program = |ack: &serde_json::Value| {
+        assert_eq!(ack["outcome"], "rejected", "{ack}");
+        let reason = ack["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("program:") && reason.contains("not enrolled in tm"),
+            "{reason}"
+        );
+    };
+
+    let note = fieldnote_core::synthetic::note(
+        &mut rng,
+        m,
+        Program::Tm,
+        w1.staff_id,
+        Timestamp::now(),
+        20,
+    );
+    let plan = fieldnote_core::synthetic::service_plan(m, Program::Tm, w1.staff_id);
+    let acks = send(vec![
+        new(RecordBody::ContactNote(note.clone())),
+        new(RecordBody::Plan(plan)),
+    ]);
+    refused_for_program(&acks[0]);
+    refused_for_program(&acks[1]);
+
+    // An edit moving the synced CSP note to TM.
+    let mut doc = Document::load(
+        enrolled,
+        b"forger",
+        [w1.store.document_bytes(enrolled).unwrap().as_slice()],
+    )
+    .unwrap();
+    let RecordBody::ContactNote(mut moved) = doc.body().unwrap() else {
+        panic!("a note")
+    };
+    moved.program = Program::Tm;
+    let change = doc.update(&RecordBody::ContactNote(moved)).unwrap();
+    let acks = send(vec![(enrolled, change)]);
+    refused_for_program(&acks[0]);
+
+    // With the member's TM enrollment in the same upload, the same note is accepted; so is
+    // a CSP note, which needed nothing new.
+    let tm = fieldnote_core::synthetic::enrollment(
+        m,
+        Program::Tm,
+        w1.staff_id,
+        w1.team_id,
+        Timestamp::now(),
+    );
+    let csp_note = fieldnote_core::synthetic::note(
+        &mut rng,
+        m,
+        Program::Csp,
+        w1.staff_id,
+        Timestamp::now(),
+        20,
+    );
+    let acks = send(vec![
+        new(RecordBody::Enrollment(tm)),
+        new(RecordBody::ContactNote(note)),
+        new(RecordBody::ContactNote(csp_note)),
+    ]);
+    for ack in &acks {
+        assert_eq!(ack["outcome"], "accepted", "{ack}");
+    }
+}
+
 /// Runs each scenario once on SQLite and once on PostgreSQL.
 macro_rules! suite {
     ($($name:ident),+ $(,)?) => {
@@ -804,4 +915,5 @@ suite!(
     survives_restart,
     supervisor_rollup,
     long_histories_get_snapshots,
+    a_note_under_a_program_without_enrollment_is_refused,
 );

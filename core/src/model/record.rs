@@ -258,6 +258,26 @@ impl RecordBody {
         }
     }
 
+    /// The member and program a record must have an enrollment for: contact notes and
+    /// plans are written under a program the member is enrolled in (any status), on the
+    /// device and on the server alike.
+    pub fn enrollment_needed(&self) -> Option<(RecordId, Program)> {
+        match self {
+            RecordBody::ContactNote(r) => Some((r.member_id, r.program)),
+            RecordBody::Plan(r) => Some((r.member_id, r.program)),
+            _ => None,
+        }
+    }
+
+    /// Why a record that needs an enrollment in `program` (see
+    /// [`RecordBody::enrollment_needed`]) was refused; reported on the field `program`.
+    pub fn not_enrolled_reason(program: Program) -> String {
+        format!(
+            "the member is not enrolled in {}; enroll them first",
+            program.code()
+        )
+    }
+
     /// The program, where the record has one.
     pub fn program(&self) -> Option<Program> {
         match self {

@@ -75,10 +75,7 @@ impl Batch {
 }
 
 fn not_enrolled(program: Program) -> String {
-    format!(
-        "the member is not enrolled in {}; enroll them first",
-        program.code()
-    )
+    RecordBody::not_enrolled_reason(program)
 }
 
 /// Identifiers are stored as typed, without the spaces around them.
@@ -313,7 +310,30 @@ pub(crate) fn open_db(
     key: &StoreKey,
     synchronous: &str,
 ) -> rusqlite::Result<Connection> {
+    match open_db_with(path, key, synchronous, false) {
+        // On a full disk the write-ahead log's shared-memory index may have no room. The
+        // process already holds the store (see [`hold`]), so the index can live in its own
+        // memory instead: reading keeps working, and writes fail as full, not as damage.
+        Err(e) if crate::error::out_of_space(&e) => {
+            tracing::warn!(
+                "no room for the database's shared index; opened for this process alone"
+            );
+            open_db_with(path, key, synchronous, true)
+        }
+        other => other,
+    }
+}
+
+fn open_db_with(
+    path: &Path,
+    key: &StoreKey,
+    synchronous: &str,
+    exclusive: bool,
+) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
+    if exclusive {
+        conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
+    }
     // SQLCipher logs decryption failures to stderr by default; the caller reports them.
     let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
     conn.execute_batch(key.pragma().as_str())?;
@@ -374,7 +394,8 @@ impl Store {
         schema::migrate(&mut outbox, schema::OUTBOX, None)?;
         let (safety, moved) =
             open_or_quarantine(&dir, safety::SAFETY_FILE, &key, "FULL", key_known)?;
-        let safety = SafetyStore::from_connection(safety)?;
+        let safety = SafetyStore::from_connection(safety, &dir, &key)?;
+        safety::keep_reserve(&dir);
         if let Some(q) = &moved {
             report.safety_recovered = Some(safety.salvage(q, &key)?);
         }
@@ -945,11 +966,12 @@ impl Store {
             found.outbox_requeued = self.recover_outbox(true)?;
         }
         if !self.safety.is_whole()? {
-            let placeholder = SafetyStore::from_connection(Connection::open_in_memory()?)?;
+            let placeholder =
+                SafetyStore::from_connection(Connection::open_in_memory()?, &self.dir, &self.key)?;
             drop(std::mem::replace(&mut self.safety, placeholder));
             let moved = quarantine(&self.dir, safety::SAFETY_FILE)?;
             let conn = open_db(&self.dir.join(safety::SAFETY_FILE), &self.key, "FULL")?;
-            self.safety = SafetyStore::from_connection(conn)?;
+            self.safety = SafetyStore::from_connection(conn, &self.dir, &self.key)?;
             found.safety_recovered = Some(self.safety.salvage(&moved, &self.key)?);
             found.safety_quarantined = Some(moved);
         }
@@ -1123,8 +1145,7 @@ impl Store {
             return Ok(errors);
         };
         if batch.members.contains(&m) {
-            if let Some(program) = body.program()
-                && matches!(body, RecordBody::ContactNote(_) | RecordBody::Plan(_))
+            if let Some((_, program)) = body.enrollment_needed()
                 && !batch.enrolled.contains(&(m, program))
             {
                 push(&mut errors, "program", not_enrolled(program));
@@ -1144,9 +1165,8 @@ impl Store {
             );
             return Ok(errors);
         };
-        if let Some(program) = body.program()
+        if let Some((_, program)) = body.enrollment_needed()
             && program_checked
-            && matches!(body, RecordBody::ContactNote(_) | RecordBody::Plan(_))
             && !batch.enrolled.contains(&(m, program))
             && !self
                 .main
@@ -1442,7 +1462,12 @@ fn load_actor(main: &Connection) -> Result<Vec<u8>> {
 /// written about them (within one priority, the outbox keeps the order of writing).
 fn priority(kind: RecordKind) -> i64 {
     match kind {
-        RecordKind::Member | RecordKind::Incident | RecordKind::CrisisPlan => 0,
+        // A member's enrollment travels with the member: the server checks notes and plans
+        // against it, so it must never wait behind an incident of the same member.
+        RecordKind::Member
+        | RecordKind::Enrollment
+        | RecordKind::Incident
+        | RecordKind::CrisisPlan => 0,
         _ => 1,
     }
 }
@@ -1581,9 +1606,16 @@ fn hold(dir: &Path) -> Result<fs::File> {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "a program".into());
-    file.set_len(0).map_err(io)?;
-    file.rewind().map_err(io)?;
-    write!(file, "process {} ({program})", std::process::id()).map_err(io)?;
+    // The name is a courtesy to whoever finds the store held; the lock is what holds it.
+    // On a full disk it cannot be written, and the store still opens (reading, and raising
+    // an alarm from the reserve, must work there).
+    let named = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "process {} ({program})", std::process::id()));
+    if let Err(e) = named {
+        tracing::warn!(error = %e, "could not write the store's holder down");
+    }
     Ok(file)
 }
 
@@ -1629,6 +1661,22 @@ fn key_reads(path: &Path, key: &StoreKey) -> bool {
                         })
                         .is_ok()
             })
+}
+
+/// Whether the member `member` is on the device, read from the records database beside
+/// the one writer that may hold it; `None` when the records cannot be read (a visit
+/// session never waits on them).
+pub(crate) fn member_on_device(dir: &Path, key: &StoreKey, member: RecordId) -> Option<bool> {
+    let path = dir.join(MAIN_FILE);
+    let conn =
+        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE).ok()?;
+    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+    conn.execute_batch(key.pragma().as_str()).ok()?;
+    conn.execute_batch("PRAGMA cipher_page_size = 2048; PRAGMA busy_timeout = 5000;")
+        .ok()?;
+    conn.prepare("SELECT 1 FROM members WHERE id = ?1")
+        .and_then(|mut s| s.exists([member.to_string()]))
+        .ok()
 }
 
 /// Whether SQLite's integrity check finds the database whole (an unreadable file is not).

@@ -9,7 +9,8 @@
 //! The duress PIN ends a session exactly as the cancel PIN does on the phone (same return
 //! value, same visible state) and raises a duress alarm that only the server shows.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -25,6 +26,20 @@ use crate::store::{StoreKey, key, schema};
 
 /// The safety database's file name.
 pub(crate) const SAFETY_FILE: &str = "safety.db";
+
+/// The file that holds disk space for distress on a full disk (see [`RESERVE_BYTES`]).
+pub const RESERVE_FILE: &str = "safety.reserve";
+
+/// How much space the store holds back for distress. When a safety write finds the disk
+/// full, the reserve gives up half of itself (all of it once it is down to
+/// [`RESERVE_LAST_BYTES`]) and the write is tried again, so one full disk leaves room for
+/// several alarms, even if other programs take what each release frees. It is made whole
+/// again by the next open that finds room.
+pub const RESERVE_BYTES: u64 = 1 << 20;
+
+/// The smallest part of the reserve given up at once: room to open the safety database
+/// (its log index needs 32 KiB) and write an alarm with its receipt.
+pub const RESERVE_LAST_BYTES: u64 = 64 << 10;
 
 /// Longest visit session a worker can start or extend to.
 pub const MAX_SESSION_HOURS: i64 = 12;
@@ -121,6 +136,9 @@ pub struct SafetyApplied {
 /// per thread).
 pub struct SafetyStore {
     conn: Connection,
+    /// The store's directory (the reserve, and the records database for member checks).
+    dir: PathBuf,
+    key: StoreKey,
 }
 
 impl std::fmt::Debug for SafetyStore {
@@ -181,8 +199,25 @@ impl SafetyStore {
             key::KeyCheck::Missing => false,
         };
         // Without a key check, an unreadable file means a wrong key: never quarantine it.
-        let (conn, _) = super::open_or_quarantine(dir, SAFETY_FILE, key, "FULL", key_known)?;
-        Self::from_connection(conn)
+        let opened = match super::open_or_quarantine(dir, SAFETY_FILE, key, "FULL", key_known) {
+            Err(Error::DiskFull) if release_reserve(dir) => {
+                super::open_or_quarantine(dir, SAFETY_FILE, key, "FULL", key_known)
+            }
+            other => other,
+        };
+        let store = Self::from_connection(opened?.0, dir, key)?;
+        keep_reserve(dir);
+        Ok(store)
+    }
+
+    /// Runs a safety write; when it finds the disk full, releases the space held for
+    /// distress and runs it once more. A write that fails leaves nothing behind (its
+    /// transaction rolls back), so running it again cannot write it twice.
+    fn with_room<T>(&self, write: impl Fn() -> Result<T>) -> Result<T> {
+        match write() {
+            Err(Error::DiskFull) if release_reserve(&self.dir) => write(),
+            other => other,
+        }
     }
 
     /// A write transaction that takes the write lock at once, so a second handle's commit
@@ -230,9 +265,22 @@ impl SafetyStore {
         Ok(queued)
     }
 
-    pub(crate) fn from_connection(mut conn: Connection) -> Result<SafetyStore> {
+    pub(crate) fn from_connection(
+        mut conn: Connection,
+        dir: &Path,
+        key: &StoreKey,
+    ) -> Result<SafetyStore> {
         schema::migrate(&mut conn, schema::SAFETY, None)?;
-        Ok(SafetyStore { conn })
+        Ok(SafetyStore {
+            conn,
+            dir: dir.to_path_buf(),
+            key: key.clone(),
+        })
+    }
+
+    /// Whether the space held for distress on a full disk is in place.
+    pub fn reserve_held(&self) -> bool {
+        reserve_in_place(&self.dir)
     }
 
     // ---- PINs ----
@@ -292,7 +340,7 @@ impl SafetyStore {
         }
         check_location(location.as_ref())?;
         let session = self.active_session()?;
-        self.insert_alarm(kind, session.as_ref(), location)
+        self.with_room(|| self.insert_alarm(kind, session.as_ref(), location))
     }
 
     fn insert_alarm(
@@ -387,20 +435,24 @@ impl SafetyStore {
 
     /// Records that the shell fell back to a call or SMS for an alarm.
     pub fn fallback_taken(&self, alarm_id: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE alarms SET fallback_taken_at = ?2 WHERE id = ?1",
-            params![alarm_id, now_ms()],
-        )?;
-        Ok(())
+        self.with_room(|| {
+            self.conn.execute(
+                "UPDATE alarms SET fallback_taken_at = ?2 WHERE id = ?1",
+                params![alarm_id, now_ms()],
+            )?;
+            Ok(())
+        })
     }
 
     /// Records what the server says of an alarm (from a receipt, a status check or the
     /// event stream).
     pub fn record_alarm_view(&self, view: &AlarmView) -> Result<()> {
-        let tx = self.write()?;
-        self.apply_view(&tx, view)?;
-        tx.commit()?;
-        Ok(())
+        self.with_room(|| {
+            let tx = self.write()?;
+            self.apply_view(&tx, view)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn apply_view(&self, tx: &rusqlite::Transaction<'_>, view: &AlarmView) -> Result<()> {
@@ -454,6 +506,26 @@ impl SafetyStore {
                 "a visit session is already under way; check out of it first",
             ));
         }
+        if let Some(member) = member_id
+            && super::member_on_device(&self.dir, &self.key, member) == Some(false)
+        {
+            return Err(invalid(
+                "visit session",
+                "member_id",
+                "no such member on this device",
+            ));
+        }
+        self.with_room(|| self.insert_session(member_id, place, expected_end, location))
+    }
+
+    fn insert_session(
+        &self,
+        member_id: Option<RecordId>,
+        place: &str,
+        expected_end: Timestamp,
+        location: Option<Location>,
+    ) -> Result<String> {
+        let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let tx = self.write()?;
         tx.execute(
@@ -508,10 +580,12 @@ impl SafetyStore {
     pub fn check_in(&self, location: Option<Location>) -> Result<()> {
         let s = self.require_session()?;
         check_location(location.as_ref())?;
-        let tx = self.write()?;
-        push_session(&tx, &s.id, SessionAction::CheckIn, now_ms(), location)?;
-        tx.commit()?;
-        Ok(())
+        self.with_room(|| {
+            let tx = self.write()?;
+            push_session(&tx, &s.id, SessionAction::CheckIn, now_ms(), location)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Extends the session under way to `until` (in the future, within
@@ -520,22 +594,24 @@ impl SafetyStore {
         let s = self.require_session()?;
         let now = now_ms();
         check_end(now, until.millis(), "until")?;
-        let tx = self.write()?;
-        tx.execute(
-            "UPDATE sessions SET expected_end = ?2 WHERE id = ?1",
-            params![s.id, until.millis()],
-        )?;
-        push_session(
-            &tx,
-            &s.id,
-            SessionAction::Extend {
-                until: until.millis(),
-            },
-            now,
-            None,
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.with_room(|| {
+            let tx = self.write()?;
+            tx.execute(
+                "UPDATE sessions SET expected_end = ?2 WHERE id = ?1",
+                params![s.id, until.millis()],
+            )?;
+            push_session(
+                &tx,
+                &s.id,
+                SessionAction::Extend {
+                    until: until.millis(),
+                },
+                now,
+                None,
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Ends the session under way: the worker is safe.
@@ -543,13 +619,16 @@ impl SafetyStore {
         let s = self.require_session()?;
         check_location(location.as_ref())?;
         let now = now_ms();
-        let tx = self.write()?;
-        tx.execute(
-            "UPDATE sessions SET ended_at = ?2 WHERE id = ?1",
-            params![s.id, now],
-        )?;
-        push_session(&tx, &s.id, SessionAction::CheckOut, now, location)?;
-        tx.commit()?;
+        self.with_room(|| {
+            let tx = self.write()?;
+            tx.execute(
+                "UPDATE sessions SET ended_at = ?2 WHERE id = ?1",
+                params![s.id, now],
+            )?;
+            push_session(&tx, &s.id, SessionAction::CheckOut, now, location)?;
+            tx.commit()?;
+            Ok(())
+        })?;
         Ok(SessionEnded { session_id: s.id })
     }
 
@@ -572,7 +651,7 @@ impl SafetyStore {
         let is_cancel = pin_matches(pin, &cancel);
         let is_duress = pin_matches(pin, &duress);
         if is_duress {
-            self.insert_alarm(AlarmKind::Duress, Some(&s), location)?;
+            self.with_room(|| self.insert_alarm(AlarmKind::Duress, Some(&s), location))?;
             Ok(SessionEnded { session_id: s.id })
         } else if is_cancel {
             self.check_out(location)
@@ -635,6 +714,16 @@ impl SafetyStore {
                 response.receipts.len()
             )));
         }
+        let mut applied = self.with_room(|| self.record_receipts(prepared, response))?;
+        applied.pending = self.pending_len()?;
+        Ok(applied)
+    }
+
+    fn record_receipts(
+        &self,
+        prepared: &PreparedSafety,
+        response: &SafetyResponse,
+    ) -> Result<SafetyApplied> {
         let mut applied = SafetyApplied::default();
         let tx = self.write()?;
         for (id, receipt) in prepared.item_ids.iter().zip(&response.receipts) {
@@ -656,7 +745,6 @@ impl SafetyStore {
             tx.execute("DELETE FROM safety_outbox WHERE item_id = ?1", [id])?;
         }
         tx.commit()?;
-        applied.pending = self.pending_len()?;
         Ok(applied)
     }
 }
@@ -735,4 +823,57 @@ fn push_session(
         location,
     });
     push(tx, &event_id, 1, &item, now)
+}
+
+fn reserve_in_place(dir: &Path) -> bool {
+    std::fs::metadata(dir.join(RESERVE_FILE)).is_ok_and(|m| m.len() >= RESERVE_BYTES)
+}
+
+/// Makes the reserve file when it is missing and the disk has room (written whole, synced,
+/// then renamed into place, so a kill leaves no half reserve). Best effort: a disk with no
+/// room keeps working without it.
+pub(crate) fn keep_reserve(dir: &Path) {
+    if reserve_in_place(dir) {
+        return;
+    }
+    let path = dir.join(RESERVE_FILE);
+    let partial = dir.join(format!("{RESERVE_FILE}.partial"));
+    let made = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&partial)?;
+        // Random bytes rather than zeros, which a compressing file system would store in
+        // no space at all.
+        let mut block = vec![0u8; 64 * 1024];
+        for _ in 0..RESERVE_BYTES / block.len() as u64 {
+            rand::fill(&mut block[..]);
+            file.write_all(&block)?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&partial, &path)
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&partial);
+        tracing::warn!(error = %e, "no room to hold space for distress alarms yet");
+    }
+}
+
+/// Gives part of the reserved space back to the file system for a safety write (see
+/// [`RESERVE_BYTES`]). Returns whether there was any to give.
+fn release_reserve(dir: &Path) -> bool {
+    let path = dir.join(RESERVE_FILE);
+    let Ok(len) = std::fs::metadata(&path).map(|m| m.len()) else {
+        return false;
+    };
+    let released = if len > RESERVE_LAST_BYTES {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(len / 2))
+            .is_ok()
+    } else {
+        std::fs::remove_file(&path).is_ok()
+    };
+    if released {
+        tracing::warn!("the disk is full: space held for distress was released");
+    }
+    released
 }

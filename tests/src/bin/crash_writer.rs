@@ -2,7 +2,10 @@
 //! third, changing every fifth) as fast as it can, and prints `ACK <id> <n> END` after each
 //! operation returns, which is the moment the app would tell a person "saved".
 //! `crash-writer --open DIR` only opens the store (running its migrations) and prints
-//! `OPENED`.
+//! `OPENED`. `crash-writer --alarms DIR` raises panic alarms through the safety database's
+//! own handle (as the phone's distress button does while a sync holds the store) and
+//! prints `ALARM <id> END` after each. A store held by another process ends the writer
+//! with the error's message on standard error and exit code 3.
 
 use std::io::Write;
 
@@ -11,7 +14,20 @@ use fieldnote_core::{Signer, Store, StoreKey, synthetic};
 use fieldnote_tests::{ACK, KEY_ENV};
 use rand::SeedableRng;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() {
+    match run() {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("{e}");
+            let held = e
+                .downcast_ref::<fieldnote_core::Error>()
+                .is_some_and(|e| matches!(e, fieldnote_core::Error::InUse { .. }));
+            std::process::exit(if held { 3 } else { 1 });
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("usage: crash-writer DIR ROUND")?;
     if dir == "--open" {
@@ -20,6 +36,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Store::open(&dir, key)?;
         println!("OPENED");
         return Ok(());
+    }
+    if dir == "--alarms" {
+        let dir = args.next().ok_or("usage: crash-writer --alarms DIR")?;
+        let key = StoreKey::from_hex(&std::env::var(KEY_ENV)?)?;
+        let safety = fieldnote_core::store::SafetyStore::open(&dir, &key)?;
+        let out = std::io::stdout();
+        loop {
+            let id = safety.raise_alarm(fieldnote_protocol::safety::AlarmKind::Panic, None)?;
+            let mut lock = out.lock();
+            writeln!(lock, "ALARM {id} END")?;
+            lock.flush()?;
+        }
     }
     let round: u64 = args
         .next()
