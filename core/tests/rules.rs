@@ -707,3 +707,428 @@ fn ended_enrollments_keep_only_the_duties_that_still_apply() {
         .unwrap();
     assert_eq!(ids(&f), BTreeSet::from(["JI-9".to_string()]));
 }
+
+fn enrollment_of(f: &Fixture, m: RecordId) -> RecordId {
+    f.store
+        .timeline(m)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "enrollment")
+        .unwrap()
+        .record_id
+}
+
+fn discharge(f: &mut Fixture, m: RecordId, on: &str) {
+    let e = enrollment_of(f, m);
+    f.store
+        .update(e, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.status = EnrollmentStatus::Discharged;
+                e.discharge = Some(Discharge {
+                    discharged_on: Day::parse(on).unwrap(),
+                    last_service_on: Day::parse(on).unwrap(),
+                    planned: true,
+                    reason: "goals met".into(),
+                });
+            }
+        })
+        .unwrap();
+}
+
+fn discharge_plan(
+    f: &mut Fixture,
+    m: RecordId,
+    program: Program,
+    enrollment: RecordId,
+    service_plan: Option<RecordId>,
+) -> RecordId {
+    f.store
+        .create(RecordBody::DischargePlan(DischargePlan {
+            member_id: m,
+            program,
+            enrollment_id: enrollment,
+            discharge_on: Day::parse("2026-11-20").unwrap(),
+            aftercare: "Outpatient therapy weekly".into(),
+            recommendations: "Keep the Tuesday group".into(),
+            crisis_plan_id: None,
+            service_plan_id: service_plan,
+            written_at: t("2026-11-18T09:00:00-05:00"),
+            author: f.worker,
+        }))
+        .unwrap()
+}
+
+fn deliver(
+    f: &mut Fixture,
+    m: RecordId,
+    program: Program,
+    document: DocumentKind,
+    record: Option<RecordId>,
+    to: RecipientKind,
+    at: &str,
+) {
+    f.store
+        .create(RecordBody::DocumentDelivery(DocumentDelivery {
+            member_id: m,
+            program,
+            document,
+            document_record_id: record,
+            recipient_kind: to,
+            recipient: Contact {
+                name: "Recipient".into(),
+                ..Default::default()
+            },
+            channel: Channel::InPerson,
+            paper: true,
+            electronic: false,
+            language: "English".into(),
+            delivered_at: t(at),
+            consent_id: None,
+            by: f.worker,
+        }))
+        .unwrap();
+}
+
+/// TM-8: a discharge plan counts only when it is this enrollment's plan, under TM, given to
+/// the youth or guardian (RULES.md TM-8; TM Discharge 4). Another program's plan, a plan
+/// given to a provider only, or a delivery naming no plan leave it overdue.
+#[test]
+fn tm_8_counts_only_this_enrollments_discharge_plan_given_to_the_youth_or_guardian() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Tm, "2026-09-01T09:00:00-04:00");
+    let tm = enrollment_of(&f, m);
+    discharge(&mut f, m, "2026-11-20");
+    let status = |f: &Fixture| {
+        find(&eval(f, m, "2026-12-01T09:00:00-05:00"), "TM-8")
+            .status
+            .clone()
+    };
+    assert_eq!(status(&f), Status::Overdue);
+    let other_enrollment = discharge_plan(&mut f, m, Program::Tm, new_id(), None);
+    let ours = discharge_plan(&mut f, m, Program::Tm, tm, None);
+    let at = "2026-11-21T10:00:00-05:00";
+    deliver(
+        &mut f,
+        m,
+        Program::Csp,
+        DocumentKind::DischargePlan,
+        Some(ours),
+        RecipientKind::Guardian,
+        at,
+    );
+    deliver(
+        &mut f,
+        m,
+        Program::Tm,
+        DocumentKind::DischargePlan,
+        Some(ours),
+        RecipientKind::Provider,
+        at,
+    );
+    deliver(
+        &mut f,
+        m,
+        Program::Tm,
+        DocumentKind::DischargePlan,
+        None,
+        RecipientKind::Guardian,
+        at,
+    );
+    deliver(
+        &mut f,
+        m,
+        Program::Tm,
+        DocumentKind::DischargePlan,
+        Some(other_enrollment),
+        RecipientKind::Member,
+        at,
+    );
+    assert_eq!(
+        status(&f),
+        Status::Overdue,
+        "none of those is this enrollment's plan to the family"
+    );
+    deliver(
+        &mut f,
+        m,
+        Program::Tm,
+        DocumentKind::DischargePlan,
+        Some(ours),
+        RecipientKind::Guardian,
+        at,
+    );
+    assert_eq!(status(&f), Status::Satisfied);
+}
+
+/// JI-10: the discharge plan is given "with the updated service plan" (CSP-JI Process g): a
+/// discharge plan naming another program's plan does not count; one naming this program's
+/// service plan does. CSP-10 (which CSP-JI members keep) needs it too, and a crisis plan.
+#[test]
+fn ji_10_needs_the_discharge_plan_given_with_this_programs_service_plan() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::CspJi, "2026-09-01T09:00:00-04:00");
+    let ji = enrollment_of(&f, m);
+    discharge(&mut f, m, "2026-11-20");
+    let csp_plan = f
+        .store
+        .create(RecordBody::Plan(synthetic::service_plan(
+            m,
+            Program::Csp,
+            f.worker,
+        )))
+        .map_err(|e| e.to_string());
+    // The member is not enrolled in CSP: the device refuses that plan outright.
+    assert!(csp_plan.is_err());
+    let ji_plan = f
+        .store
+        .create(RecordBody::Plan(synthetic::service_plan(
+            m,
+            Program::CspJi,
+            f.worker,
+        )))
+        .unwrap();
+    let without = discharge_plan(&mut f, m, Program::CspJi, ji, Some(new_id()));
+    let at = "2026-11-20T10:00:00-05:00";
+    deliver(
+        &mut f,
+        m,
+        Program::CspJi,
+        DocumentKind::DischargePlan,
+        Some(without),
+        RecipientKind::Member,
+        at,
+    );
+    let now = "2026-11-25T09:00:00-05:00";
+    assert_eq!(find(&eval(&f, m, now), "JI-10").status, Status::Overdue);
+    let with = discharge_plan(&mut f, m, Program::CspJi, ji, Some(ji_plan));
+    deliver(
+        &mut f,
+        m,
+        Program::CspJi,
+        DocumentKind::DischargePlan,
+        Some(with),
+        RecipientKind::Member,
+        at,
+    );
+    assert_eq!(find(&eval(&f, m, now), "JI-10").status, Status::Satisfied);
+}
+
+/// CSP-8, JI-5 and CARES-3 come due sooner after a significant change (RULES.md: "or sooner
+/// on significant change"): 30 days after the change when that is before the regular date
+/// (`catalog::SIGNIFICANT_CHANGE_DAYS`); a review after the change puts the clock back.
+#[test]
+fn csp_8_ji_5_cares_3_come_due_30_days_after_a_significant_change() {
+    for (program, rule) in [
+        (Program::Csp, "CSP-8"),
+        (Program::CspJi, "JI-5"),
+        (Program::Cares, "CARES-3"),
+    ] {
+        let mut f = Fixture::new();
+        let m = enroll(&mut f, program, "2026-06-01T09:00:00-04:00");
+        if rule == "CARES-3" {
+            f.store
+                .create(RecordBody::NeedsAssessment(NeedsAssessment {
+                    member_id: m,
+                    program,
+                    kind: AssessmentKind::Comprehensive,
+                    assessor: f.worker,
+                    started_at: t("2026-07-01T09:00:00-04:00"),
+                    completed_at: Some(t("2026-07-01T10:00:00-04:00")),
+                    domains: Vec::new(),
+                    criminogenic_needs: Vec::new(),
+                    summary: "Needs in housing and school".into(),
+                    significant_change: false,
+                }))
+                .unwrap();
+        } else {
+            let mut plan = synthetic::service_plan(m, program, f.worker);
+            plan.completed_at = Some(t("2026-07-01T10:00:00-04:00"));
+            f.store.create(RecordBody::Plan(plan)).unwrap();
+        }
+        let now = "2026-08-20T09:00:00-04:00";
+        let before = find(&eval(&f, m, now), rule).clone();
+        assert!(
+            !before.open() || before.status == Status::Due,
+            "{rule}: {before:?}"
+        );
+        let regular_due = before.due.unwrap();
+        let e = enrollment_of(&f, m);
+        f.store
+            .update(e, |b| {
+                if let RecordBody::Enrollment(e) = b {
+                    e.significant_changes.push(SignificantChange {
+                        at: t("2026-08-01T09:00:00-04:00"),
+                        description: "Lost housing".into(),
+                    });
+                }
+            })
+            .unwrap();
+        let after = find(&eval(&f, m, now), rule).clone();
+        assert_eq!(
+            after.due,
+            Some(t("2026-08-31T23:59:59.999-04:00")),
+            "{rule}: due 30 days after the change"
+        );
+        assert!(
+            after.due.unwrap() < regular_due,
+            "{rule}: sooner than {regular_due:?}"
+        );
+        assert!(
+            after.detail.unwrap().contains("significant change"),
+            "{rule}"
+        );
+        assert_eq!(
+            find(&eval(&f, m, "2026-09-02T09:00:00-04:00"), rule).status,
+            Status::Overdue,
+            "{rule}: missed"
+        );
+    }
+}
+
+/// CARES-5: a follow-up documented in the member's case notes counts (purpose "referral
+/// follow-up"), as an entry on the referral does; a documented reason for no follow-up
+/// shows as the answer, with the reason, instead of overdue.
+#[test]
+fn cares_5_a_follow_up_case_note_counts_and_a_documented_reason_shows() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Cares, "2026-09-01T09:00:00-04:00");
+    let referral = |f: &mut Fixture, reason: Option<&str>| {
+        f.store
+            .create(RecordBody::ServiceReferral(ServiceReferral {
+                member_id: m,
+                program: Program::Cares,
+                service: "Outpatient therapy".into(),
+                provider: Contact {
+                    name: "Clinic".into(),
+                    ..Default::default()
+                },
+                reason: "Anxiety".into(),
+                alternative_for_ineligible: false,
+                referred_at: t("2026-09-10T09:00:00-04:00"),
+                scheduled_for: Some(t("2026-09-15T09:00:00-04:00")),
+                follow_ups: Vec::new(),
+                no_follow_up_reason: reason.map(str::to_string),
+                consent_id: None,
+                by: f.worker,
+            }))
+            .unwrap()
+    };
+    referral(&mut f, None);
+    let now = "2026-10-20T09:00:00-04:00";
+    assert_eq!(find(&eval(&f, m, now), "CARES-5").status, Status::Overdue);
+    note(
+        &mut f,
+        m,
+        Program::Cares,
+        "2026-09-25T09:00:00-04:00",
+        Modality::Phone,
+        true,
+        vec![ContactPurpose::ReferralFollowUp],
+    );
+    assert_eq!(find(&eval(&f, m, now), "CARES-5").status, Status::Satisfied);
+
+    let mut g = Fixture::new();
+    let m = enroll(&mut g, Program::Cares, "2026-09-01T09:00:00-04:00");
+    g.store
+        .create(RecordBody::ServiceReferral(ServiceReferral {
+            member_id: m,
+            program: Program::Cares,
+            service: "Dental".into(),
+            provider: Contact {
+                name: "Dentist".into(),
+                ..Default::default()
+            },
+            reason: "Pain".into(),
+            alternative_for_ineligible: false,
+            referred_at: t("2026-09-10T09:00:00-04:00"),
+            scheduled_for: Some(t("2026-09-15T09:00:00-04:00")),
+            follow_ups: Vec::new(),
+            no_follow_up_reason: Some("family moved out of state".into()),
+            consent_id: None,
+            by: g.worker,
+        }))
+        .unwrap();
+    let o = find(&eval(&g, m, now), "CARES-5").clone();
+    assert_eq!(o.status, Status::Satisfied);
+    assert_eq!(
+        o.detail.as_deref(),
+        Some("no follow-up: family moved out of state")
+    );
+}
+
+/// JI-4: the service plan is due "upon completion of the comprehensive needs assessment"
+/// (CSP-JI Process c), not 14 days from the assessment's start.
+#[test]
+fn ji_4_is_due_when_the_comprehensive_assessment_is_completed() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::CspJi, "2026-09-01T09:00:00-04:00");
+    f.store
+        .create(RecordBody::NeedsAssessment(NeedsAssessment {
+            member_id: m,
+            program: Program::CspJi,
+            kind: AssessmentKind::Comprehensive,
+            assessor: f.worker,
+            started_at: t("2026-09-02T09:00:00-04:00"),
+            completed_at: Some(t("2026-09-10T15:00:00-04:00")),
+            domains: Vec::new(),
+            criminogenic_needs: vec![CriminogenicNeed {
+                factor: CriminogenicFactor::CriminalHistory,
+                level: NeedLevel::Low,
+                notes: "One prior".into(),
+            }],
+            summary: "Criminogenic needs assessed".into(),
+            significant_change: false,
+        }))
+        .unwrap();
+    let o = find(&eval(&f, m, "2026-09-12T09:00:00-04:00"), "JI-4").clone();
+    assert_eq!(o.trigger, Some(t("2026-09-10T15:00:00-04:00")));
+    assert_eq!(o.due, Some(t("2026-09-10T23:59:59.999-04:00")));
+    assert_eq!(o.status, Status::Overdue);
+}
+
+/// TM-6 is weekly (RULES.md "Weekly = at least once in each calendar week"): a week with no
+/// provider contact stays overdue after it ends, and a contact in a later week does not
+/// make up for it.
+#[test]
+fn tm_6_a_missed_week_stays_missed() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Tm, "2026-11-02T09:00:00-05:00");
+    let e = enrollment_of(&f, m);
+    f.store
+        .update(e, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.status = EnrollmentStatus::Active;
+                e.intake_at = Some(t("2026-11-02T09:00:00-05:00"));
+            }
+        })
+        .unwrap();
+    // Contacts in the weeks of 2 and 16 November, none in the week of 9 November.
+    for at in ["2026-11-03T09:00:00-05:00", "2026-11-17T09:00:00-05:00"] {
+        note(
+            &mut f,
+            m,
+            Program::Tm,
+            at,
+            Modality::Collateral,
+            false,
+            vec![ContactPurpose::ProviderProgressUpdate],
+        );
+    }
+    let weeks: Vec<(Option<Timestamp>, Status)> = eval(&f, m, "2026-11-18T09:00:00-05:00")
+        .into_iter()
+        .filter(|o| o.rule_id == "TM-6")
+        .map(|o| (o.due, o.status))
+        .collect();
+    assert_eq!(
+        weeks
+            .iter()
+            .filter(|(_, s)| *s == Status::Satisfied)
+            .count(),
+        2,
+        "{weeks:?}"
+    );
+    assert!(
+        weeks.contains(&(Some(t("2026-11-15T23:59:59.999-05:00")), Status::Overdue)),
+        "the week of 9 November is still missed: {weeks:?}"
+    );
+}

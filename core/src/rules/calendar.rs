@@ -51,6 +51,23 @@ pub fn start_of_day(day: NaiveDate) -> Timestamp {
     Timestamp::from_millis(end_of_day(prev).millis() + 1)
 }
 
+/// The Mondays (start of day, Massachusetts) of every Monday-to-Sunday week from the week
+/// of `from` to the week of `to`, oldest first; empty when `from` is after `to`.
+pub fn week_starts(from: Timestamp, to: Timestamp) -> Vec<Timestamp> {
+    use chrono::Datelike;
+    let monday_of = |at: Timestamp| {
+        let day = local_day(at);
+        day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()))
+    };
+    let (mut week, last) = (monday_of(from), monday_of(to));
+    let mut out = Vec::new();
+    while week <= last {
+        out.push(start_of_day(week));
+        week = week + chrono::Days::new(7);
+    }
+    out
+}
+
 fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> Option<NaiveDate> {
     NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
 }

@@ -5,8 +5,6 @@
 //! Program precedence is encoded in `programs`: the CSP rows that CSP-JI replaces (CSP-4,
 //! CSP-5, CSP-8) list CSP alone.
 
-use chrono::Datelike;
-
 use super::calendar::{end_of_day, local_day, start_of_day};
 use super::clock::Clock;
 use super::records::MemberRecords;
@@ -35,6 +33,8 @@ pub struct Window {
 pub struct Ctx<'a> {
     /// The member's records.
     pub records: &'a MemberRecords,
+    /// The enrollment's id.
+    pub enrollment_id: RecordId,
     /// The enrollment being evaluated.
     pub enrollment: &'a Enrollment,
     /// Now.
@@ -147,6 +147,28 @@ fn comprehensive_done(c: &Ctx<'_>, need_criminogenic: bool) -> Option<Timestamp>
         .min()
 }
 
+/// One window per Monday-to-Sunday week from `start`'s week to `now`'s (the first from
+/// `start` itself), each met by the first of `done` inside that week. A contact in a later
+/// week does not make up for a missed one.
+pub(crate) fn weekly(start: Timestamp, now: Timestamp, done: &[Timestamp]) -> Vec<Window> {
+    super::calendar::week_starts(start, now)
+        .into_iter()
+        .map(|monday| {
+            let end = Clock::Weekly.deadline(monday);
+            Window {
+                trigger: Some(monday.max(start)),
+                satisfied_at: done
+                    .iter()
+                    .filter(|t| **t >= monday && **t <= end)
+                    .min()
+                    .copied(),
+                clock: Some(Clock::Weekly),
+                ..Window::default()
+            }
+        })
+        .collect()
+}
+
 /// A recurring obligation: the window runs from the latest satisfying record (or `start`).
 fn recurring(latest: Option<Timestamp>, start: Option<Timestamp>, clock: Clock) -> Vec<Window> {
     window(latest.or(start), None, clock)
@@ -187,13 +209,83 @@ fn last_review(c: &Ctx<'_>, kinds: &[PlanKind]) -> Option<Timestamp> {
         .max()
 }
 
-fn delivered(c: &Ctx<'_>, kind: DocumentKind, from: Timestamp) -> Option<Timestamp> {
+/// The member, or the parent or guardian: who the specs name as receiving a plan or letter.
+const TO_MEMBER_OR_GUARDIAN: &[RecipientKind] = &[RecipientKind::Member, RecipientKind::Guardian];
+
+/// The first delivery, from `from`'s day on, of a `kind` document under this enrollment's
+/// program to one of `to`. A discharge plan counts only when the delivery names a discharge
+/// plan written for this enrollment (and `plan_ok` accepts it).
+fn delivered(
+    c: &Ctx<'_>,
+    kind: DocumentKind,
+    from: Timestamp,
+    to: &[RecipientKind],
+    plan_ok: impl Fn(&DischargePlan) -> bool,
+) -> Option<Timestamp> {
     c.records
         .deliveries
         .iter()
-        .filter(|d| d.document == kind && d.delivered_at >= start_of_day(local_day(from)))
+        .filter(|d| d.document == kind && d.program == c.enrollment.program)
+        .filter(|d| to.contains(&d.recipient_kind))
+        .filter(|d| d.delivered_at >= start_of_day(local_day(from)))
+        .filter(|d| {
+            kind != DocumentKind::DischargePlan
+                || d.document_record_id
+                    .and_then(|id| discharge_plan(c, id))
+                    .is_some_and(&plan_ok)
+        })
         .map(|d| d.delivered_at)
         .min()
+}
+
+/// A discharge plan written for this enrollment, under its program.
+fn discharge_plan<'a>(c: &'a Ctx<'_>, id: RecordId) -> Option<&'a DischargePlan> {
+    c.records
+        .discharge_plans
+        .iter()
+        .find(|(pid, p)| {
+            *pid == id && p.enrollment_id == c.enrollment_id && p.program == c.enrollment.program
+        })
+        .map(|(_, p)| p)
+}
+
+/// Any discharge plan of this enrollment.
+fn any_plan(_: &DischargePlan) -> bool {
+    true
+}
+
+/// Days after a significant change by which a plan review or reassessment falls due, when
+/// that is sooner than the regular date. RULES.md says "sooner on significant change" with
+/// no clock; the product reads it as 30 days, the clock of a first action plan.
+pub const SIGNIFICANT_CHANGE_DAYS: u32 = 30;
+
+/// A recurring review (`regular` from `latest`) brought forward by a significant change
+/// recorded on the enrollment since `latest`: due [`SIGNIFICANT_CHANGE_DAYS`] after the
+/// first such change, when that comes before the regular date. Before any review exists the
+/// first plan's own rule applies, and a change moves nothing.
+fn sooner_on_change(c: &Ctx<'_>, latest: Option<Timestamp>, regular: Clock) -> Vec<Window> {
+    let Some(last) = latest else {
+        return recurring(None, None, regular);
+    };
+    let change = c
+        .enrollment
+        .significant_changes
+        .iter()
+        .map(|s| s.at)
+        .filter(|at| *at > last)
+        .min();
+    let sooner = Clock::Days(SIGNIFICANT_CHANGE_DAYS);
+    match change {
+        Some(at) if sooner.deadline(at) < regular.deadline(last) => {
+            let mut w = window(Some(at), None, sooner);
+            w[0].detail = Some(format!(
+                "significant change recorded on {}: due sooner",
+                local_day(at)
+            ));
+            w
+        }
+        _ => recurring(Some(last), None, regular),
+    }
 }
 
 fn consent_in_force(c: &Ctx<'_>, at: Timestamp) -> bool {
@@ -338,9 +430,9 @@ pub static RULES: &[Rule] = &[
         satisfied_by: "service plan revision",
         citation: "CSP Process Specifications, item 7",
         eval: |c| {
-            recurring(
+            sooner_on_change(
+                c,
                 last_review(c, &[PlanKind::ServicePlan]),
-                None,
                 Clock::Months(3),
             )
         },
@@ -374,9 +466,17 @@ pub static RULES: &[Rule] = &[
                 .records
                 .crisis_plans
                 .iter()
+                .filter(|p| p.program == c.enrollment.program)
                 .filter_map(|p| p.given_to_member_at)
+                .filter(|t| *t >= start_of_day(local_day(admission(c))))
                 .min();
-            let plan = delivered(c, DocumentKind::DischargePlan, admission(c));
+            let plan = delivered(
+                c,
+                DocumentKind::DischargePlan,
+                admission(c),
+                TO_MEMBER_OR_GUARDIAN,
+                any_plan,
+            );
             let done = match (crisis, plan) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 _ => None,
@@ -500,7 +600,9 @@ pub static RULES: &[Rule] = &[
                 })
                 .filter_map(|(_, p, _)| p.completed_at)
                 .min();
-            window(first_assessment_start(c), ok, Clock::Days(14))
+            // "Upon completion of the comprehensive needs assessment" (Process c): due by
+            // the end of the day the assessment, with its criminogenic needs, is completed.
+            window(comprehensive_done(c, true), ok, Clock::Days(0))
         },
     },
     Rule {
@@ -510,9 +612,9 @@ pub static RULES: &[Rule] = &[
         satisfied_by: "revision",
         citation: "CSP-JI Process c",
         eval: |c| {
-            recurring(
+            sooner_on_change(
+                c,
                 last_review(c, &[PlanKind::ServicePlan]),
-                None,
                 Clock::Months(12),
             )
         },
@@ -599,12 +701,24 @@ pub static RULES: &[Rule] = &[
             let Some(at) = discharged(c) else {
                 return window(None, None, Clock::Days(0));
             };
-            let has_plan = c
-                .records
-                .discharge_plans
-                .iter()
-                .any(|p| p.service_plan_id.is_some());
-            let done = delivered(c, DocumentKind::DischargePlan, admission(c)).filter(|_| has_plan);
+            // Given "with the updated service plan": the discharge plan names a service plan
+            // of this program.
+            let with_service_plan = |p: &DischargePlan| {
+                p.service_plan_id.is_some_and(|id| {
+                    c.records.plans.iter().any(|(pid, plan, _)| {
+                        *pid == id
+                            && plan.kind == PlanKind::ServicePlan
+                            && plan.program == c.enrollment.program
+                    })
+                })
+            };
+            let done = delivered(
+                c,
+                DocumentKind::DischargePlan,
+                admission(c),
+                TO_MEMBER_OR_GUARDIAN,
+                with_service_plan,
+            );
             window(Some(at), done, Clock::Days(0))
         },
     },
@@ -698,15 +812,18 @@ pub static RULES: &[Rule] = &[
             if c.enrollment.status != EnrollmentStatus::Active {
                 return Vec::new();
             }
-            let today = local_day(c.now);
-            let monday = start_of_day(
-                today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday())),
-            );
-            let done = first_note(c, monday, |n| {
-                has(n, ContactPurpose::ProviderProgressUpdate)
-                    || has(n, ContactPurpose::SupervisorUpdate)
-            });
-            window(Some(monday.max(admission(c))), done, Clock::Weekly)
+            // Every week since admission keeps its own window, so a missed week stays
+            // visible as missed after it ends.
+            let done: Vec<Timestamp> = c
+                .records
+                .notes_of(c.enrollment.program)
+                .filter(|n| {
+                    has(n, ContactPurpose::ProviderProgressUpdate)
+                        || has(n, ContactPurpose::SupervisorUpdate)
+                })
+                .map(|n| n.started_at)
+                .collect();
+            weekly(admission(c), c.now, &done)
         },
     },
     Rule {
@@ -737,7 +854,15 @@ pub static RULES: &[Rule] = &[
                 .map(|d| start_of_day(d.last_service_on.0));
             window(
                 last,
-                last.and_then(|l| delivered(c, DocumentKind::DischargePlan, l)),
+                last.and_then(|l| {
+                    delivered(
+                        c,
+                        DocumentKind::DischargePlan,
+                        l,
+                        TO_MEMBER_OR_GUARDIAN,
+                        any_plan,
+                    )
+                }),
                 Clock::BusinessDays(5),
             )
         },
@@ -788,7 +913,7 @@ pub static RULES: &[Rule] = &[
         obligation: "reassessment yearly and on significant change",
         satisfied_by: "reassessment",
         citation: "CARES VI.A.1.b",
-        eval: |c| recurring(last_completed_assessment(c), None, Clock::Months(12)),
+        eval: |c| sooner_on_change(c, last_completed_assessment(c), Clock::Months(12)),
     },
     Rule {
         id: "CARES-4",
@@ -822,16 +947,23 @@ pub static RULES: &[Rule] = &[
                 .filter(|r| r.program == c.enrollment.program)
                 .filter_map(|r| {
                     let scheduled = r.scheduled_for?;
+                    // An entry on the referral, or a case note of the follow-up ("documented
+                    // in the member's case notes") from the scheduled day on.
+                    let on_referral = r.follow_ups.iter().map(|f| f.at).min();
+                    let in_notes =
+                        first_note(c, scheduled, |n| has(n, ContactPurpose::ReferralFollowUp));
+                    let done = match (on_referral, in_notes) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    // "Reason documented otherwise": the reason answers the duty, and shows.
+                    let reason = r.no_follow_up_reason.as_ref().filter(|_| done.is_none());
                     Some(Window {
                         trigger: Some(scheduled),
-                        satisfied_at: r.follow_ups.iter().map(|f| f.at).min(),
+                        satisfied_at: done,
                         clock: Some(Clock::Days(30)),
-                        extension: r.no_follow_up_reason.clone().map(|why| {
-                            (
-                                format!("reason documented: {why}"),
-                                Clock::Days(30).deadline(scheduled),
-                            )
-                        }),
+                        detail: reason.map(|why| format!("no follow-up: {why}")),
+                        decided: reason.map(|_| super::clock::Status::Satisfied),
                         ..Window::default()
                     })
                 })
@@ -848,7 +980,15 @@ pub static RULES: &[Rule] = &[
             let from = c.enrollment.effective_on.map(|d| start_of_day(d.0));
             window(
                 from,
-                from.and_then(|f| delivered(c, DocumentKind::EnrollmentLetter, f)),
+                from.and_then(|f| {
+                    delivered(
+                        c,
+                        DocumentKind::EnrollmentLetter,
+                        f,
+                        TO_MEMBER_OR_GUARDIAN,
+                        any_plan,
+                    )
+                }),
                 Clock::Days(30),
             )
         },
@@ -889,7 +1029,13 @@ pub static RULES: &[Rule] = &[
                 .filter_map(|(_, p, _)| p.completed_at)
                 .filter(|t| *t <= removal)
                 .min();
-            let letter = delivered(c, DocumentKind::TerminationLetter, from);
+            let letter = delivered(
+                c,
+                DocumentKind::TerminationLetter,
+                from,
+                TO_MEMBER_OR_GUARDIAN,
+                any_plan,
+            );
             let mut w = window(Some(from), plan.and(letter), Clock::Days(30));
             if plan.is_none() {
                 w[0].detail = Some("no aftercare plan completed before removal".into())

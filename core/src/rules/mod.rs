@@ -71,9 +71,10 @@ impl Obligation {
 /// discharge duties), most urgent first.
 pub fn evaluate_member(records: &MemberRecords, now: Timestamp) -> Vec<Obligation> {
     let mut out = Vec::new();
-    for (_, enrollment) in &records.enrollments {
+    for (enrollment_id, enrollment) in &records.enrollments {
         let ctx = catalog::Ctx {
             records,
+            enrollment_id: *enrollment_id,
             enrollment,
             now,
         };

@@ -32,7 +32,7 @@ pub struct MemberRecords {
     /// Crisis prevention plans.
     pub crisis_plans: Vec<CrisisPlan>,
     /// Discharge plans.
-    pub discharge_plans: Vec<DischargePlan>,
+    pub discharge_plans: Vec<(RecordId, DischargePlan)>,
     /// Extensions and waivers.
     pub overrides: Vec<ObligationOverride>,
 }
@@ -86,7 +86,7 @@ impl MemberRecords {
                 RecordBody::ServiceReferral(s) => out.referrals.push(s),
                 RecordBody::Incident(i) => out.incidents.push((r.id, i)),
                 RecordBody::CrisisPlan(c) => out.crisis_plans.push(c),
-                RecordBody::DischargePlan(d) => out.discharge_plans.push(d),
+                RecordBody::DischargePlan(d) => out.discharge_plans.push((r.id, d)),
                 RecordBody::Override(o) => out.overrides.push(o),
                 _ => {}
             }

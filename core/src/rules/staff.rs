@@ -2,10 +2,8 @@
 //! CARES-11), consultation answered in time (TM-11 within 1 hour, CARES-10 within 1 business
 //! day), and required initial training within 3 months of starting (CARES-12).
 
-use chrono::{Datelike, Days};
-
 use super::Obligation;
-use super::calendar::{local_day, start_of_day};
+use super::calendar::start_of_day;
 use super::clock::{Clock, status};
 use crate::error::Result;
 use crate::model::*;
@@ -96,8 +94,6 @@ pub fn evaluate_staff(
             }
         }
     }
-    let today = local_day(now);
-    let monday = start_of_day(today - Days::new(u64::from(today.weekday().num_days_from_monday())));
     let mut out = Vec::new();
     for (id, program, ..) in STAFF_RULES {
         if !programs.contains(program) {
@@ -105,12 +101,34 @@ pub fn evaluate_staff(
         }
         match *id {
             "TM-10" | "CARES-11" => {
-                let done = supervision
+                // Every week from the first the records know of (the first supervision, or
+                // the start of employment on a training record), so a missed week stays
+                // visible as missed; with neither, this week.
+                let held: Vec<Timestamp> = supervision
                     .iter()
-                    .filter(|s| s.program == *program && s.held_at >= monday)
+                    .filter(|s| s.program == *program)
                     .map(|s| s.held_at)
-                    .min();
-                out.push(obligation(id, Some(monday), done, Clock::Weekly, now));
+                    .collect();
+                let started = training
+                    .iter()
+                    .filter(|t| t.program == *program)
+                    .map(|t| start_of_day(t.employment_started_on.0));
+                let start = held
+                    .iter()
+                    .copied()
+                    .chain(started)
+                    .min()
+                    .unwrap_or(now)
+                    .min(now);
+                for w in super::catalog::weekly(start, now, &held) {
+                    out.push(obligation(
+                        id,
+                        w.trigger,
+                        w.satisfied_at,
+                        Clock::Weekly,
+                        now,
+                    ));
+                }
             }
             "TM-11" | "CARES-10" => {
                 let (kind, clock) = if *id == "TM-11" {
