@@ -28,8 +28,30 @@ pub fn record_author(body: &RecordBody) -> Option<StaffId> {
     }
 }
 
-/// A new record must be written in its author's own name.
+/// A new record must be written in its author's own name; an extension or waiver is
+/// recorded only by a supervisor or program director, in their own name, for a rule that
+/// takes one ([`crate::rules::catalog::allows_override`]).
 pub fn check_new_record(author: &Author, body: &RecordBody) -> Result<(), String> {
+    if let RecordBody::Override(o) = body {
+        if !matches!(author.role, Role::Supervisor | Role::ProgramDirector) {
+            return Err(
+                "only a supervisor or program director grants an extension or waiver".into(),
+            );
+        }
+        if o.by != author.staff_id {
+            return Err("an extension or waiver is recorded in its grantor's own name".into());
+        }
+        if !crate::rules::catalog::allows_override(&o.rule_id, o.kind) {
+            return Err(format!(
+                "rule_id: {} takes no {}",
+                o.rule_id,
+                match o.kind {
+                    crate::model::OverrideKind::Extension => "extension",
+                    crate::model::OverrideKind::Waiver => "waiver",
+                }
+            ));
+        }
+    }
     match record_author(body) {
         Some(a) if a != author.staff_id => Err(format!(
             "a {} is written in its author's own name, not another staff member's",

@@ -249,21 +249,23 @@ fn unsuccessful_engagement_extends_the_ji_assessment_and_a_waiver_records_who() 
         }
         other => panic!("expected extended, got {other:?}"),
     }
+    // A supervisor's waiver (recorded on the supervisor's device; see
+    // `overrides_come_only_from_a_grantor_for_a_rule_that_takes_them`).
     let supervisor = new_id();
-    f.store
-        .create(RecordBody::Override(ObligationOverride {
-            member_id: m,
-            program: Program::CspJi,
-            rule_id: "JI-6".into(),
-            kind: OverrideKind::Waiver,
-            until: None,
-            by: supervisor,
-            reason: "no in-reach provider was involved".into(),
-            recorded_at: t("2026-10-03T09:00:00-04:00"),
-        }))
-        .unwrap();
+    let mut records = MemberRecords::load(&f.store, m).unwrap();
+    records.overrides.push(ObligationOverride {
+        member_id: m,
+        program: Program::CspJi,
+        rule_id: "JI-6".into(),
+        kind: OverrideKind::Waiver,
+        until: None,
+        by: supervisor,
+        reason: "no in-reach provider was involved".into(),
+        recorded_at: t("2026-10-03T09:00:00-04:00"),
+    });
+    let evaluated = rules::evaluate_member(&records, t("2026-10-20T09:00:00-04:00"));
     assert_eq!(
-        find(&eval(&f, m, "2026-10-20T09:00:00-04:00"), "JI-6").status,
+        find(&evaluated, "JI-6").status,
         Status::Waived {
             by: supervisor,
             reason: "no in-reach provider was involved".into()
@@ -1130,5 +1132,72 @@ fn tm_6_a_missed_week_stays_missed() {
     assert!(
         weeks.contains(&(Some(t("2026-11-15T23:59:59.999-05:00")), Status::Overdue)),
         "the week of 9 November is still missed: {weeks:?}"
+    );
+}
+
+/// Extensions and waivers (RULES.md "extended", "waived (with who and why)"): only rules
+/// whose specs allow one take it (`catalog::EXTENDABLE`, `catalog::WAIVABLE`), and only a
+/// signed-in supervisor or program director records one, in their own name. A worker's, a
+/// stranger's or a disallowed one is refused by field; one that arrives anyway (an old
+/// record) is ignored by the rules.
+#[test]
+fn overrides_come_only_from_a_grantor_for_a_rule_that_takes_them() {
+    let waiver = |rule: &str, by: StaffId, m: RecordId, program: Program| {
+        RecordBody::Override(ObligationOverride {
+            member_id: m,
+            program,
+            rule_id: rule.into(),
+            kind: OverrideKind::Waiver,
+            until: None,
+            by,
+            reason: "member declined".into(),
+            recorded_at: t("2026-10-03T09:00:00-04:00"),
+        })
+    };
+    let mut worker = Fixture::new();
+    let m = enroll(&mut worker, Program::CspJi, "2026-10-01T09:00:00-04:00");
+    let refused = worker
+        .store
+        .create(waiver("JI-6", worker.worker, m, Program::CspJi))
+        .unwrap_err();
+    assert_eq!(fields(&refused), ["by"], "a worker grants nothing");
+
+    let mut sup = Fixture::signed_in_as(fieldnote_protocol::ServerRole::Supervisor);
+    let m = enroll(&mut sup, Program::CspJi, "2026-10-01T09:00:00-04:00");
+    let other = sup
+        .store
+        .create(waiver("JI-6", new_id(), m, Program::CspJi))
+        .unwrap_err();
+    assert_eq!(fields(&other), ["by"], "only in the grantor's own name");
+    let not_allowed = sup
+        .store
+        .create(waiver("JI-1", sup.worker, m, Program::CspJi))
+        .unwrap_err();
+    assert_eq!(fields(&not_allowed), ["rule_id"], "JI-1 takes no waiver");
+    sup.store
+        .create(waiver("JI-6", sup.worker, m, Program::CspJi))
+        .unwrap();
+    let now = "2026-10-20T09:00:00-04:00";
+    assert!(matches!(
+        find(&eval(&sup, m, now), "JI-6").status,
+        Status::Waived { .. }
+    ));
+
+    // An extension of a rule that takes none, already in the records, changes nothing.
+    let mut records = MemberRecords::load(&sup.store, m).unwrap();
+    let before = find(&rules::evaluate_member(&records, t(now)), "JI-1").clone();
+    records.overrides.push(ObligationOverride {
+        member_id: m,
+        program: Program::CspJi,
+        rule_id: "JI-1".into(),
+        kind: OverrideKind::Waiver,
+        until: None,
+        by: sup.worker,
+        reason: "no".into(),
+        recorded_at: t("2026-10-03T09:00:00-04:00"),
+    });
+    assert_eq!(
+        find(&rules::evaluate_member(&records, t(now)), "JI-1").status,
+        before.status
     );
 }

@@ -151,11 +151,11 @@ fn one_of_each(member: RecordId, author: StaffId, team: RecordId) -> Vec<RecordB
         RecordBody::Override(ObligationOverride {
             member_id: member,
             program: Program::Csp,
-            rule_id: "CSP-1".into(),
+            rule_id: "CSP-11".into(),
             kind: OverrideKind::Waiver,
             until: None,
             by: author,
-            reason: "member asked for a later start".into(),
+            reason: "member declined a primary care linkage".into(),
             recorded_at: now,
         }),
         RecordBody::Supervision(SupervisionRecord {
@@ -263,9 +263,32 @@ fn matrix(backend: Backend) {
     let member = owner.add_member(5);
     let mut records = vec![(member, RecordKind::Member)];
     for body in one_of_each(member, owner.staff_id, owner.team_id) {
+        if matches!(body, RecordBody::Override(_)) {
+            continue;
+        }
         let kind = body.kind();
         records.push((owner.store.create(body).unwrap(), kind));
     }
+    owner.sync();
+    // A waiver is granted by the owner's supervisor (a worker grants none); the owner's
+    // device receives it like any record of the member.
+    let grantor = server.device("s.a");
+    let waiver = one_of_each(member, grantor.staff_id, owner.team_id)
+        .into_iter()
+        .find(|b| matches!(b, RecordBody::Override(_)))
+        .unwrap();
+    let waiver_id = new_id();
+    let ack = upload(
+        &server,
+        &grantor.access_token(),
+        &waiver_id.to_string(),
+        proto::ItemKind::Change,
+        Document::create(waiver_id, b"grantor", &waiver)
+            .unwrap()
+            .save(),
+    );
+    assert_eq!(ack["outcome"], "accepted", "{ack}");
+    records.push((waiver_id, RecordKind::Override));
     let report = owner.sync();
     assert_eq!(
         report.progress.rejected,

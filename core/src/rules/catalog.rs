@@ -1226,6 +1226,27 @@ const ONGOING: &[&str] = &[
     "CSP-5", "CSP-8", "CSP-11", "JI-1", "JI-3", "JI-5", "TM-4", "TM-6", "CARES-3", "CARES-4",
 ];
 
+/// Rules whose specifications allow the deadline to move for a documented reason: CSP-2
+/// ("or later at the enrollee's documented request"), JI-2 and JI-3 ("extensible when
+/// timely, unsuccessful engagement efforts are documented").
+pub const EXTENDABLE: &[&str] = &["CSP-2", "JI-2", "JI-3"];
+
+/// Rules a supervisor may waive for a member whose situation they do not fit: duties that
+/// rest on the member's consent or choice (CSP-11 linkage to primary care, JI-6
+/// coordination with the in-reach provider "with consent") and CARES-5, which the spec
+/// answers with "reason documented otherwise".
+pub const WAIVABLE: &[&str] = &["CSP-11", "JI-6", "CARES-5"];
+
+/// Whether `rule_id` takes an override of `kind` at all (see [`EXTENDABLE`] and
+/// [`WAIVABLE`]); the rules engine ignores any other, and devices and the server refuse to
+/// record one.
+pub fn allows_override(rule_id: &str, kind: OverrideKind) -> bool {
+    match kind {
+        OverrideKind::Extension => EXTENDABLE.contains(&rule_id),
+        OverrideKind::Waiver => WAIVABLE.contains(&rule_id),
+    }
+}
+
 /// Rules that still apply to a referral that ended without services (declined, ineligible).
 const WITHOUT_SERVICES: &[&str] = &["JI-9", "CP-2"];
 

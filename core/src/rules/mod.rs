@@ -113,6 +113,7 @@ fn window_status(
         .overrides
         .iter()
         .filter(|o| o.rule_id == rule_id && o.program == program)
+        .filter(|o| catalog::allows_override(&o.rule_id, o.kind))
         .max_by_key(|o| o.recorded_at);
     if let Some(o) = recorded
         && o.kind == OverrideKind::Waiver

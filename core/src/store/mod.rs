@@ -1189,11 +1189,27 @@ impl Store {
     }
 
     /// With a user signed in, a new record must be in their name ([`access::check_new_record`]).
+    /// An extension or waiver needs a signed-in grantor.
     fn check_written_by_me(&self, body: &RecordBody) -> Result<()> {
-        if let Some(author) = self.author()?
-            && let Err(reason) = access::check_new_record(&author, body)
-        {
-            return Err(invalid(body, "author", &reason));
+        match self.author()? {
+            Some(author) => {
+                if let Err(reason) = access::check_new_record(&author, body) {
+                    let (field, reason) = match reason.strip_prefix("rule_id: ") {
+                        Some(r) => ("rule_id", r),
+                        None if matches!(body, RecordBody::Override(_)) => ("by", reason.as_str()),
+                        None => ("author", reason.as_str()),
+                    };
+                    return Err(invalid(body, field, reason));
+                }
+            }
+            None if matches!(body, RecordBody::Override(_)) => {
+                return Err(invalid(
+                    body,
+                    "by",
+                    "sign in as a supervisor or program director to grant an extension or waiver",
+                ));
+            }
+            None => {}
         }
         Ok(())
     }
