@@ -49,6 +49,16 @@ impl Fields {
         self.check("program", "program", PROGRAM, Program::from_code(code))
     }
 
+    /// A word of a closed vocabulary (`reason` lists the words).
+    pub fn word<T: serde::de::DeserializeOwned>(
+        &mut self,
+        field: &'static str,
+        reason: &str,
+        word: &str,
+    ) -> Option<T> {
+        self.check(field, field, reason, vocabulary(word))
+    }
+
     /// A modality word.
     pub fn modality(&mut self, word: &str) -> Option<Modality> {
         self.check("modality", "modality", MODALITY, vocabulary(word))

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fieldnote_core::model::*;
-use fieldnote_core::{Error, Signer, Store, StoreKey, synthetic};
+use fieldnote_core::{Error, Signer, Store, StoreKey, commands, synthetic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 
@@ -149,6 +149,8 @@ enum Command {
     },
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum MemberCmd {
     /// Add a member and enroll them in a program.
@@ -171,6 +173,16 @@ enum MemberCmd {
         /// csp, csp_ji, tm, cares, bh_cp, ltss_cp.
         #[arg(long)]
         program: String,
+        /// Who referred them: self_referral, family, health_plan, provider,
+        /// correctional_facility, probation, parole, school, state_agency, mass_health.
+        #[arg(long, default_value = "self_referral")]
+        referral_source: String,
+        /// When the referral was received (RFC 3339); defaults to now.
+        #[arg(long)]
+        referred_at: Option<String>,
+        /// Why they were referred.
+        #[arg(long)]
+        referral_reason: Option<String>,
     },
     /// The caseload.
     List,
@@ -217,6 +229,17 @@ enum NoteCmd {
         /// For an addendum: the finalized note it adds to.
         #[arg(long)]
         addendum_to: Option<RecordId>,
+        /// What the contact was for, as the program rules read it: initial_outreach,
+        /// first_appointment, service_initiation, discharge_planning, pcp_coordination,
+        /// annual_physical_documented, in_reach_coordination, provider_progress_update,
+        /// supervisor_update, waitlist_notice, icp_monitoring, referral_follow_up,
+        /// unplanned_termination_follow_up, termination_notice; repeat for more.
+        #[arg(long = "purpose")]
+        purposes: Vec<String>,
+        /// For a collateral contact: who was contacted (name, then optionally their
+        /// organization after a comma: "J. Rivera, Eastside Clinic").
+        #[arg(long)]
+        collateral: Option<String>,
     },
     /// Change fields of a draft note (a finalized note is refused: write an addendum).
     Edit {
@@ -274,7 +297,8 @@ enum NoteCmd {
 
 #[derive(Subcommand)]
 enum PlanCmd {
-    /// Create a completed plan with goals.
+    /// Create a completed plan (service plan, action plan or care plan, by program) with
+    /// exactly what is given here.
     Create {
         /// The member id.
         #[arg(long)]
@@ -285,9 +309,25 @@ enum PlanCmd {
         /// A goal statement; repeat for more goals.
         #[arg(long = "goal", required = true)]
         goals: Vec<String>,
+        /// Problems and needs, as assessed.
+        #[arg(long, default_value = "")]
+        problems: String,
+        /// The member's strengths.
+        #[arg(long, default_value = "")]
+        strengths: String,
         /// A summary worker and supervisor may both edit.
         #[arg(long, default_value = "")]
         summary: String,
+        /// CSP-JI: a criminogenic need every goal addresses (criminal_history,
+        /// antisocial_attitudes, ...); repeat for more.
+        #[arg(long = "criminogenic")]
+        criminogenic: Vec<String>,
+        /// CSP-JI: the plan was checked against the probation or parole plan.
+        #[arg(long)]
+        conflict_checked: bool,
+        /// TM: the youth signs the action plan too.
+        #[arg(long)]
+        youth_signs: bool,
     },
     /// Sign a plan in a role.
     Sign {
@@ -574,14 +614,8 @@ fn narrative_text(narrative: String) -> Result<String, Error> {
     }
 }
 
-/// Where a contact took place, from how it happened.
-fn place_for(modality: Modality) -> PlaceOfService {
-    if modality.with_member() && modality != Modality::InPerson {
-        PlaceOfService::Remote
-    } else {
-        PlaceOfService::Community
-    }
-}
+/// The words `--purpose` takes.
+const PURPOSES: &str = "use initial_outreach, first_appointment, service_initiation, discharge_planning, pcp_coordination, annual_physical_documented, in_reach_coordination, provider_progress_update, supervisor_update, waitlist_notice, icp_monitoring, referral_follow_up, unplanned_termination_follow_up or termination_notice";
 
 /// Prints `value` as JSON with `--json`, else the line `text`.
 fn done(value: serde_json::Value, text: impl std::fmt::Display) {
@@ -628,7 +662,7 @@ fn edit_note(store: &mut Store, id: RecordId, edit: NoteEdit) -> Result<Vec<&'st
     }
     if let Some(m) = edit.modality.as_deref().and_then(|m| f.modality(m)) {
         note.modality = m;
-        note.place = place_for(m);
+        note.place = commands::place_of_service(m);
         changed.push("modality");
     }
     if let Some(m) = edit.minutes.as_deref().and_then(|m| f.minutes(m)) {
@@ -731,41 +765,37 @@ fn run(cli: Cli) -> Result<(), CliError> {
             masshealth_id,
             language,
             program: p,
+            referral_source,
+            referred_at,
+            referral_reason,
         }) => {
             let mut f = fields::Fields::default();
             let program = f.program(&p);
             let date_of_birth = f.day("dob", "date_of_birth", &dob);
-            let member = Member {
+            let source = f.word(
+                "referral_source",
+                "use self_referral, family, health_plan, provider, correctional_facility, probation, parole, school, state_agency or mass_health",
+                &referral_source,
+            );
+            let referred_at = referred_at.and_then(|s| f.instant("referred_at", &s));
+            // Placeholders stand in for fields that did not parse; their errors are listed.
+            let new = commands::NewMember {
                 given_name: given,
                 family_name: family,
-                preferred_name: None,
-                // A placeholder when the date did not parse: its error is already listed.
                 date_of_birth: date_of_birth.unwrap_or(Day(chrono::NaiveDate::MIN)),
-                primary_language: language,
                 masshealth_id,
-                pcp: None,
-                guardian: None,
-                phone: None,
-                location: None,
+                primary_language: language,
+                program: program.unwrap_or(Program::Csp),
+                referred_at,
+                referral_source: source.unwrap_or(ReferralSource::SelfReferral),
+                referral_reason,
             };
-            let body = RecordBody::Member(member);
-            f.validated(body.validate());
+            f.validated(new.field_errors());
             f.finish("member")?;
-            let (Some(program), Some(_)) = (program, date_of_birth) else {
-                return Err(invalid("program", fields::PROGRAM).into());
-            };
-            let id = store.create(body)?;
-            let team = new_id();
-            let enrollment = store.create(RecordBody::Enrollment(synthetic::enrollment(
-                id,
-                program,
-                worker,
-                team,
-                Timestamp::now(),
-            )))?;
+            let added = store.add_member(new, worker)?;
             done(
-                serde_json::json!({"id": id, "enrollment_id": enrollment}),
-                id,
+                serde_json::json!({"id": added.member_id, "enrollment_id": added.enrollment_id}),
+                added.member_id,
             );
         }
         Command::Member(MemberCmd::List) => print_caseload(&store, json)?,
@@ -782,8 +812,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             response,
             not_engaged,
             addendum_to,
+            purposes,
+            collateral,
         }) => {
             let mut f = fields::Fields::default();
+            let purposes: Vec<ContactPurpose> = purposes
+                .iter()
+                .filter_map(|w| f.word("purpose", PURPOSES, w))
+                .collect();
             let program = f.program(&p);
             let modality = f.modality(&modality);
             let minutes = f.minutes(&minutes);
@@ -802,15 +838,25 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 duration_minutes: minutes.unwrap_or(1),
                 modality: modality_or,
                 telehealth_reason,
-                place: place_for(modality_or),
-                collateral: None,
+                place: commands::place_of_service(modality_or),
+                collateral: collateral.map(|c| {
+                    let (name, organization) = match c.split_once(',') {
+                        Some((n, o)) => (n.trim().to_string(), Some(o.trim().to_string())),
+                        None => (c.trim().to_string(), None),
+                    };
+                    Contact {
+                        name,
+                        organization,
+                        ..Default::default()
+                    }
+                }),
                 member_engaged: !not_engaged,
                 planned_activity,
                 goal_targeted: goal,
                 member_response: response,
                 narrative,
                 progress: Vec::new(),
-                purposes: Vec::new(),
+                purposes,
                 addendum_to: None,
             };
             f.validated(RecordBody::ContactNote(note.clone()).validate());
@@ -871,26 +917,48 @@ fn run(cli: Cli) -> Result<(), CliError> {
             member,
             program: p,
             goals,
+            problems,
+            strengths,
             summary,
+            criminogenic,
+            conflict_checked,
+            youth_signs,
         }) => {
             let mut f = fields::Fields::default();
             let program = f.program(&p);
+            let needs: Vec<CriminogenicFactor> = criminogenic
+                .iter()
+                .filter_map(|w| {
+                    f.word(
+                        "criminogenic",
+                        "use criminal_history, antisocial_attitudes, antisocial_peers, antisocial_personality, family_marital, education_employment, leisure_recreation or substance_use",
+                        w,
+                    )
+                })
+                .collect();
             f.finish("plan")?;
             let Some(program) = program else {
                 return Err(invalid("program", fields::PROGRAM).into());
             };
-            let mut plan = synthetic::service_plan(member, program, worker);
-            plan.summary = summary.into();
-            let template = plan.goals[0].clone();
-            plan.goals = goals
-                .into_iter()
-                .map(|g| Goal {
-                    id: new_id(),
-                    statement: g.into(),
-                    ..template.clone()
-                })
-                .collect();
-            let id = store.create(RecordBody::Plan(plan))?;
+            let id = store.create_plan(
+                commands::NewPlan {
+                    member_id: member,
+                    program,
+                    problems_and_needs: problems,
+                    strengths,
+                    summary,
+                    goals: goals
+                        .into_iter()
+                        .map(|statement| commands::NewGoal {
+                            statement,
+                            addresses_criminogenic: needs.clone(),
+                        })
+                        .collect(),
+                    supervision_conflict_checked: conflict_checked,
+                    youth_signs,
+                },
+                worker,
+            )?;
             done(serde_json::json!({"id": id}), id);
         }
         Command::Plan(PlanCmd::Sign {

@@ -827,3 +827,136 @@ fn server_commands_honour_json() {
     let (ok_, v) = json(&["sync"]);
     assert!(!ok_ && v["error"]["kind"] == "not_signed_in", "{v}");
 }
+
+/// Issue 20 at the command line: a note records what it was for (`--purpose`, every bad
+/// word named at once), and `plan create` stores exactly what was typed: no invented
+/// problems, strengths, objectives or tasks, and a CSP-JI plan is conflict-checked only
+/// with `--conflict-checked`.
+#[test]
+fn notes_carry_purposes_and_plans_hold_only_what_was_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    ok(&store, &["init"]);
+    let m = add_member(&store, "Arlo", "csp_ji");
+    let note = ok(
+        &store,
+        &[
+            "note",
+            "write",
+            "--member",
+            &m,
+            "--program",
+            "csp_ji",
+            "--minutes",
+            "20",
+            "--narrative",
+            "Called the in-reach provider.",
+            "--modality",
+            "collateral",
+            "--purpose",
+            "in_reach_coordination",
+            "--purpose",
+            "discharge_planning",
+            "--collateral",
+            "J. Rivera, In-Reach Services",
+        ],
+    );
+    let shown: serde_json::Value = serde_json::from_str(&ok(&store, &["show", &note])).unwrap();
+    assert_eq!(
+        shown["record"]["body"]["purposes"],
+        serde_json::json!(["in_reach_coordination", "discharge_planning"]),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["record"]["body"]["collateral"]["organization"],
+        "In-Reach Services"
+    );
+    let bad = run(
+        &store,
+        &[
+            "--json",
+            "note",
+            "write",
+            "--member",
+            &m,
+            "--program",
+            "csp_ji",
+            "--minutes",
+            "x",
+            "--narrative",
+            "n",
+            "--purpose",
+            "coffee",
+            "--purpose",
+            "lunch",
+        ],
+    );
+    assert!(!bad.status.success());
+    let err: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    let named: Vec<&str> = err["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        named.iter().filter(|f| **f == "purpose").count(),
+        2,
+        "{err}"
+    );
+    assert!(named.contains(&"minutes"), "{err}");
+
+    let plan = ok(
+        &store,
+        &[
+            "plan",
+            "create",
+            "--member",
+            &m,
+            "--program",
+            "csp_ji",
+            "--goal",
+            "Keep a job",
+            "--problems",
+            "No work history",
+            "--strengths",
+            "Reliable",
+            "--summary",
+            "Work",
+            "--criminogenic",
+            "education_employment",
+        ],
+    );
+    let shown: serde_json::Value = serde_json::from_str(&ok(&store, &["show", &plan])).unwrap();
+    let body = &shown["record"]["body"];
+    assert_eq!(body["problems_and_needs"], "No work history", "{body}");
+    assert_eq!(body["strengths"], "Reliable");
+    assert_eq!(body["summary"], "Work");
+    assert_eq!(body["goals"].as_array().unwrap().len(), 1);
+    assert_eq!(body["goals"][0]["statement"], "Keep a job");
+    assert_eq!(
+        body["goals"][0]["addresses_criminogenic"],
+        serde_json::json!(["education_employment"])
+    );
+    assert_eq!(body["goals"][0]["tasks"], serde_json::json!([]));
+    assert_eq!(body["supervision_conflict_checked"], false, "never assumed");
+    let checked = ok(
+        &store,
+        &[
+            "plan",
+            "create",
+            "--member",
+            &m,
+            "--program",
+            "csp_ji",
+            "--goal",
+            "Housing",
+            "--conflict-checked",
+        ],
+    );
+    let shown: serde_json::Value = serde_json::from_str(&ok(&store, &["show", &checked])).unwrap();
+    assert_eq!(
+        shown["record"]["body"]["supervision_conflict_checked"],
+        true
+    );
+}

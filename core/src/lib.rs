@@ -9,6 +9,7 @@ pub mod model;
 pub use model::*;
 pub mod access;
 pub mod attest;
+pub mod commands;
 pub mod disclosure;
 pub mod document;
 pub mod error;

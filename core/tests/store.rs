@@ -955,3 +955,99 @@ fn records_must_fit_the_member_they_concern() {
         .unwrap_err();
     assert_eq!(fields(&err), vec!["masshealth_id"], "{err}");
 }
+
+/// The command layer stores exactly what was entered (issue: `plan create` filled a real
+/// plan with demo text and marked CSP-JI plans conflict-checked; `member add` gave the
+/// member a random team): the member and enrollment carry the request's fields and the
+/// signed-in user's team, in one batch; the plan holds the entered problems, strengths,
+/// summary and goals and is conflict-checked only when the worker says so.
+#[test]
+fn commands_store_exactly_what_was_entered() {
+    use fieldnote_core::commands::{NewGoal, NewMember, NewPlan};
+    let mut f = Fixture::new();
+    let new = NewMember {
+        given_name: "Rowan".into(),
+        family_name: "Quillfeather".into(),
+        date_of_birth: Day::parse("1988-04-05").unwrap(),
+        masshealth_id: unique_masshealth_id(),
+        primary_language: "Portuguese".into(),
+        program: Program::CspJi,
+        referred_at: Some(Timestamp::parse("2026-10-01T09:00:00-04:00").unwrap()),
+        referral_source: ReferralSource::Probation,
+        referral_reason: Some("Released last week".into()),
+    };
+    let added = f.store.add_member(new.clone(), f.worker).unwrap();
+    let RecordBody::Member(m) = f.store.get(added.member_id).unwrap().body else {
+        panic!("a member")
+    };
+    assert_eq!(
+        (
+            m.given_name.as_str(),
+            m.family_name.as_str(),
+            m.primary_language.as_str()
+        ),
+        ("Rowan", "Quillfeather", "Portuguese")
+    );
+    assert_eq!(
+        (m.date_of_birth, m.masshealth_id),
+        (new.date_of_birth, new.masshealth_id)
+    );
+    let RecordBody::Enrollment(e) = f.store.get(added.enrollment_id).unwrap().body else {
+        panic!("an enrollment")
+    };
+    assert_eq!(e.member_id, added.member_id);
+    assert_eq!(
+        e.team_id, f.team,
+        "the signed-in user's team, not a random one"
+    );
+    assert_eq!(e.assigned_worker, f.worker);
+    assert_eq!(e.referral.source, ReferralSource::Probation);
+    assert_eq!(e.referral.received_at, new.referred_at.unwrap());
+    assert_eq!(e.referral.reason.as_deref(), Some("Released last week"));
+
+    let plan = NewPlan {
+        member_id: added.member_id,
+        program: Program::CspJi,
+        problems_and_needs: "Needs an ID card and a bed".into(),
+        strengths: "Keeps appointments".into(),
+        summary: "Housing first".into(),
+        goals: vec![NewGoal {
+            statement: "Get a state ID".into(),
+            addresses_criminogenic: vec![CriminogenicFactor::EducationEmployment],
+        }],
+        supervision_conflict_checked: false,
+        youth_signs: false,
+    };
+    let id = f.store.create_plan(plan, f.worker).unwrap();
+    let RecordBody::Plan(p) = f.store.get(id).unwrap().body else {
+        panic!("a plan")
+    };
+    assert_eq!(p.problems_and_needs.as_str(), "Needs an ID card and a bed");
+    assert_eq!(p.strengths.as_str(), "Keeps appointments");
+    assert_eq!(p.summary.as_str(), "Housing first");
+    assert_eq!(p.goals.len(), 1);
+    assert_eq!(p.goals[0].statement.as_str(), "Get a state ID");
+    assert_eq!(
+        p.goals[0].addresses_criminogenic,
+        [CriminogenicFactor::EducationEmployment]
+    );
+    assert!(
+        p.goals[0].objectives.is_empty() && p.goals[0].tasks.is_empty(),
+        "nothing invented"
+    );
+    assert!(!p.supervision_conflict_checked, "never assumed");
+    assert_eq!(p.kind, PlanKind::ServicePlan);
+
+    // Every bad field of member and enrollment at once; nothing stored.
+    let before = f.store.caseload().unwrap().len();
+    let bad = NewMember {
+        given_name: "".into(),
+        date_of_birth: Day::parse("1800-01-01").unwrap(),
+        masshealth_id: "x".into(),
+        ..new
+    };
+    let err = f.store.add_member(bad, f.worker).unwrap_err();
+    let named = fields(&err);
+    assert!(named.len() >= 3, "{named:?}");
+    assert_eq!(f.store.caseload().unwrap().len(), before);
+}

@@ -49,6 +49,7 @@ fn main() {
         narrative: NARRATIVE.into(),
         telehealth_reason: None,
         member_engaged: true,
+        purposes: Vec::new(),
     };
     // Warm up the same way the Kotlin side does.
     let mut ids = Vec::new();

@@ -14,9 +14,8 @@ use std::time::{Duration, Instant};
 use fieldnote_client::{Client, TlsOptions};
 use fieldnote_core::store::{RecordSyncState, SignatureState};
 use fieldnote_core::{
-    ContactNote, Enrollment, EnrollmentStatus, Goal, Member, Modality, PlaceOfService, Plan,
-    PlanKind, PlanStatus, Program, RecordBody, Referral, ReviewState, Role, Signer, StaffId, Store,
-    StoreKey, Timestamp, new_id, rules,
+    ContactNote, Modality, Program, RecordBody, ReviewState, Role, Signer, StaffId, Store,
+    StoreKey, Timestamp, rules,
 };
 
 use crate::error::{FieldnoteError, Outcome, guard};
@@ -324,56 +323,22 @@ impl FieldnoteStore {
                 &member.referral_source,
                 "self_referral, family, health_plan, provider, correctional_facility, probation, parole, school, state_agency, mass_health",
             )?;
-            let (worker, _, team) = worker(s)?;
-            let body = Member {
-                given_name: member.given_name,
-                family_name: member.family_name,
-                preferred_name: None,
-                date_of_birth,
-                primary_language: member.primary_language,
-                masshealth_id: member.masshealth_id,
-                pcp: None,
-                guardian: None,
-                phone: None,
-                location: None,
-            };
-            // Validate both records before storing either.
-            let id = new_id();
-            let enrollment = RecordBody::Enrollment(Enrollment {
-                member_id: id,
-                program,
-                referral: Referral {
-                    received_at: referred,
-                    source,
-                    referrer: None,
-                    facility: None,
-                    reason: member.referral_reason,
+            let (worker, _, _) = worker(s)?;
+            let added = s.add_member(
+                fieldnote_core::commands::NewMember {
+                    given_name: member.given_name,
+                    family_name: member.family_name,
+                    date_of_birth,
+                    masshealth_id: member.masshealth_id,
+                    primary_language: member.primary_language,
+                    program,
+                    referred_at: Some(referred),
+                    referral_source: source,
+                    referral_reason: member.referral_reason,
                 },
-                intake_at: None,
-                effective_on: None,
-                later_first_appointment_requested: None,
-                supervision: None,
-                assigned_worker: worker,
-                team_id: team,
-                status: EnrollmentStatus::Active,
-                status_history: Vec::new(),
-                waitlist: None,
-                significant_changes: Vec::new(),
-                discharge: None,
-            });
-            let member = RecordBody::Member(body);
-            for body in [&member, &enrollment] {
-                let errors = body.validate();
-                if !errors.is_empty() {
-                    return Err(fieldnote_core::Error::Invalid {
-                        kind: body.kind().as_str(),
-                        errors,
-                    }
-                    .into());
-                }
-            }
-            s.create_with_id(id, member)?;
-            s.create(enrollment)?;
+                worker,
+            )?;
+            let id = added.member_id;
             Ok(id.to_string())
         })
     }
@@ -512,35 +477,24 @@ impl FieldnoteStore {
                 ));
             }
             let (author, _, _) = worker(s)?;
-            let body = Plan {
+            let new = fieldnote_core::commands::NewPlan {
                 member_id: member,
                 program,
-                kind: PlanKind::service_plan_of(program),
-                status: PlanStatus::Completed,
-                revision_of: None,
-                completed_at: Some(Timestamp::now()),
-                last_reviewed_on: None,
-                next_review_on: None,
-                problems_and_needs: plan.problems_and_needs.into(),
-                strengths: plan.strengths.into(),
-                summary: plan.summary.into(),
+                problems_and_needs: plan.problems_and_needs,
+                strengths: plan.strengths,
+                summary: plan.summary,
                 goals: plan
                     .goals
                     .into_iter()
-                    .map(|g| Goal {
-                        id: new_id(),
-                        statement: g.into(),
+                    .map(|statement| fieldnote_core::commands::NewGoal {
+                        statement,
                         addresses_criminogenic: Vec::new(),
-                        objectives: Vec::new(),
-                        interventions: Vec::new(),
-                        tasks: Vec::new(),
                     })
                     .collect(),
-                supervision_conflict_checked: false,
-                youth_signs: false,
-                author,
+                supervision_conflict_checked: plan.supervision_conflict_checked,
+                youth_signs: plan.youth_signs,
             };
-            Ok(s.create(RecordBody::Plan(body))?.to_string())
+            Ok(s.create_plan(new, author)?.to_string())
         })
     }
 
@@ -832,11 +786,7 @@ fn contact_note(s: &Store, n: NewNote) -> Outcome<ContactNote> {
         duration_minutes: n.duration_minutes,
         modality,
         telehealth_reason: n.telehealth_reason,
-        place: if modality.with_member() && modality != Modality::InPerson {
-            PlaceOfService::Remote
-        } else {
-            PlaceOfService::Community
-        },
+        place: fieldnote_core::commands::place_of_service(modality),
         collateral: None,
         member_engaged: n.member_engaged,
         planned_activity: None,
@@ -844,7 +794,7 @@ fn contact_note(s: &Store, n: NewNote) -> Outcome<ContactNote> {
         member_response: None,
         narrative: n.narrative,
         progress: Vec::new(),
-        purposes: Vec::new(),
+        purposes: n.purposes,
         addendum_to: None,
     })
 }

@@ -2,6 +2,7 @@
 //! Times are milliseconds since the Unix epoch (UTC); ids are the core's UUIDs as strings;
 //! program, modality and role words are the core's serde names (`csp_ji`, `in_person`).
 
+use fieldnote_core::model::ContactPurpose;
 use fieldnote_core::rules::{Obligation, TodayEntry};
 use fieldnote_core::store::{CaseloadEntry, SearchHit, TimelineEntry};
 use fieldnote_core::{RecordId, Timestamp};
@@ -48,6 +49,46 @@ pub struct NewPlan {
     pub summary: String,
     /// One statement per goal (objectives and tasks are added by editing the record).
     pub goals: Vec<String>,
+    /// CSP-JI: the plan was checked against the probation or parole plan (JI-4). Never
+    /// assumed: false unless the worker says so.
+    #[uniffi(default = false)]
+    pub supervision_conflict_checked: bool,
+    /// TM: the youth signs the action plan too.
+    #[uniffi(default = false)]
+    pub youth_signs: bool,
+}
+
+/// What a contact was for, as the program rules read it (the core's `ContactPurpose`).
+#[uniffi::remote(Enum)]
+pub enum ContactPurpose {
+    /// First outreach to the member or family (TM-1).
+    InitialOutreach,
+    /// The first appointment (CSP-2).
+    FirstAppointment,
+    /// Services initiated (TM-2).
+    ServiceInitiation,
+    /// Discharge planning (CSP-9).
+    DischargePlanning,
+    /// Coordination with the primary care clinician (CSP-11).
+    PcpCoordination,
+    /// An annual physical documented (CSP-11).
+    AnnualPhysicalDocumented,
+    /// Coordination with the BH-JI in-reach provider (JI-6).
+    InReachCoordination,
+    /// Progress update with the youth's ICC, IHT or outpatient provider (TM-6).
+    ProviderProgressUpdate,
+    /// Update to the supervisor when no other provider is open (TM-6).
+    SupervisorUpdate,
+    /// Family and referral source told of a waitlist (TM-2).
+    WaitlistNotice,
+    /// Monitoring of the individual care plan (CARES-4).
+    IcpMonitoring,
+    /// Follow-up after a referral (CARES-5).
+    ReferralFollowUp,
+    /// Follow-up after an unplanned termination (TM-9).
+    UnplannedTerminationFollowUp,
+    /// Notice of termination (TM-9).
+    TerminationNotice,
 }
 
 /// A contact note as the worker writes it.
@@ -69,6 +110,10 @@ pub struct NewNote {
     pub telehealth_reason: Option<String>,
     /// Whether the member was engaged.
     pub member_engaged: bool,
+    /// What the contact was for (the rules count notes by purpose); none for ordinary
+    /// service.
+    #[uniffi(default = [])]
+    pub purposes: Vec<ContactPurpose>,
 }
 
 /// One member of the caseload.

@@ -150,6 +150,7 @@ fn no_file_the_ffi_writes_holds_phi_pins_or_places() {
                 narrative: format!("{} {i}", MARKERS[2]),
                 telehealth_reason: None,
                 member_engaged: true,
+                purposes: vec![fieldnote_core::model::ContactPurpose::DischargePlanning],
             })
             .unwrap();
     }

@@ -145,6 +145,8 @@ fn bad_input_is_refused_by_field_and_panics_become_errors() {
             strengths: String::new(),
             summary: "s".into(),
             goals: vec!["g".into()],
+            supervision_conflict_checked: false,
+            youth_signs: false,
         }),
         Err(FieldnoteError::SignInRequired { .. })
     ));

@@ -552,11 +552,19 @@ impl Store {
     /// validated first and, if any is invalid, none is stored. One durable commit covers all.
     /// Records may refer to members created earlier in the same batch.
     pub fn create_batch(&mut self, bodies: Vec<RecordBody>) -> Result<Vec<RecordId>> {
+        self.create_batch_with_ids(bodies.into_iter().map(|b| (new_id(), b)).collect())
+    }
+
+    /// [`Store::create_batch`] with ids chosen by the caller (so that one record of the
+    /// batch can name another: an enrollment its new member).
+    pub fn create_batch_with_ids(
+        &mut self,
+        records: Vec<(RecordId, RecordBody)>,
+    ) -> Result<Vec<RecordId>> {
         let mut batch = Batch::default();
-        let mut prepared = Vec::with_capacity(bodies.len());
-        for mut body in bodies {
+        let mut prepared = Vec::with_capacity(records.len());
+        for (id, mut body) in records {
             normalize(&mut body);
-            let id = new_id();
             let mut errors = self.field_errors(id, &body, None, &batch)?;
             if let RecordBody::ContactNote(n) = &body
                 && n.addendum_to.is_some()

@@ -1,0 +1,217 @@
+//! What a worker records, as typed requests, turned into records in one place. The FFI and
+//! the command line map their fields onto these and decide nothing themselves: the
+//! defaults (place of service by modality, the plan kind of a program, the team a new
+//! member joins) and the checks live here, once. Nothing here invents content: a record
+//! holds exactly what was entered (`crate::synthetic` is for the demo and tests only).
+
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::store::Store;
+
+/// Where a contact happened when nobody said: remote for a call, video or text with the
+/// member, the community otherwise (a worker records a home, shelter or court visit by
+/// editing the note).
+pub fn place_of_service(modality: Modality) -> PlaceOfService {
+    if modality.with_member() && modality != Modality::InPerson {
+        PlaceOfService::Remote
+    } else {
+        PlaceOfService::Community
+    }
+}
+
+/// A new member and their enrollment in one program, written together.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMember {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth.
+    pub date_of_birth: Day,
+    /// MassHealth ID (12 characters), or empty when not yet known.
+    pub masshealth_id: String,
+    /// Primary language.
+    pub primary_language: String,
+    /// The program they are referred to.
+    pub program: Program,
+    /// When the referral was received; now when not given.
+    pub referred_at: Option<Timestamp>,
+    /// Who referred them.
+    pub referral_source: ReferralSource,
+    /// Why, when the referral says.
+    pub referral_reason: Option<String>,
+}
+
+impl NewMember {
+    /// The member and enrollment records this request makes.
+    fn records(
+        &self,
+        member_id: RecordId,
+        worker: StaffId,
+        team: RecordId,
+    ) -> (RecordBody, RecordBody) {
+        let member = RecordBody::Member(Member {
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            preferred_name: None,
+            date_of_birth: self.date_of_birth,
+            primary_language: self.primary_language.clone(),
+            masshealth_id: self.masshealth_id.clone(),
+            pcp: None,
+            guardian: None,
+            phone: None,
+            location: None,
+        });
+        let enrollment = RecordBody::Enrollment(Enrollment {
+            member_id,
+            program: self.program,
+            referral: Referral {
+                received_at: self.referred_at.unwrap_or_else(Timestamp::now),
+                source: self.referral_source.clone(),
+                referrer: None,
+                facility: None,
+                reason: self.referral_reason.clone(),
+            },
+            intake_at: None,
+            effective_on: None,
+            later_first_appointment_requested: None,
+            supervision: None,
+            assigned_worker: worker,
+            team_id: team,
+            status: EnrollmentStatus::Active,
+            status_history: Vec::new(),
+            waitlist: None,
+            significant_changes: Vec::new(),
+            discharge: None,
+        });
+        (member, enrollment)
+    }
+
+    /// Every problem with the request's fields, of the member and the enrollment alike (an
+    /// edge that parsed some fields itself adds these to its own, to report all at once).
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        let (member, enrollment) = self.records(RecordId::nil(), RecordId::nil(), RecordId::nil());
+        let mut errors = member.validate();
+        errors.extend(enrollment.validate());
+        errors
+    }
+}
+
+/// The ids a new member was written under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberAdded {
+    /// The member.
+    pub member_id: RecordId,
+    /// Their enrollment.
+    pub enrollment_id: RecordId,
+}
+
+/// A completed plan with its real content, ready to sign: a service plan in CSP and CSP-JI,
+/// an individual action plan in TM, an individual care plan in CARES, a care plan in the
+/// Community Partners programs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPlan {
+    /// The member.
+    pub member_id: RecordId,
+    /// The program.
+    pub program: Program,
+    /// Problems and needs, as assessed.
+    pub problems_and_needs: String,
+    /// The member's strengths.
+    pub strengths: String,
+    /// A summary worker and supervisor may both edit.
+    pub summary: String,
+    /// The goals, at least one.
+    pub goals: Vec<NewGoal>,
+    /// CSP-JI: the plan was checked against the probation or parole plan (JI-4). Only what
+    /// the worker says: never assumed.
+    pub supervision_conflict_checked: bool,
+    /// TM: the youth signs the action plan too.
+    pub youth_signs: bool,
+}
+
+/// One goal of a new plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewGoal {
+    /// What the member wants to reach.
+    pub statement: String,
+    /// CSP-JI: the criminogenic needs it addresses.
+    pub addresses_criminogenic: Vec<CriminogenicFactor>,
+}
+
+impl Store {
+    /// The team a record written on this device belongs to: the signed-in user's team as
+    /// the server assigned it; the nil id on a device nobody has signed in on (the server
+    /// files the member under the uploader's team at the first sync).
+    fn my_team(&self) -> Result<RecordId> {
+        Ok(match self.identity()? {
+            Some(i) => RecordId::parse_str(&i.team_id).unwrap_or_else(|_| {
+                RecordId::new_v5(&RecordId::NAMESPACE_OID, i.team_id.as_bytes())
+            }),
+            None => RecordId::nil(),
+        })
+    }
+
+    /// Adds a member and enrolls them, both records checked before either is written and
+    /// written in one batch; `worker` is the worker assigned. Every bad field of either is
+    /// reported at once.
+    pub fn add_member(&mut self, new: NewMember, worker: StaffId) -> Result<MemberAdded> {
+        let errors = new.field_errors();
+        if !errors.is_empty() {
+            return Err(Error::Invalid {
+                kind: "member",
+                errors,
+            });
+        }
+        let member_id = new_id();
+        let (member, enrollment) = new.records(member_id, worker, self.my_team()?);
+        let enrollment_id = new_id();
+        self.create_batch_with_ids(vec![(member_id, member), (enrollment_id, enrollment)])?;
+        Ok(MemberAdded {
+            member_id,
+            enrollment_id,
+        })
+    }
+
+    /// Creates a completed plan from what the worker entered, written by `author`.
+    pub fn create_plan(&mut self, new: NewPlan, author: StaffId) -> Result<RecordId> {
+        if new.goals.is_empty() {
+            return Err(Error::Invalid {
+                kind: "plan",
+                errors: vec![FieldError {
+                    field: "goals".into(),
+                    reason: "a plan needs at least one goal".into(),
+                }],
+            });
+        }
+        let plan = Plan {
+            member_id: new.member_id,
+            program: new.program,
+            kind: PlanKind::service_plan_of(new.program),
+            status: PlanStatus::Completed,
+            revision_of: None,
+            completed_at: Some(Timestamp::now()),
+            last_reviewed_on: None,
+            next_review_on: None,
+            problems_and_needs: new.problems_and_needs.into(),
+            strengths: new.strengths.into(),
+            summary: new.summary.into(),
+            goals: new
+                .goals
+                .into_iter()
+                .map(|g| Goal {
+                    id: new_id(),
+                    statement: g.statement.into(),
+                    addresses_criminogenic: g.addresses_criminogenic,
+                    objectives: Vec::new(),
+                    interventions: Vec::new(),
+                    tasks: Vec::new(),
+                })
+                .collect(),
+            supervision_conflict_checked: new.supervision_conflict_checked,
+            youth_signs: new.youth_signs,
+            author,
+        };
+        self.create(RecordBody::Plan(plan))
+    }
+}
