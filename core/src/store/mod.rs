@@ -278,7 +278,7 @@ impl PlanSignatures {
 /// An open, unlocked store.
 pub struct Store {
     /// Held for the store's lifetime: one program at a time (see [`hold`]).
-    _holder: fs::File,
+    _holder: Holder,
     dir: PathBuf,
     key: StoreKey,
     main: Connection,
@@ -1582,7 +1582,7 @@ fn insert_attestation(conn: &Connection, att: &Attestation) -> Result<()> {
 /// [`Error::InUse`] naming the holder, instead of racing the first one's writes (two
 /// writers once left a write reported as failed saved in the records but gone from the
 /// outbox). The operating system releases the lock when the holder exits, even by a crash.
-fn hold(dir: &Path) -> Result<fs::File> {
+fn hold(dir: &Path) -> Result<Holder> {
     use std::io::{Read, Seek, Write};
     let path = dir.join(LOCK_FILE);
     let io = |source| Error::Io {
@@ -1600,16 +1600,20 @@ fn hold(dir: &Path) -> Result<fs::File> {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
             // The holder writes itself down just after it takes the lock: give it a moment.
+            // A name left by a holder killed before it could clear it is not the holder's.
             let mut holder = String::new();
             for _ in 0..20 {
                 holder.clear();
                 let _ = file
                     .rewind()
                     .and_then(|()| file.read_to_string(&mut holder));
-                if !holder.trim().is_empty() {
+                if !holder.trim().is_empty() && named_process_runs(&holder) {
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if !named_process_runs(&holder) {
+                holder.clear();
             }
             let holder = holder.trim();
             return Err(Error::InUse {
@@ -1640,7 +1644,31 @@ fn hold(dir: &Path) -> Result<fs::File> {
     if let Err(e) = named {
         tracing::warn!(error = %e, "could not write the store's holder down");
     }
-    Ok(file)
+    Ok(Holder(file))
+}
+
+/// The store's lock file, held open (and so locked) for the store's lifetime. Its name is
+/// cleared on release, so that the next program to be refused never reads a name of a
+/// program that no longer holds the store.
+struct Holder(fs::File);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.set_len(0);
+    }
+}
+
+/// Whether the process a holder's line names ("process <pid> (...)") still runs, where the
+/// system says (`/proc`); elsewhere, assumed.
+fn named_process_runs(line: &str) -> bool {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| proc.join(pid.to_string()).exists())
 }
 
 /// The name a signature shows: required, at most 200 characters, no control characters
