@@ -1201,3 +1201,261 @@ fn overrides_come_only_from_a_grantor_for_a_rule_that_takes_them() {
         before.status
     );
 }
+
+/// One status of `rule` for member `m` at `now`.
+fn status_of(f: &Fixture, m: RecordId, rule: &str, now: &str) -> Status {
+    find(&eval(f, m, now), rule).status.clone()
+}
+
+/// CSP-9: discharge planning is documented from admission (Discharge item 1): open, never
+/// overdue, until a note of discharge-planning activity.
+#[test]
+fn csp_9_discharge_planning_is_open_from_admission_until_a_note_documents_it() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Csp, "2026-09-01T09:00:00-04:00");
+    assert_eq!(
+        status_of(&f, m, "CSP-9", "2026-12-01T09:00:00-05:00"),
+        Status::Due
+    );
+    note(
+        &mut f,
+        m,
+        Program::Csp,
+        "2026-09-10T09:00:00-04:00",
+        Modality::InPerson,
+        true,
+        vec![ContactPurpose::DischargePlanning],
+    );
+    assert_eq!(
+        status_of(&f, m, "CSP-9", "2026-12-01T09:00:00-05:00"),
+        Status::Satisfied
+    );
+}
+
+/// CSP-11: linkage with primary care and a yearly physical (Linkages item 7): due a year
+/// from admission, satisfied by a PCC coordination note, due again a year after it; a
+/// supervisor may waive it for a member who declines.
+#[test]
+fn csp_11_primary_care_linkage_is_yearly_and_can_be_waived() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Csp, "2025-09-01T09:00:00-04:00");
+    assert_eq!(
+        status_of(&f, m, "CSP-11", "2026-09-10T09:00:00-04:00"),
+        Status::Overdue
+    );
+    note(
+        &mut f,
+        m,
+        Program::Csp,
+        "2026-09-15T09:00:00-04:00",
+        Modality::Phone,
+        true,
+        vec![ContactPurpose::PcpCoordination],
+    );
+    let o = find(&eval(&f, m, "2026-10-01T09:00:00-04:00"), "CSP-11").clone();
+    assert_eq!(
+        o.due,
+        Some(t("2027-09-15T23:59:59.999-04:00")),
+        "a year after the note"
+    );
+    assert!(!o.open() || o.status == Status::Due);
+    let mut records = MemberRecords::load(&f.store, m).unwrap();
+    records.overrides.push(ObligationOverride {
+        member_id: m,
+        program: Program::Csp,
+        rule_id: "CSP-11".into(),
+        kind: OverrideKind::Waiver,
+        until: None,
+        by: new_id(),
+        reason: "member declines a primary care linkage".into(),
+        recorded_at: t("2026-10-01T09:00:00-04:00"),
+    });
+    assert!(matches!(
+        find(
+            &rules::evaluate_member(&records, t("2028-01-01T09:00:00-05:00")),
+            "CSP-11"
+        )
+        .status,
+        Status::Waived { .. }
+    ));
+}
+
+/// TM-1: outreach to the family within 5 calendar days of the referral (Process 3); an
+/// outreach note on day 7 is late.
+#[test]
+fn tm_1_outreach_within_five_days_and_late_after() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Tm, "2026-10-01T09:00:00-04:00");
+    assert_eq!(
+        status_of(&f, m, "TM-1", "2026-10-07T09:00:00-04:00"),
+        Status::Overdue
+    );
+    note(
+        &mut f,
+        m,
+        Program::Tm,
+        "2026-10-08T09:00:00-04:00",
+        Modality::Phone,
+        true,
+        vec![ContactPurpose::InitialOutreach],
+    );
+    assert_eq!(
+        status_of(&f, m, "TM-1", "2026-10-09T09:00:00-04:00"),
+        Status::SatisfiedLate
+    );
+    let mut g = Fixture::new();
+    let m = enroll(&mut g, Program::Tm, "2026-10-01T09:00:00-04:00");
+    note(
+        &mut g,
+        m,
+        Program::Tm,
+        "2026-10-03T09:00:00-04:00",
+        Modality::Phone,
+        true,
+        vec![ContactPurpose::InitialOutreach],
+    );
+    assert_eq!(
+        status_of(&g, m, "TM-1", "2026-10-09T09:00:00-04:00"),
+        Status::Satisfied
+    );
+}
+
+/// TM-9: after an unplanned end of services, the family follow-up and the notice to other
+/// providers are open until both are documented (Discharge 5); a planned discharge owes
+/// neither.
+#[test]
+fn tm_9_an_unplanned_termination_needs_follow_up_and_notice() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Tm, "2026-09-01T09:00:00-04:00");
+    let e = enrollment_of(&f, m);
+    f.store
+        .update(e, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.status = EnrollmentStatus::Discharged;
+                e.discharge = Some(Discharge {
+                    discharged_on: Day::parse("2026-11-20").unwrap(),
+                    last_service_on: Day::parse("2026-11-18").unwrap(),
+                    planned: false,
+                    reason: "family moved".into(),
+                });
+            }
+        })
+        .unwrap();
+    let now = "2026-12-01T09:00:00-05:00";
+    assert_eq!(status_of(&f, m, "TM-9", now), Status::Due);
+    note(
+        &mut f,
+        m,
+        Program::Tm,
+        "2026-11-19T09:00:00-05:00",
+        Modality::Phone,
+        false,
+        vec![ContactPurpose::UnplannedTerminationFollowUp],
+    );
+    assert_eq!(
+        status_of(&f, m, "TM-9", now),
+        Status::Due,
+        "the notice is missing"
+    );
+    note(
+        &mut f,
+        m,
+        Program::Tm,
+        "2026-11-19T10:00:00-05:00",
+        Modality::Collateral,
+        false,
+        vec![ContactPurpose::TerminationNotice],
+    );
+    assert_eq!(status_of(&f, m, "TM-9", now), Status::Satisfied);
+}
+
+/// CARES-6: the enrollment letter goes to the member or guardian within 30 days of the
+/// enrollment's effective date (VIII); one sent to a provider, or under another program,
+/// does not count.
+#[test]
+fn cares_6_the_enrollment_letter_goes_to_the_member_within_30_days() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Cares, "2026-09-01T09:00:00-04:00");
+    let e = enrollment_of(&f, m);
+    f.store
+        .update(e, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.effective_on = Day::parse("2026-09-05");
+            }
+        })
+        .unwrap();
+    let now = "2026-10-10T09:00:00-04:00";
+    assert_eq!(status_of(&f, m, "CARES-6", now), Status::Overdue);
+    let at = "2026-09-20T09:00:00-04:00";
+    deliver(
+        &mut f,
+        m,
+        Program::Cares,
+        DocumentKind::EnrollmentLetter,
+        None,
+        RecipientKind::Provider,
+        at,
+    );
+    assert_eq!(status_of(&f, m, "CARES-6", now), Status::Overdue);
+    deliver(
+        &mut f,
+        m,
+        Program::Cares,
+        DocumentKind::EnrollmentLetter,
+        None,
+        RecipientKind::Guardian,
+        at,
+    );
+    assert_eq!(status_of(&f, m, "CARES-6", now), Status::Satisfied);
+}
+
+/// CARES-9: a document shared with anyone but the member or guardian needs a release in
+/// force (VIII); a CARES delivery to a provider without one is overdue at once, and another
+/// program's delivery does not count against CARES.
+#[test]
+fn cares_9_sharing_needs_a_release_in_force() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Cares, "2026-09-01T09:00:00-04:00");
+    let now = "2026-10-10T09:00:00-04:00";
+    assert!(
+        eval(&f, m, now).iter().all(|o| o.rule_id != "CARES-9"),
+        "nothing shared yet"
+    );
+    deliver(
+        &mut f,
+        m,
+        Program::Cares,
+        DocumentKind::PlanCopy,
+        None,
+        RecipientKind::Provider,
+        "2026-09-20T09:00:00-04:00",
+    );
+    let o = find(&eval(&f, m, now), "CARES-9").clone();
+    assert_eq!(o.status, Status::Overdue);
+    assert!(o.detail.unwrap().contains("no release"));
+}
+
+/// CP-2: a member may decline at any time; the status change is documented with its reason.
+#[test]
+fn cp_2_a_declining_member_is_recorded_with_the_reason() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::BhCp, "2026-09-01T09:00:00-04:00");
+    let e = enrollment_of(&f, m);
+    f.store
+        .update(e, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.status = EnrollmentStatus::Declined;
+                e.status_history.push(StatusChange {
+                    at: t("2026-09-03T09:00:00-04:00"),
+                    status: EnrollmentStatus::Declined,
+                    reason: "prefers another Community Partner".into(),
+                    by: f.worker,
+                });
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        status_of(&f, m, "CP-2", "2026-09-10T09:00:00-04:00"),
+        Status::Satisfied
+    );
+}

@@ -1054,6 +1054,7 @@ pub static RULES: &[Rule] = &[
                 .records
                 .deliveries
                 .iter()
+                .filter(|d| d.program == c.enrollment.program)
                 .filter(|d| {
                     !matches!(
                         d.recipient_kind,

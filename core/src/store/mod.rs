@@ -1640,7 +1640,10 @@ fn hold(dir: &Path) -> Result<Holder> {
     let named = file
         .set_len(0)
         .and_then(|()| file.rewind())
-        .and_then(|()| write!(file, "process {} ({program})", std::process::id()));
+        // One write, so that a program reading it never sees half a name.
+        .and_then(|()| {
+            file.write_all(format!("process {} ({program})", std::process::id()).as_bytes())
+        });
     if let Err(e) = named {
         tracing::warn!(error = %e, "could not write the store's holder down");
     }
@@ -1658,9 +1661,12 @@ impl Drop for Holder {
     }
 }
 
-/// Whether the process a holder's line names ("process <pid> (...)") still runs, where the
-/// system says (`/proc`); elsewhere, assumed.
+/// Whether a holder's line is whole ("process <pid> (<program>)") and the process it names
+/// still runs, where the system says (`/proc`); elsewhere, assumed.
 fn named_process_runs(line: &str) -> bool {
+    if !line.trim_end().ends_with(')') {
+        return false;
+    }
     let proc = Path::new("/proc");
     if !proc.join("self").exists() {
         return true;
