@@ -1459,3 +1459,250 @@ fn cp_2_a_declining_member_is_recorded_with_the_reason() {
         Status::Satisfied
     );
 }
+
+fn assessment(
+    f: &mut Fixture,
+    m: RecordId,
+    program: Program,
+    kind: AssessmentKind,
+    started: &str,
+    completed: Option<&str>,
+) {
+    f.store
+        .create(RecordBody::NeedsAssessment(NeedsAssessment {
+            member_id: m,
+            program,
+            kind,
+            assessor: f.worker,
+            started_at: t(started),
+            completed_at: completed.map(t),
+            domains: Vec::new(),
+            criminogenic_needs: Vec::new(),
+            summary: "Assessed".into(),
+            significant_change: false,
+        }))
+        .unwrap();
+}
+
+fn completed_plan(f: &mut Fixture, m: RecordId, program: Program, kind: PlanKind, at: &str) {
+    let mut plan = synthetic::service_plan(m, program, f.worker);
+    plan.kind = kind;
+    plan.completed_at = Some(t(at));
+    f.store.create(RecordBody::Plan(plan)).unwrap();
+}
+
+/// CSP-3: the initial needs assessment begins within 48 hours of the first face-to-face
+/// contact (Assessment item 3); one begun on the third day is late.
+#[test]
+fn csp_3_the_assessment_begins_within_48_hours_of_the_first_meeting() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Csp, "2026-10-01T09:00:00-04:00");
+    note(
+        &mut f,
+        m,
+        Program::Csp,
+        "2026-10-02T09:00:00-04:00",
+        Modality::InPerson,
+        true,
+        vec![ContactPurpose::FirstAppointment],
+    );
+    assert_eq!(
+        status_of(&f, m, "CSP-3", "2026-10-04T10:00:00-04:00"),
+        Status::Overdue
+    );
+    assessment(
+        &mut f,
+        m,
+        Program::Csp,
+        AssessmentKind::Initial,
+        "2026-10-05T09:00:00-04:00",
+        None,
+    );
+    assert_eq!(
+        status_of(&f, m, "CSP-3", "2026-10-06T09:00:00-04:00"),
+        Status::SatisfiedLate
+    );
+}
+
+/// TM-2: services start within 14 days of the family's outreach, or the youth is waitlisted
+/// and both the family and the referral source are told (Process 3, 4); a waitlist with only
+/// the family told is not enough.
+#[test]
+fn tm_2_start_or_waitlist_with_both_notices() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Tm, "2026-10-01T09:00:00-04:00");
+    note(
+        &mut f,
+        m,
+        Program::Tm,
+        "2026-10-02T09:00:00-04:00",
+        Modality::Phone,
+        true,
+        vec![ContactPurpose::InitialOutreach],
+    );
+    let now = "2026-10-20T09:00:00-04:00";
+    assert_eq!(status_of(&f, m, "TM-2", now), Status::Overdue);
+    let e = enrollment_of(&f, m);
+    let waitlist = |family: bool, source: bool| Waitlist {
+        since: t("2026-10-05T09:00:00-04:00"),
+        reason: "no mentor free".into(),
+        family_notified_at: family.then(|| t("2026-10-06T09:00:00-04:00")),
+        referral_source_notified_at: source.then(|| t("2026-10-07T09:00:00-04:00")),
+    };
+    f.store
+        .update(e, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.waitlist = Some(waitlist(true, false));
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        status_of(&f, m, "TM-2", now),
+        Status::Overdue,
+        "one notice only"
+    );
+    f.store
+        .update(e, |b| {
+            if let RecordBody::Enrollment(e) = b {
+                e.waitlist = Some(waitlist(true, true));
+            }
+        })
+        .unwrap();
+    assert_eq!(status_of(&f, m, "TM-2", now), Status::Satisfied);
+}
+
+/// CARES-1: the comprehensive assessment and the Individual Care Plan within 60 days of
+/// the referral (VI.A.1, VIII): the assessment alone is not enough; with the ICP on day 40
+/// it is met.
+#[test]
+fn cares_1_assessment_and_care_plan_within_60_days() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Cares, "2026-09-01T09:00:00-04:00");
+    assessment(
+        &mut f,
+        m,
+        Program::Cares,
+        AssessmentKind::Comprehensive,
+        "2026-09-10T09:00:00-04:00",
+        Some("2026-09-20T09:00:00-04:00"),
+    );
+    let now = "2026-11-05T09:00:00-05:00";
+    assert_eq!(status_of(&f, m, "CARES-1", now), Status::Overdue);
+    completed_plan(
+        &mut f,
+        m,
+        Program::Cares,
+        PlanKind::IndividualCarePlan,
+        "2026-10-11T09:00:00-04:00",
+    );
+    assert_eq!(status_of(&f, m, "CARES-1", now), Status::Satisfied);
+}
+
+/// CARES-4: the care plan is monitored at least every 6 months (VI.D.1): due 6 months after
+/// the ICP, then 6 months after each monitoring note.
+#[test]
+fn cares_4_the_care_plan_is_monitored_every_six_months() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Cares, "2026-01-05T09:00:00-05:00");
+    completed_plan(
+        &mut f,
+        m,
+        Program::Cares,
+        PlanKind::IndividualCarePlan,
+        "2026-02-01T09:00:00-05:00",
+    );
+    assert_eq!(
+        status_of(&f, m, "CARES-4", "2026-08-15T09:00:00-04:00"),
+        Status::Overdue
+    );
+    note(
+        &mut f,
+        m,
+        Program::Cares,
+        "2026-08-20T09:00:00-04:00",
+        Modality::InPerson,
+        true,
+        vec![ContactPurpose::IcpMonitoring],
+    );
+    let o = find(&eval(&f, m, "2026-09-01T09:00:00-04:00"), "CARES-4").clone();
+    assert_eq!(o.due, Some(t("2027-02-20T23:59:59.999-05:00")));
+    assert!(!o.open() || o.status == Status::Due);
+}
+
+/// CARES-7: from 16 a transition-to-adulthood plan is owed (VI.C): not yet due before the
+/// birthday, open after it until a plan is completed.
+#[test]
+fn cares_7_a_transition_plan_is_owed_from_sixteen() {
+    let mut f = Fixture::new();
+    let mut member = synthetic::member(&mut rng());
+    member.masshealth_id = unique_masshealth_id();
+    member.date_of_birth = Day::parse("2010-11-01").unwrap();
+    let m = f.store.create(RecordBody::Member(member)).unwrap();
+    let e = synthetic::enrollment(
+        m,
+        Program::Cares,
+        f.worker,
+        f.team,
+        t("2026-09-01T09:00:00-04:00"),
+    );
+    f.store.create(RecordBody::Enrollment(e)).unwrap();
+    assert_eq!(
+        status_of(&f, m, "CARES-7", "2026-10-15T09:00:00-04:00"),
+        Status::NotYetDue
+    );
+    assert_eq!(
+        status_of(&f, m, "CARES-7", "2026-11-15T09:00:00-05:00"),
+        Status::Due
+    );
+    completed_plan(
+        &mut f,
+        m,
+        Program::Cares,
+        PlanKind::TransitionToAdulthoodPlan,
+        "2026-11-20T09:00:00-05:00",
+    );
+    assert_eq!(
+        status_of(&f, m, "CARES-7", "2026-11-25T09:00:00-05:00"),
+        Status::Satisfied
+    );
+}
+
+/// A plan created for a program is the kind that program's rules read: a CARES plan is an
+/// Individual Care Plan (CARES-1), a Community Partners plan needs the PCP's signature
+/// (CP-1).
+#[test]
+fn cp_1_and_cares_1_read_the_plan_their_program_creates() {
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::BhCp, "2026-09-01T09:00:00-04:00");
+    let plan = f
+        .store
+        .create_plan(
+            fieldnote_core::commands::NewPlan {
+                member_id: m,
+                program: Program::BhCp,
+                problems_and_needs: "Diabetes and depression".into(),
+                strengths: "Family support".into(),
+                summary: "Coordinate care".into(),
+                goals: vec![fieldnote_core::commands::NewGoal {
+                    statement: "Keep the A1c check".into(),
+                    addresses_criminogenic: Vec::new(),
+                }],
+                supervision_conflict_checked: false,
+                youth_signs: false,
+            },
+            f.worker,
+        )
+        .unwrap();
+    let RecordBody::Plan(p) = f.store.get(plan).unwrap().body else {
+        panic!("a plan")
+    };
+    assert_eq!(p.kind, PlanKind::PersonCenteredTreatmentPlan);
+    assert_eq!(
+        status_of(&f, m, "CP-1", "2026-12-01T09:00:00-05:00"),
+        Status::Due
+    );
+    assert_eq!(
+        PlanKind::service_plan_of(Program::Cares),
+        PlanKind::IndividualCarePlan
+    );
+}

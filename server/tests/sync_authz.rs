@@ -236,7 +236,7 @@ fn disclosures(server: &TestServer) -> Vec<(String, String)> {
         .tx(|tx| {
             Ok(tx
                 .query(
-                    "SELECT actor, target FROM audit WHERE action = 'sync.refused_state'",
+                    "SELECT actor, target FROM audit WHERE action = 'sync.refused_state' ORDER BY seq",
                     fieldnote_server::params![],
                 )?
                 .into_iter()

@@ -29,13 +29,17 @@ pub enum PlanKind {
 }
 
 impl PlanKind {
-    /// The plan a program calls its service plan: an individual action plan in TM, a service
-    /// plan elsewhere.
+    /// The plan a program calls its service plan: a service plan in CSP and CSP-JI, an
+    /// individual action plan in TM, an Individual Care Plan in CARES (CARES-1 reads it), a
+    /// person-centered treatment plan or LTSS care plan in the Community Partners programs
+    /// (CP-1 reads them).
     pub fn service_plan_of(program: Program) -> PlanKind {
-        if program == Program::Tm {
-            PlanKind::IndividualActionPlan
-        } else {
-            PlanKind::ServicePlan
+        match program {
+            Program::Csp | Program::CspJi => PlanKind::ServicePlan,
+            Program::Tm => PlanKind::IndividualActionPlan,
+            Program::Cares => PlanKind::IndividualCarePlan,
+            Program::BhCp => PlanKind::PersonCenteredTreatmentPlan,
+            Program::LtssCp => PlanKind::LtssCarePlan,
         }
     }
 
