@@ -92,6 +92,39 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Waive one rule for a member (a supervisor or program director, signed in; only the
+    /// rules whose specs allow it: CSP-11, JI-6, CARES-5).
+    Waive {
+        /// The member id.
+        member: RecordId,
+        /// The program.
+        #[arg(long)]
+        program: String,
+        /// The rule id (JI-6...).
+        #[arg(long)]
+        rule: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Extend one rule's deadline for a member (a supervisor or program director, signed
+    /// in; only CSP-2, JI-2 and JI-3 take one).
+    Extend {
+        /// The member id.
+        member: RecordId,
+        /// The program.
+        #[arg(long)]
+        program: String,
+        /// The rule id (JI-2...).
+        #[arg(long)]
+        rule: String,
+        /// The new last day, YYYY-MM-DD.
+        #[arg(long)]
+        until: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
     /// Every program obligation of one member, with status, due date and citation.
     Obligations {
         /// The member id.
@@ -186,6 +219,21 @@ enum MemberCmd {
     },
     /// The caseload.
     List,
+    /// Record a significant change in a member's needs (it brings the plan review or
+    /// reassessment forward: CSP-8, JI-5, CARES-3).
+    Change {
+        /// The member id.
+        member: RecordId,
+        /// The program whose enrollment it is recorded on.
+        #[arg(long)]
+        program: String,
+        /// What changed.
+        #[arg(long)]
+        description: String,
+        /// When it was recognized (RFC 3339); defaults to now.
+        #[arg(long)]
+        at: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -799,6 +847,79 @@ fn run(cli: Cli) -> Result<(), CliError> {
             );
         }
         Command::Member(MemberCmd::List) => print_caseload(&store, json)?,
+        Command::Member(MemberCmd::Change {
+            member,
+            program,
+            description,
+            at,
+        }) => {
+            require_member(&store, member)?;
+            let mut f = fields::Fields::default();
+            let program = f.program(&program);
+            let at = at.and_then(|s| f.instant("at", &s));
+            f.finish("significant change")?;
+            let Some(program) = program else {
+                return Err(invalid("program", fields::PROGRAM).into());
+            };
+            let enrollment = store.record_significant_change(commands::NewSignificantChange {
+                member_id: member,
+                program,
+                at,
+                description,
+            })?;
+            done(
+                serde_json::json!({"member": member, "enrollment_id": enrollment}),
+                format!("significant change recorded on enrollment {enrollment}"),
+            );
+        }
+        Command::Waive {
+            member,
+            program,
+            rule,
+            reason,
+        } => {
+            require_member(&store, member)?;
+            let mut f = fields::Fields::default();
+            let program = f.program(&program);
+            f.finish("override")?;
+            let Some(program) = program else {
+                return Err(invalid("program", fields::PROGRAM).into());
+            };
+            let id = store.grant_override(commands::NewOverride {
+                member_id: member,
+                program,
+                rule_id: rule,
+                kind: OverrideKind::Waiver,
+                until: None,
+                reason,
+            })?;
+            done(serde_json::json!({"id": id}), id);
+        }
+        Command::Extend {
+            member,
+            program,
+            rule,
+            until,
+            reason,
+        } => {
+            require_member(&store, member)?;
+            let mut f = fields::Fields::default();
+            let program = f.program(&program);
+            let until = f.day("until", "until", &until);
+            f.finish("override")?;
+            let (Some(program), Some(until)) = (program, until) else {
+                return Err(invalid("program", fields::PROGRAM).into());
+            };
+            let id = store.grant_override(commands::NewOverride {
+                member_id: member,
+                program,
+                rule_id: rule,
+                kind: OverrideKind::Extension,
+                until: Some(until),
+                reason,
+            })?;
+            done(serde_json::json!({"id": id}), id);
+        }
         Command::Note(NoteCmd::Write {
             member,
             program: p,

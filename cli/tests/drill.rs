@@ -960,3 +960,52 @@ fn notes_carry_purposes_and_plans_hold_only_what_was_typed() {
         true
     );
 }
+
+/// Issue 20: a significant change is recorded from the command line onto the member's
+/// enrollment, and a waiver is refused by field to anyone who is not a signed-in
+/// supervisor or director (this device has nobody signed in).
+#[test]
+fn significant_changes_are_recorded_and_waivers_need_a_grantor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    ok(&store, &["init"]);
+    let m = add_member(&store, "Arlo", "csp");
+    let said: serde_json::Value = serde_json::from_str(&ok(
+        &store,
+        &[
+            "--json",
+            "member",
+            "change",
+            &m,
+            "--program",
+            "csp",
+            "--description",
+            "Lost housing",
+        ],
+    ))
+    .unwrap();
+    let enrollment = said["enrollment_id"].as_str().unwrap().to_string();
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["show", &enrollment])).unwrap();
+    assert_eq!(
+        shown["record"]["body"]["significant_changes"][0]["description"], "Lost housing",
+        "{shown}"
+    );
+    let refused = run(
+        &store,
+        &[
+            "--json",
+            "waive",
+            &m,
+            "--program",
+            "csp",
+            "--rule",
+            "CSP-11",
+            "--reason",
+            "declines",
+        ],
+    );
+    assert!(!refused.status.success());
+    let err: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(err["error"]["fields"][0]["field"], "by", "{err}");
+}

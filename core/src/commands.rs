@@ -215,3 +215,160 @@ impl Store {
         self.create(RecordBody::Plan(plan))
     }
 }
+
+/// A significant change in a member's needs, recorded on their enrollment in one program: it
+/// brings that program's plan review or reassessment forward (CSP-8, JI-5, CARES-3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSignificantChange {
+    /// The member.
+    pub member_id: RecordId,
+    /// The program whose enrollment it is recorded on.
+    pub program: Program,
+    /// When it was recognized; now when not given.
+    pub at: Option<Timestamp>,
+    /// What changed.
+    pub description: String,
+}
+
+/// An extension or a waiver of one rule for one member, granted by the signed-in supervisor
+/// or program director (see [`crate::rules::catalog::allows_override`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOverride {
+    /// The member.
+    pub member_id: RecordId,
+    /// The program.
+    pub program: Program,
+    /// The rule id from `RULES.md`.
+    pub rule_id: String,
+    /// Extension or waiver.
+    pub kind: OverrideKind,
+    /// For an extension: the new last day (required); for a waiver: none.
+    pub until: Option<Day>,
+    /// Why.
+    pub reason: String,
+}
+
+fn field_error(kind: &'static str, field: &str, reason: &str) -> Error {
+    Error::Invalid {
+        kind,
+        errors: vec![FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }],
+    }
+}
+
+impl Store {
+    /// The id and content of the member's enrollment in `program`.
+    fn enrollment_in(&self, member: RecordId, program: Program) -> Result<(RecordId, Enrollment)> {
+        for entry in self.timeline(member)? {
+            if entry.kind != RecordKind::Enrollment.as_str() {
+                continue;
+            }
+            if let RecordBody::Enrollment(e) = self.get(entry.record_id)?.body
+                && e.program == program
+            {
+                return Ok((entry.record_id, e));
+            }
+        }
+        Err(field_error(
+            "enrollment",
+            "program",
+            &RecordBody::not_enrolled_reason(program),
+        ))
+    }
+
+    /// Records a significant change on the member's enrollment in its program; returns the
+    /// enrollment's id. The description is required (at most 2,000 characters, no control
+    /// characters); the time may not be in the future or before the referral.
+    pub fn record_significant_change(&mut self, change: NewSignificantChange) -> Result<RecordId> {
+        let description = change.description.trim().to_string();
+        let mut errors = Vec::new();
+        if description.is_empty() || description.chars().count() > 2000 {
+            errors.push(FieldError {
+                field: "description".into(),
+                reason: "must be 1 to 2,000 characters".into(),
+            });
+        } else if description.chars().any(|c| c.is_control() && c != '\n') {
+            errors.push(FieldError {
+                field: "description".into(),
+                reason: "must not contain control characters".into(),
+            });
+        }
+        let now = Timestamp::now();
+        let at = change.at.unwrap_or(now);
+        if at.millis() > now.millis() + 5 * 60_000 {
+            errors.push(FieldError {
+                field: "at".into(),
+                reason: "must not be in the future".into(),
+            });
+        }
+        let (id, enrollment) = self.enrollment_in(change.member_id, change.program)?;
+        if at < enrollment.referral.received_at {
+            errors.push(FieldError {
+                field: "at".into(),
+                reason: "must not be before the referral".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid {
+                kind: "significant change",
+                errors,
+            });
+        }
+        self.update(id, |body| {
+            if let RecordBody::Enrollment(e) = body {
+                e.significant_changes
+                    .push(SignificantChange { at, description });
+            }
+        })?;
+        Ok(id)
+    }
+
+    /// Grants an extension or waiver in the signed-in user's name. Refused by field when
+    /// nobody is signed in, the user may not grant one, the rule takes none of that kind, an
+    /// extension has no last day (or a waiver has one), or no reason is given.
+    pub fn grant_override(&mut self, o: NewOverride) -> Result<RecordId> {
+        let Some(author) = self.author()? else {
+            return Err(field_error(
+                "override",
+                "by",
+                "sign in as a supervisor or program director to grant an extension or waiver",
+            ));
+        };
+        let mut errors = Vec::new();
+        match (o.kind, o.until) {
+            (OverrideKind::Extension, None) => errors.push(FieldError {
+                field: "until".into(),
+                reason: "an extension needs its new last day".into(),
+            }),
+            (OverrideKind::Waiver, Some(_)) => errors.push(FieldError {
+                field: "until".into(),
+                reason: "a waiver has no last day".into(),
+            }),
+            _ => {}
+        }
+        if o.reason.trim().is_empty() {
+            errors.push(FieldError {
+                field: "reason".into(),
+                reason: "say why".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid {
+                kind: "override",
+                errors,
+            });
+        }
+        self.create(RecordBody::Override(ObligationOverride {
+            member_id: o.member_id,
+            program: o.program,
+            rule_id: o.rule_id.trim().to_uppercase(),
+            kind: o.kind,
+            until: o.until,
+            by: author.staff_id,
+            reason: o.reason.trim().to_string(),
+            recorded_at: Timestamp::now(),
+        }))
+    }
+}

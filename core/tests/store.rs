@@ -1051,3 +1051,93 @@ fn commands_store_exactly_what_was_entered() {
     assert!(named.len() >= 3, "{named:?}");
     assert_eq!(f.store.caseload().unwrap().len(), before);
 }
+
+/// The command layer's significant change and override: a change lands on the member's
+/// enrollment in the program named, refused by field when its description is empty, it
+/// lies in the future or the member is not in that program; an override is granted only
+/// by a signed-in supervisor or director, in their name, with a last day exactly when it
+/// is an extension, and a reason.
+#[test]
+fn significant_changes_and_overrides_are_commands_with_their_checks() {
+    use fieldnote_core::commands::{NewOverride, NewSignificantChange};
+    let mut f = Fixture::signed_in_as(fieldnote_protocol::ServerRole::Supervisor);
+    let m = f.member(Program::Csp);
+    let enrollment = f
+        .store
+        .record_significant_change(NewSignificantChange {
+            member_id: m,
+            program: Program::Csp,
+            at: None,
+            description: "Lost housing".into(),
+        })
+        .unwrap();
+    let RecordBody::Enrollment(e) = f.store.get(enrollment).unwrap().body else {
+        panic!("an enrollment")
+    };
+    assert_eq!(e.significant_changes.len(), 1);
+    assert_eq!(e.significant_changes[0].description, "Lost housing");
+    let err = f
+        .store
+        .record_significant_change(NewSignificantChange {
+            member_id: m,
+            program: Program::Csp,
+            at: Some(Timestamp::from_millis(
+                Timestamp::now().millis() + 86_400_000,
+            )),
+            description: " ".into(),
+        })
+        .unwrap_err();
+    assert_eq!(fields(&err), ["description", "at"]);
+    let err = f
+        .store
+        .record_significant_change(NewSignificantChange {
+            member_id: m,
+            program: Program::Tm,
+            at: None,
+            description: "x".into(),
+        })
+        .unwrap_err();
+    assert_eq!(fields(&err), ["program"]);
+
+    let waiver = |kind, until, reason: &str| NewOverride {
+        member_id: m,
+        program: Program::Csp,
+        rule_id: "csp-11".into(),
+        kind,
+        until,
+        reason: reason.into(),
+    };
+    let err = f
+        .store
+        .grant_override(waiver(OverrideKind::Waiver, Day::parse("2027-01-01"), ""))
+        .unwrap_err();
+    assert_eq!(fields(&err), ["until", "reason"]);
+    let id = f
+        .store
+        .grant_override(waiver(OverrideKind::Waiver, None, "member declines"))
+        .unwrap();
+    let RecordBody::Override(o) = f.store.get(id).unwrap().body else {
+        panic!("an override")
+    };
+    assert_eq!((o.rule_id.as_str(), o.by), ("CSP-11", f.worker));
+    let err = f
+        .store
+        .grant_override(waiver(
+            OverrideKind::Extension,
+            Day::parse("2027-01-01"),
+            "later",
+        ))
+        .unwrap_err();
+    assert_eq!(fields(&err), ["rule_id"], "CSP-11 takes no extension");
+
+    let mut worker = Fixture::new();
+    let m = worker.member(Program::Csp);
+    let err = worker
+        .store
+        .grant_override(NewOverride {
+            member_id: m,
+            ..waiver(OverrideKind::Waiver, None, "member declines")
+        })
+        .unwrap_err();
+    assert_eq!(fields(&err), ["by"]);
+}

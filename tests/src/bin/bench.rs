@@ -133,8 +133,8 @@ fn w7(
     let store_dir = dir.join("w7-store");
     let mut store = Store::open(&store_dir, key.clone())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let member = store.create(RecordBody::Member(synthetic::member(&mut rng)))?;
     let worker = new_id();
+    let member = enrolled_member(&mut store, &mut rng, worker)?;
     let plan = store.create(RecordBody::Plan(synthetic::service_plan(
         member,
         Program::Csp,
@@ -254,6 +254,23 @@ fn note_json(
     (new_id(), note, json)
 }
 
+/// A synthetic member enrolled in CSP (notes and plans need the enrollment).
+fn enrolled_member(
+    store: &mut Store,
+    rng: &mut rand::rngs::StdRng,
+    worker: StaffId,
+) -> Result<RecordId, Box<dyn std::error::Error>> {
+    let member = store.create(RecordBody::Member(synthetic::member(rng)))?;
+    store.create(RecordBody::Enrollment(synthetic::enrollment(
+        member,
+        Program::Csp,
+        worker,
+        new_id(),
+        Timestamp::now(),
+    )))?;
+    Ok(member)
+}
+
 fn w1_ours(
     dir: &Path,
     key: &StoreKey,
@@ -261,8 +278,8 @@ fn w1_ours(
 ) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
     let mut store = Store::open(dir, key.clone())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let member = store.create(RecordBody::Member(synthetic::member(&mut rng)))?;
     let worker = new_id();
+    let member = enrolled_member(&mut store, &mut rng, worker)?;
     let mut out = Vec::with_capacity(writes);
     for _ in 0..writes {
         let (_, note, _) = note_json(&mut rng, member, worker, Timestamp::now());

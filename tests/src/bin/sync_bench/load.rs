@@ -46,7 +46,11 @@ pub fn w5(
             let m = d
                 .store
                 .create(RecordBody::Member(synthetic::member(&mut rng)))?;
-            for _ in 0..per_device - 1 {
+            // Notes need the member's enrollment: the member, the enrollment and the notes
+            // make up the device's changes.
+            let e = synthetic::enrollment(m, Program::Csp, d.staff, d.team, Timestamp::now());
+            d.store.create(RecordBody::Enrollment(e))?;
+            for _ in 0..per_device.saturating_sub(2) {
                 let note =
                     synthetic::note(&mut rng, m, Program::Csp, d.staff, Timestamp::now(), 120);
                 d.store.create(RecordBody::ContactNote(note))?;
@@ -197,22 +201,28 @@ fn w9(
         .into_iter()
         .map(|mut d| {
             let stop = stop.clone();
-            let member = d
-                .store
-                .caseload()
-                .ok()
-                .and_then(|c| c.first().map(|m| m.member_id));
+            // A member and a program they are enrolled in (a note under another program
+            // would be refused and write nothing).
+            let member = d.store.caseload().ok().and_then(|c| {
+                c.iter().find_map(|m| {
+                    let program = m
+                        .enrollments
+                        .iter()
+                        .find_map(|(code, _)| Program::from_code(code))?;
+                    Some((m.member_id, program))
+                })
+            });
             let seed: u64 = rand::Rng::random(&mut rng);
             std::thread::spawn(move || {
                 let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
                 let mut rounds = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    if let Some(m) = member {
+                    if let Some((m, program)) = member {
                         for _ in 0..10 {
                             let note = synthetic::note(
                                 &mut rng,
                                 m,
-                                Program::Csp,
+                                program,
                                 d.staff,
                                 Timestamp::now(),
                                 120,

@@ -69,7 +69,11 @@ fn prepare(
     let staff = StaffId::parse_str(&id.staff_id)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let member = store.create(RecordBody::Member(synthetic::member(&mut rng)))?;
-    for _ in 1..changes {
+    // Notes need the member's enrollment; member, enrollment and notes make `changes`.
+    let team = RecordId::parse_str(&id.team_id).unwrap_or_default();
+    let e = synthetic::enrollment(member, Program::Csp, staff, team, Timestamp::now());
+    store.create(RecordBody::Enrollment(e))?;
+    for _ in 2..changes {
         let note = synthetic::note(&mut rng, member, Program::Csp, staff, Timestamp::now(), 120);
         store.create(RecordBody::ContactNote(note))?;
     }
