@@ -127,6 +127,41 @@ fn now_ms() -> i64 {
 
 #[uniffi::export]
 impl FieldnoteStore {
+    /// A waiver (`until` none) or an extension to `until`, through the core's command.
+    fn grant(
+        &self,
+        member_id: String,
+        program: String,
+        rule_id: String,
+        until: Option<String>,
+        reason: String,
+    ) -> Outcome<String> {
+        self.write(|s| {
+            let member_id = record_id("member_id", &member_id)?;
+            let program: Program = word("program", &program, PROGRAMS)?;
+            let until = until
+                .map(|d| {
+                    fieldnote_core::Day::parse(&d)
+                        .ok_or_else(|| FieldnoteError::invalid("until", "use YYYY-MM-DD"))
+                })
+                .transpose()?;
+            let kind = if until.is_some() {
+                fieldnote_core::model::OverrideKind::Extension
+            } else {
+                fieldnote_core::model::OverrideKind::Waiver
+            };
+            let id = s.grant_override(fieldnote_core::commands::NewOverride {
+                member_id,
+                program,
+                rule_id,
+                kind,
+                until,
+                reason,
+            })?;
+            Ok(id.to_string())
+        })
+    }
+
     /// A store in `dir` (created when missing), locked. Nothing is read until `unlock`.
     #[uniffi::constructor]
     pub fn new(dir: String, config: StoreConfig) -> Outcome<Arc<FieldnoteStore>> {
@@ -550,6 +585,57 @@ impl FieldnoteStore {
                 })
                 .collect())
         })
+    }
+
+    /// Records a significant change in a member's needs on their enrollment in `program`
+    /// (now when `at_ms` is not given); it brings the plan review or reassessment forward
+    /// (CSP-8, JI-5, CARES-3). Returns the enrollment's id.
+    pub fn record_significant_change(
+        &self,
+        member_id: String,
+        program: String,
+        description: String,
+        at_ms: Option<i64>,
+    ) -> Outcome<String> {
+        self.write(|s| {
+            let member_id = record_id("member_id", &member_id)?;
+            let program: Program = word("program", &program, PROGRAMS)?;
+            let at = at_ms.map(|ms| timestamp("at_ms", ms)).transpose()?;
+            let id =
+                s.record_significant_change(fieldnote_core::commands::NewSignificantChange {
+                    member_id,
+                    program,
+                    at,
+                    description,
+                })?;
+            Ok(id.to_string())
+        })
+    }
+
+    /// Waives `rule_id` for a member, in the signed-in supervisor's or director's name,
+    /// where the rule's spec allows a waiver (CSP-11, JI-6, CARES-5). Returns its id.
+    pub fn grant_waiver(
+        &self,
+        member_id: String,
+        program: String,
+        rule_id: String,
+        reason: String,
+    ) -> Outcome<String> {
+        self.grant(member_id, program, rule_id, None, reason)
+    }
+
+    /// Extends `rule_id`'s deadline for a member to `until` (YYYY-MM-DD), in the signed-in
+    /// supervisor's or director's name, where the rule's spec allows one (CSP-2, JI-2,
+    /// JI-3). Returns its id.
+    pub fn grant_extension(
+        &self,
+        member_id: String,
+        program: String,
+        rule_id: String,
+        until: String,
+        reason: String,
+    ) -> Outcome<String> {
+        self.grant(member_id, program, rule_id, Some(until), reason)
     }
 
     /// Creates any record from its JSON form, `{"kind": "consent", "body": {...}}` (the

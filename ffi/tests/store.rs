@@ -290,3 +290,73 @@ fn a_lost_outbox_is_reported_to_the_shell() {
     );
     assert!(store.sync_status().unwrap().pending >= waiting);
 }
+
+/// Issue 20 through the shells' door: a significant change and a waiver are typed calls
+/// that reach the core's commands; a waiver from a worker, or of a rule that takes none,
+/// is refused naming the field.
+#[test]
+fn significant_changes_and_waivers_go_through_the_core_commands() {
+    let open_as = |role: fieldnote_protocol::ServerRole| {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut core = fieldnote_core::Store::open(
+                dir.path(),
+                fieldnote_core::StoreKey::from_bytes([5; 32]),
+            )
+            .unwrap();
+            core.set_identity(&fieldnote_protocol::Identity {
+                user_id: "user.one".into(),
+                staff_id: "00000000-0000-4000-8000-000000000051".into(),
+                display_name: "S. Tester".into(),
+                role,
+                team_id: "00000000-0000-4000-8000-000000000052".into(),
+            })
+            .unwrap();
+        }
+        let store = open(dir.path(), default_store_config());
+        store.unlock(key(5), None).unwrap();
+        let member = store
+            .add_member(fieldnote_ffi::NewMember {
+                given_name: "Arlo".into(),
+                family_name: "Testvale".into(),
+                date_of_birth: "1990-02-03".into(),
+                masshealth_id: "100200300411".into(),
+                primary_language: "English".into(),
+                program: "csp_ji".into(),
+                referred_at_ms: None,
+                referral_source: "probation".into(),
+                referral_reason: None,
+            })
+            .unwrap();
+        (dir, store, member)
+    };
+    let (_d, sup, member) = open_as(fieldnote_protocol::ServerRole::Supervisor);
+    let enrollment = sup
+        .record_significant_change(member.clone(), "csp_ji".into(), "Lost housing".into(), None)
+        .unwrap();
+    assert!(
+        sup.record_json(enrollment)
+            .unwrap()
+            .contains("Lost housing")
+    );
+    sup.grant_waiver(
+        member.clone(),
+        "csp_ji".into(),
+        "JI-6".into(),
+        "declines".into(),
+    )
+    .unwrap();
+    assert!(matches!(
+        sup.grant_waiver(member.clone(), "csp_ji".into(), "JI-1".into(), "no".into()),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "rule_id"
+    ));
+    assert!(matches!(
+        sup.grant_extension(member, "csp_ji".into(), "JI-2".into(), "someday".into(), "x".into()),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "until"
+    ));
+    let (_d, worker, member) = open_as(fieldnote_protocol::ServerRole::Worker);
+    assert!(matches!(
+        worker.grant_waiver(member, "csp_ji".into(), "JI-6".into(), "declines".into()),
+        Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "by"
+    ));
+}
