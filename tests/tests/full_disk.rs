@@ -111,6 +111,29 @@ fn alarm_ids_on_server(url: &str, token: &str) -> Vec<String> {
         .collect()
 }
 
+/// Raises an alarm of `kind` on `phone`; asserts the phone recorded it and the server has
+/// it; returns its id.
+fn raise_and_deliver(phone: &Path, kind: &str, url: &str, supervisor: &str) -> String {
+    let raised = run(phone, &["alarm", "raise", kind]);
+    assert!(
+        raised.status.success(),
+        "alarm raise {kind}: {}",
+        text(&raised)
+    );
+    let id = String::from_utf8_lossy(&raised.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "alarm")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        alarm_ids_on_server(url, supervisor).contains(&id),
+        "the server has the {kind} alarm raised on a full disk: {}",
+        text(&raised)
+    );
+    id
+}
+
 #[test]
 fn a_full_disk_still_raises_and_sends_an_alarm() {
     if rerun_in_mount_namespace("a_full_disk_still_raises_and_sends_an_alarm") {
@@ -221,38 +244,14 @@ fn a_full_disk_still_raises_and_sends_an_alarm() {
     );
 
     // Distress works: recorded on the phone and received by the server.
-    let raised = run(&phone, &["alarm", "raise", "panic"]);
-    assert!(raised.status.success(), "alarm raise: {}", text(&raised));
-    let alarm = String::from_utf8_lossy(&raised.stdout)
-        .split_whitespace()
-        .skip_while(|w| *w != "alarm")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    assert!(
-        alarm_ids_on_server(&url, &supervisor).contains(&alarm),
-        "the server has the alarm raised on a full disk: {}",
-        text(&raised)
-    );
+    let alarm = raise_and_deliver(&phone, "panic", &url, &supervisor);
     let status = run(&phone, &["alarm", "status", &alarm]);
     assert!(status.status.success(), "alarm status: {}", text(&status));
 
     // Whatever the release freed is taken by someone else; the reserve still has room for
     // the next alarm.
     fill(&disk, "filler3");
-    let again = run(&phone, &["alarm", "raise", "discreet"]);
-    assert!(again.status.success(), "second alarm: {}", text(&again));
-    let second = String::from_utf8_lossy(&again.stdout)
-        .split_whitespace()
-        .skip_while(|w| *w != "alarm")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    assert!(
-        alarm_ids_on_server(&url, &supervisor).contains(&second),
-        "the server has the second alarm: {}",
-        text(&again)
-    );
+    raise_and_deliver(&phone, "discreet", &url, &supervisor);
     fill(&disk, "filler4");
 
     // Reading keeps working.
