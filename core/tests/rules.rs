@@ -1706,3 +1706,54 @@ fn cp_1_and_cares_1_read_the_plan_their_program_creates() {
         PlanKind::IndividualCarePlan
     );
 }
+
+/// CSP-12: consent, or its refusal, is on file before a collateral contact (Linkages item
+/// 2): a collateral contact without one is overdue at once; with a consent signed before
+/// it, met.
+#[test]
+fn csp_12_consent_comes_before_a_collateral_contact() {
+    let consent = |f: &Fixture, m: RecordId, at: &str| {
+        RecordBody::Consent(Consent {
+            member_id: m,
+            program: Program::Csp,
+            recipient: Contact {
+                name: "Outpatient clinician".into(),
+                ..Default::default()
+            },
+            scope: "progress and plan".into(),
+            purpose: "care coordination".into(),
+            substance_use_part2: false,
+            refused: false,
+            signed_by: "A. Testvale".into(),
+            signed_at: t(at),
+            expires_on: None,
+            revoked_at: None,
+            recorded_by: f.worker,
+        })
+    };
+    let collateral = |f: &mut Fixture, m: RecordId| {
+        note(
+            f,
+            m,
+            Program::Csp,
+            "2026-10-05T09:00:00-04:00",
+            Modality::Collateral,
+            false,
+            Vec::new(),
+        );
+    };
+    let now = "2026-10-06T09:00:00-04:00";
+    let mut f = Fixture::new();
+    let m = enroll(&mut f, Program::Csp, "2026-10-01T09:00:00-04:00");
+    collateral(&mut f, m);
+    let o = find(&eval(&f, m, now), "CSP-12").clone();
+    assert_eq!(o.status, Status::Overdue);
+    assert!(o.detail.unwrap().contains("no consent"));
+
+    let mut g = Fixture::new();
+    let m = enroll(&mut g, Program::Csp, "2026-10-01T09:00:00-04:00");
+    let body = consent(&g, m, "2026-10-02T09:00:00-04:00");
+    g.store.create(body).unwrap();
+    collateral(&mut g, m);
+    assert_eq!(status_of(&g, m, "CSP-12", now), Status::Satisfied);
+}
