@@ -645,6 +645,44 @@ fn invalid(field: &str, reason: &str) -> Error {
 }
 
 /// The member `id`, or "no such record" when the device holds no member with this id.
+/// `waive` (no `until`) and `extend`: parses the fields and grants through the core.
+fn grant(
+    store: &mut Store,
+    member: RecordId,
+    program: &str,
+    rule_id: String,
+    until: Option<&str>,
+    reason: String,
+) -> Result<(), CliError> {
+    require_member(store, member)?;
+    let mut f = fields::Fields::default();
+    let program = f.program(program);
+    // A waiver has no last day; an extension's must parse.
+    let until = match until {
+        None => Some(None),
+        Some(d) => f.day("until", "until", d).map(Some),
+    };
+    f.finish("override")?;
+    let (Some(program), Some(until)) = (program, until) else {
+        return Err(invalid("program", fields::PROGRAM).into());
+    };
+    let kind = if until.is_some() {
+        OverrideKind::Extension
+    } else {
+        OverrideKind::Waiver
+    };
+    let id = store.grant_override(commands::NewOverride {
+        member_id: member,
+        program,
+        rule_id,
+        kind,
+        until,
+        reason,
+    })?;
+    done(serde_json::json!({"id": id}), id);
+    Ok(())
+}
+
 fn require_member(store: &Store, id: RecordId) -> Result<(), Error> {
     match store.get(id) {
         Ok(r) if matches!(r.body, RecordBody::Member(_)) => Ok(()),
@@ -877,49 +915,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             program,
             rule,
             reason,
-        } => {
-            require_member(&store, member)?;
-            let mut f = fields::Fields::default();
-            let program = f.program(&program);
-            f.finish("override")?;
-            let Some(program) = program else {
-                return Err(invalid("program", fields::PROGRAM).into());
-            };
-            let id = store.grant_override(commands::NewOverride {
-                member_id: member,
-                program,
-                rule_id: rule,
-                kind: OverrideKind::Waiver,
-                until: None,
-                reason,
-            })?;
-            done(serde_json::json!({"id": id}), id);
-        }
+        } => grant(&mut store, member, &program, rule, None, reason)?,
         Command::Extend {
             member,
             program,
             rule,
             until,
             reason,
-        } => {
-            require_member(&store, member)?;
-            let mut f = fields::Fields::default();
-            let program = f.program(&program);
-            let until = f.day("until", "until", &until);
-            f.finish("override")?;
-            let (Some(program), Some(until)) = (program, until) else {
-                return Err(invalid("program", fields::PROGRAM).into());
-            };
-            let id = store.grant_override(commands::NewOverride {
-                member_id: member,
-                program,
-                rule_id: rule,
-                kind: OverrideKind::Extension,
-                until: Some(until),
-                reason,
-            })?;
-            done(serde_json::json!({"id": id}), id);
-        }
+        } => grant(&mut store, member, &program, rule, Some(&until), reason)?,
         Command::Note(NoteCmd::Write {
             member,
             program: p,

@@ -358,7 +358,7 @@ impl FieldnoteStore {
                 &member.referral_source,
                 "self_referral, family, health_plan, provider, correctional_facility, probation, parole, school, state_agency, mass_health",
             )?;
-            let (worker, _, _) = worker(s)?;
+            let (worker, _) = worker(s)?;
             let added = s.add_member(
                 fieldnote_core::commands::NewMember {
                     given_name: member.given_name,
@@ -445,7 +445,7 @@ impl FieldnoteStore {
     pub fn finalize_note(&self, id: String) -> Outcome<String> {
         self.write(|s| {
             let id = record_id("id", &id)?;
-            let (staff, name, _) = worker(s)?;
+            let (staff, name) = worker(s)?;
             let att = s.finalize_note(id, Signer::staff(staff, name, Role::Worker))?;
             Ok(att.content_hash)
         })
@@ -511,7 +511,7 @@ impl FieldnoteStore {
                     "a plan needs at least one goal",
                 ));
             }
-            let (author, _, _) = worker(s)?;
+            let (author, _) = worker(s)?;
             let new = fieldnote_core::commands::NewPlan {
                 member_id: member,
                 program,
@@ -539,7 +539,7 @@ impl FieldnoteStore {
         self.write(|s| {
             let id = record_id("id", &id)?;
             let role: Role = word("role", &role, "worker, member, guardian, youth")?;
-            let (staff, name, _) = worker(s)?;
+            let (staff, name) = worker(s)?;
             let signer = match role {
                 Role::Worker => Signer::staff(staff, name, Role::Worker),
                 Role::Member | Role::Guardian | Role::Youth => {
@@ -837,9 +837,9 @@ fn progress_view(p: &fieldnote_client::SyncProgress) -> SyncProgressView {
     }
 }
 
-/// The signed-in worker: staff id, display name and team. Records carry the staff id the
-/// agency issued, so writing needs one sign-in first.
-fn worker(s: &Store) -> Outcome<(StaffId, String, fieldnote_core::RecordId)> {
+/// The signed-in worker: staff id and display name. Records carry the staff id the agency
+/// issued, so writing needs one sign-in first.
+fn worker(s: &Store) -> Outcome<(StaffId, String)> {
     let identity = s
         .identity()?
         .ok_or_else(|| FieldnoteError::SignInRequired {
@@ -848,14 +848,7 @@ fn worker(s: &Store) -> Outcome<(StaffId, String, fieldnote_core::RecordId)> {
     let staff = StaffId::parse_str(&identity.staff_id).map_err(|_| FieldnoteError::Storage {
         reason: "the saved identity's staff id is not a UUID".into(),
     })?;
-    let team = fieldnote_core::RecordId::parse_str(&identity.team_id)
-        .unwrap_or_else(|_| uuid_from_name(&identity.team_id));
-    Ok((staff, identity.display_name, team))
-}
-
-/// A stable UUID for a team id that is not one (server team ids are short names).
-fn uuid_from_name(name: &str) -> fieldnote_core::RecordId {
-    fieldnote_core::RecordId::new_v5(&fieldnote_core::RecordId::NAMESPACE_OID, name.as_bytes())
+    Ok((staff, identity.display_name))
 }
 
 fn contact_note(s: &Store, n: NewNote) -> Outcome<ContactNote> {
@@ -863,7 +856,7 @@ fn contact_note(s: &Store, n: NewNote) -> Outcome<ContactNote> {
     let program: Program = word("program", &n.program, PROGRAMS)?;
     let modality: Modality = word("modality", &n.modality, MODALITIES)?;
     let started_at = timestamp("started_at_ms", n.started_at_ms)?;
-    let (author, _, _) = worker(s)?;
+    let (author, _) = worker(s)?;
     Ok(ContactNote {
         member_id,
         program,

@@ -810,6 +810,21 @@ async fn login(
                 }
                 return Ok(Err(e));
             }
+            // A signing key speaks for one user: the same store signing in again keeps its
+            // key, another user's device may not claim it.
+            if let Some(key) = &req.device_key
+                && tx
+                    .query_opt(
+                        "SELECT 1 FROM devices WHERE signing_key = $1 AND user_id <> $2",
+                        params![key, &candidate.user_id],
+                    )?
+                    .is_some()
+            {
+                return Ok(Err(Error::Invalid {
+                    field: "device_key".into(),
+                    reason: "this key is registered to another user; sign in from the device's own store".into(),
+                }));
+            }
             let device_id = uuid::Uuid::now_v7().to_string();
             let secret = auth::new_secret();
             tx.exec(

@@ -559,12 +559,13 @@ impl Ingest<'_> {
             let mut programs = HashSet::new();
             for r in rows {
                 let id = r[0].text();
-                // One created in this batch has no feed rows yet: its body is at hand. One
-                // whose rows are not written (its later edit in this batch was refused)
-                // reads as nothing and counts for nothing.
+                // One loaded in this batch is at hand; any other is read as committed plus
+                // what this batch accepted of it (one whose later edit in this batch was
+                // refused is dropped from the batch's documents but keeps its accepted
+                // changes). One that cannot be read counts for nothing.
                 let body = match self.docs.get(&id) {
                     Some(loaded) => Some(loaded.body.clone()),
-                    None => load_document(self.tx, &id, r[1].int())?.body().ok(),
+                    None => self.current_document(&id, r[1].int())?.body().ok(),
                 };
                 if let Some(RecordBody::Enrollment(e)) = body {
                     programs.insert(e.program);
@@ -574,6 +575,20 @@ impl Ingest<'_> {
         }
         Ok((!self.enrolled[&scope].contains(&program))
             .then(|| format!("program: {}", RecordBody::not_enrolled_reason(program))))
+    }
+
+    /// A document as the server holds it: committed, plus the changes accepted in this
+    /// batch (written to the feed only when the batch ends).
+    fn current_document(&mut self, key: &str, snapshot_seq: i64) -> Result<Document> {
+        let mut doc = load_document(self.tx, key, snapshot_seq)?;
+        for (_, _, payload) in self
+            .feed
+            .iter()
+            .filter(|(k, kind, _)| k == key && *kind == "change")
+        {
+            doc.apply(payload)?;
+        }
+        Ok(doc)
     }
 
     /// The record as the server holds it (committed plus accepted in this batch), with its
@@ -589,14 +604,7 @@ impl Ingest<'_> {
         if !self.may_write(&r[1].text())? {
             return Ok(None);
         }
-        let mut doc = load_document(self.tx, key, r[0].int())?;
-        for (_, _, payload) in self
-            .feed
-            .iter()
-            .filter(|(k, kind, _)| k == key && *kind == "change")
-        {
-            doc.apply(payload)?;
-        }
+        let mut doc = self.current_document(key, r[0].int())?;
         let atts = self
             .tx
             .query(
@@ -841,7 +849,8 @@ pub fn signer_keys(
         }
         if let Some(r) = tx.query_opt(
             "SELECT u.staff_id, d.revoked_at FROM devices d JOIN users u ON u.id = d.user_id
-             WHERE d.signing_key = $1 ORDER BY d.created_at LIMIT 1",
+             WHERE d.signing_key = $1
+             ORDER BY d.revoked_at IS NOT NULL, d.revoked_at DESC LIMIT 1",
             params![&key],
         )? {
             out.push(proto::SignerKey {

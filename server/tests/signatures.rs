@@ -256,3 +256,66 @@ fn sqlite_keys_travel_with_signatures() {
 fn postgres_keys_travel_with_signatures() {
     keys_travel_with_signatures(Backend::Postgres);
 }
+
+/// A device key speaks for one user. The same store signing out and in again keeps its key,
+/// and what it signs afterwards is taken by the others (the key is reported with its live
+/// registration, not the revoked one); another user's sign-in cannot claim it.
+fn one_key_one_user_across_sign_ins(backend: Backend) {
+    let server = TestServer::start(backend);
+    let team = server.add_team("North");
+    server.add_user("w1.north", ServerRole::Worker, Some(&team));
+    server.add_user("w2.north", ServerRole::Worker, Some(&team));
+    server.add_user("sup.north", ServerRole::Supervisor, Some(&team));
+    let mut phone = server.device("w1.north");
+    let mut sup = server.device("sup.north");
+    let m = phone.add_member(3);
+    let note = phone.write_note(m, "Before signing out.");
+    phone.sync();
+    phone.client.logout().unwrap();
+    phone
+        .client
+        .login(
+            &server.url,
+            &mut phone.store,
+            "w1.north",
+            PASSWORD,
+            None,
+            "same phone",
+        )
+        .unwrap();
+    let signed = phone
+        .store
+        .finalize_note(
+            note,
+            Signer::staff(phone.staff_id, "w1 north", Role::Worker),
+        )
+        .unwrap();
+    assert_eq!(phone.sync().progress.rejected, 0);
+    let report = sup.sync();
+    assert_eq!(
+        report.refused_signatures, 0,
+        "signed after signing in again"
+    );
+    assert!(sup.store.get(note).unwrap().attestations.contains(&signed));
+
+    let (status, body) = raw_post(
+        &server.url,
+        "/v1/auth/login",
+        None,
+        &serde_json::json!({"username": "w2.north", "password": PASSWORD,
+            "device_name": "claims a key", "device_key": phone.store.device_public_key()})
+        .to_string(),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "device_key", "{body}");
+}
+
+#[test]
+fn sqlite_one_key_one_user_across_sign_ins() {
+    one_key_one_user_across_sign_ins(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_one_key_one_user_across_sign_ins() {
+    one_key_one_user_across_sign_ins(Backend::Postgres);
+}

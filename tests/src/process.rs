@@ -179,15 +179,21 @@ fn lines(of: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
 }
 
 /// Runs `fieldnote --store <store> <args>` (password from the environment, as a script
-/// would) and returns standard output; panics with standard error when it fails.
-pub fn cli(store: &Path, args: &[&str]) -> String {
-    let out = Command::new(binary("fieldnote"))
+/// would), whatever its exit status.
+pub fn cli_output(store: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary("fieldnote"))
         .arg("--store")
         .arg(store)
         .args(args)
         .env("FIELDNOTE_PASSWORD", DEMO_PASSWORD)
         .output()
-        .expect("fieldnote runs");
+        .expect("fieldnote runs")
+}
+
+/// Runs `fieldnote --store <store> <args>` (password from the environment, as a script
+/// would) and returns standard output; panics with standard error when it fails.
+pub fn cli(store: &Path, args: &[&str]) -> String {
+    let out = cli_output(store, args);
     assert!(
         out.status.success(),
         "fieldnote {args:?} failed: {}{}",

@@ -13,7 +13,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use fieldnote_tests::process::{DEMO_PASSWORD, ServerProcess, binary, cli, http, sign_in};
+use fieldnote_core::store::safety::{RESERVE_BYTES, RESERVE_FILE};
+use fieldnote_tests::process::{
+    DEMO_PASSWORD, ServerProcess, cli, cli_output as run, http, sign_in,
+};
 
 /// Set in the copy of this test that runs inside its own mount namespace.
 const INSIDE: &str = "FIELDNOTE_FULL_DISK_INSIDE";
@@ -56,15 +59,9 @@ fn rerun_in_mount_namespace(test: &str) -> bool {
     true
 }
 
-/// `fieldnote --store <store> <args>`, whatever its exit status.
-fn run(store: &Path, args: &[&str]) -> Output {
-    Command::new(binary("fieldnote"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env("FIELDNOTE_PASSWORD", DEMO_PASSWORD)
-        .output()
-        .unwrap()
+/// The size of the store's reserve for distress (0 when there is none).
+fn reserve_len(store: &Path) -> u64 {
+    std::fs::metadata(store.join(RESERVE_FILE)).map_or(0, |m| m.len())
 }
 
 fn text(out: &Output) -> String {
@@ -230,8 +227,9 @@ fn a_full_disk_still_raises_and_sends_an_alarm() {
             "Phoned about the housing form.",
         ],
     );
-    assert!(
-        phone.join("safety.reserve").exists(),
+    assert_eq!(
+        reserve_len(&phone),
+        RESERVE_BYTES,
         "the store holds space for distress"
     );
 
@@ -245,6 +243,10 @@ fn a_full_disk_still_raises_and_sends_an_alarm() {
 
     // Distress works: recorded on the phone and received by the server.
     let alarm = raise_and_deliver(&phone, "panic", &url, &supervisor);
+    assert!(
+        reserve_len(&phone) < RESERVE_BYTES,
+        "the alarm was written from the reserve"
+    );
     let status = run(&phone, &["alarm", "status", &alarm]);
     assert!(status.status.success(), "alarm status: {}", text(&status));
 
@@ -316,9 +318,10 @@ fn a_full_disk_still_raises_and_sends_an_alarm() {
     cli(&phone, &["sync"]);
     let status = cli(&phone, &["status"]);
     assert!(status.contains("0 waiting to be sent"), "{status}");
-    assert!(
-        phone.join("safety.reserve").exists(),
-        "the space for distress is held again once there is room"
+    assert_eq!(
+        reserve_len(&phone),
+        RESERVE_BYTES,
+        "the space for distress is held whole again once there is room"
     );
     let _ = Command::new("umount").arg(&disk).status();
 }

@@ -166,6 +166,7 @@ fn two_processes_on_one_store_lose_nothing_under_kill_9() {
         "{} notes in {rounds} rounds",
         notes.len()
     );
+    assert!(!alarms.is_empty(), "the alarm raiser acknowledged alarms");
     assert!(
         refusals >= rounds / 2,
         "{refusals} refusals in {rounds} rounds"

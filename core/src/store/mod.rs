@@ -324,13 +324,16 @@ pub(crate) fn open_db(
     }
 }
 
-fn open_db_with(
+/// Opens the database at `path` with `flags` under `key` and reads its schema, so that a
+/// wrong key or a damaged file fails here. `exclusive` keeps the write-ahead log's index in
+/// this process's memory instead of a shared file.
+fn open_keyed(
     path: &Path,
     key: &StoreKey,
-    synchronous: &str,
+    flags: rusqlite::OpenFlags,
     exclusive: bool,
 ) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    let conn = Connection::open_with_flags(path, flags)?;
     if exclusive {
         conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
     }
@@ -343,6 +346,16 @@ fn open_db_with(
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
         r.get::<_, i64>(0)
     })?;
+    Ok(conn)
+}
+
+fn open_db_with(
+    path: &Path,
+    key: &StoreKey,
+    synchronous: &str,
+    exclusive: bool,
+) -> rusqlite::Result<Connection> {
+    let conn = open_keyed(path, key, rusqlite::OpenFlags::default(), exclusive)?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};
          PRAGMA temp_store = MEMORY; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 4000;"
@@ -1705,33 +1718,16 @@ fn check_signer_name(signer: &Signer) -> Result<()> {
 /// Whether `key` reads the existing database at `path` (never creating one).
 fn key_reads(path: &Path, key: &StoreKey) -> bool {
     path.exists()
-        && Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .ok()
-            .is_some_and(|conn| {
-                let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
-                conn.execute_batch(key.pragma().as_str()).is_ok()
-                    && conn
-                        .execute_batch("PRAGMA cipher_page_size = 2048;")
-                        .is_ok()
-                    && conn
-                        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                            r.get::<_, i64>(0)
-                        })
-                        .is_ok()
-            })
+        && open_keyed(path, key, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY, false).is_ok()
 }
 
 /// Whether the member `member` is on the device, read from the records database beside
 /// the one writer that may hold it; `None` when the records cannot be read (a visit
 /// session never waits on them).
 pub(crate) fn member_on_device(dir: &Path, key: &StoreKey, member: RecordId) -> Option<bool> {
-    let path = dir.join(MAIN_FILE);
-    let conn =
-        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE).ok()?;
-    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
-    conn.execute_batch(key.pragma().as_str()).ok()?;
-    conn.execute_batch("PRAGMA cipher_page_size = 2048; PRAGMA busy_timeout = 5000;")
-        .ok()?;
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE;
+    let conn = open_keyed(&dir.join(MAIN_FILE), key, flags, false).ok()?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;").ok()?;
     conn.prepare("SELECT 1 FROM members WHERE id = ?1")
         .and_then(|mut s| s.exists([member.to_string()]))
         .ok()

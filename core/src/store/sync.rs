@@ -254,7 +254,7 @@ impl Store {
                     server_state,
                     server_attestations,
                 } => {
-                    self.reject_entry(
+                    applied.refused_signatures += self.reject_entry(
                         ack.entry,
                         record_id,
                         reason,
@@ -419,7 +419,7 @@ impl Store {
         reason: &str,
         server_state: Option<&[u8]>,
         server_attestations: &[String],
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let found: Option<(String, Vec<u8>)> = self
             .outbox
             .prepare_cached("SELECT entry_kind, payload FROM outbox WHERE seq = ?1")?
@@ -427,7 +427,7 @@ impl Store {
             .optional()?;
         let Some((kind, payload)) = found else {
             // Already handled: a response applied twice, or a record already reset.
-            return Ok(());
+            return Ok(0);
         };
         if kind == "attestation" {
             let content = String::from_utf8_lossy(&payload).into_owned();
@@ -439,19 +439,22 @@ impl Store {
             }
             self.outbox
                 .execute("DELETE FROM outbox WHERE seq = ?1", [entry])?;
-            return Ok(());
+            return Ok(0);
         }
         self.keep_as_draft(record_id, "change", reason, None)?;
-        let known = self.signer_keys();
-        let attestations = server_attestations
+        let known = self.signer_keys()?;
+        let received = server_attestations
             .iter()
             .map(|a| serde_json::from_str(a))
             .collect::<std::result::Result<Vec<Attestation>, _>>()
-            .map_err(|e| Error::Storage(format!("attestation from server: {e}")))?
+            .map_err(|e| Error::Storage(format!("attestation from server: {e}")))?;
+        let total = received.len();
+        let attestations = received
             .into_iter()
-            .filter(|a| known.as_ref().is_ok_and(|k| check_received(k, a).is_ok()))
+            .filter(|a| check_received(&known, a).is_ok())
             .collect::<Vec<_>>();
-        self.replace_record(record_id, server_state, &attestations)
+        self.replace_record(record_id, server_state, &attestations)?;
+        Ok(total - attestations.len())
     }
 
     /// Saves the device's current version of a record (or `content`) as a rejected draft.
