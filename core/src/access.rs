@@ -65,6 +65,9 @@ pub fn check_new_record(author: &Author, body: &RecordBody) -> Result<(), String
 /// role; a member, guardian, youth or PCP signature is recorded only as witnessed by the
 /// author. A supervisor's or director's signature never comes from another user's device.
 pub fn check_attestation(author: &Author, att: &Attestation) -> Result<(), String> {
+    if let Some(reason) = att.backdating_error() {
+        return Err(reason);
+    }
     let signer = &att.signer;
     if signer.role.is_witnessed() {
         if signer.witness != Some(author.staff_id) || signer.staff_id.is_some() {

@@ -96,8 +96,13 @@ pub struct Attestation {
     pub kind: AttestationKind,
     /// Who.
     pub signer: Signer,
-    /// When, by the device's clock.
+    /// When, by the device's clock; for a paper signature entered later, when it was really
+    /// given (see `recorded_at`).
     pub signed_at: Timestamp,
+    /// When a back-dated signature was entered on the device; none when it was made as it
+    /// was entered. At most [`crate::commands::BACKDATE_LIMIT_DAYS`] after `signed_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_at: Option<Timestamp>,
     /// The content hash of the record as signed.
     pub content_hash: String,
     /// A reviewer's comment to the author (reviews only; required when returning).
@@ -118,6 +123,8 @@ struct Unsigned<'a> {
     kind: AttestationKind,
     signer: &'a Signer,
     signed_at: &'a Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recorded_at: &'a Option<Timestamp>,
     content_hash: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     comment: &'a Option<String>,
@@ -139,6 +146,7 @@ impl Attestation {
             kind,
             signer,
             signed_at,
+            recorded_at: None,
             content_hash,
             comment: None,
             key: None,
@@ -174,10 +182,37 @@ impl Attestation {
             kind: self.kind,
             signer: &self.signer,
             signed_at: &self.signed_at,
+            recorded_at: &self.recorded_at,
             content_hash: &self.content_hash,
             comment: &self.comment,
         };
         hash_json(b"fieldnote/attestation/v1\n", &unsigned)
+    }
+
+    /// Dates the event to when it really happened, `signed_at`, keeping `recorded_at` (now)
+    /// as when it was entered; the id covers both.
+    pub fn backdate(&mut self, signed_at: Timestamp, recorded_at: Timestamp) {
+        self.signed_at = signed_at;
+        self.recorded_at = Some(recorded_at);
+        self.id = self.computed_id();
+    }
+
+    /// Why the event's times cannot be accepted, if they cannot: a back-dated event must be
+    /// dated before it was entered, and by at most
+    /// [`crate::commands::BACKDATE_LIMIT_DAYS`].
+    pub fn backdating_error(&self) -> Option<String> {
+        let recorded = self.recorded_at?;
+        let gap = recorded.millis() - self.signed_at.millis();
+        if gap < -crate::commands::CLOCK_SKEW_MS {
+            return Some("signed_at: is after the time it was entered".into());
+        }
+        if gap > crate::commands::BACKDATE_LIMIT_DAYS * 86_400_000 {
+            return Some(format!(
+                "signed_at: may be at most {} days before it was entered",
+                crate::commands::BACKDATE_LIMIT_DAYS
+            ));
+        }
+        None
     }
 
     /// Whether the event is intact (its id matches its fields).

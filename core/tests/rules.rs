@@ -409,6 +409,7 @@ fn cares_plan_copies_need_both_languages_on_paper_and_electronically() {
             delivered_at: t("2026-10-20T09:00:00-04:00"),
             consent_id: None,
             by: f.worker,
+            recorded_at: None,
         };
         f.store.create(RecordBody::DocumentDelivery(d)).unwrap();
     };
@@ -787,6 +788,7 @@ fn deliver(
             delivered_at: t(at),
             consent_id: None,
             by: f.worker,
+            recorded_at: None,
         }))
         .unwrap();
 }

@@ -507,6 +507,7 @@ fn examples() -> Vec<(&'static str, Value)> {
         delivered_at: ts(),
         consent_id: Some(id),
         by: id,
+        recorded_at: None,
     };
     let assessment = NeedsAssessment {
         member_id: id,

@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use fieldnote_ffi::{FieldnoteStore, NewMember, NewNote, default_store_config};
+use fieldnote_ffi::{
+    FieldnoteStore, Modality, NewMember, NewNote, Program, ReferralSource, default_store_config,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -34,22 +36,27 @@ fn main() {
             date_of_birth: "1990-04-01".into(),
             masshealth_id: "100200300400".into(),
             primary_language: "English".into(),
-            program: "csp".into(),
+            program: Program::Csp,
             referred_at_ms: None,
-            referral_source: "health_plan".into(),
+            referral_source: ReferralSource::HealthPlan,
             referral_reason: None,
         })
         .unwrap();
     let note = |i: usize| NewNote {
         member_id: member.clone(),
-        program: "csp".into(),
-        modality: "in_person".into(),
+        program: Program::Csp,
+        modality: Modality::InPerson,
         started_at_ms: 1_780_000_000_000 + i as i64 * 60_000,
         duration_minutes: 45,
         narrative: NARRATIVE.into(),
         telehealth_reason: None,
         member_engaged: true,
         purposes: Vec::new(),
+        place: None,
+        collateral: None,
+        planned_activity: None,
+        goal_targeted: None,
+        member_response: None,
     };
     // Warm up the same way the Kotlin side does.
     let mut ids = Vec::new();

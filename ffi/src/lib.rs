@@ -11,15 +11,22 @@
 
 mod error;
 mod gate;
+mod policy;
+mod records;
 mod safety;
 mod store;
 mod types;
+mod values;
 
 pub use error::{FieldProblem, FieldnoteError, Outcome};
+pub use policy::*;
+pub use records::*;
 pub use safety::{AlarmState, DistressKind, FallbackDue, GeoPoint, VisitView};
 pub use store::{
-    FieldnoteStore, StoreConfig, SyncObserver, default_store_config, diagnostic_panic,
+    FieldnoteStore, ObserverHandle, StoreConfig, SyncObserver, default_store_config,
+    diagnostic_panic,
 };
 pub use types::*;
+pub use values::*;
 
 uniffi::setup_scaffolding!();

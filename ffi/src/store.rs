@@ -14,17 +14,13 @@ use std::time::{Duration, Instant};
 use fieldnote_client::{Client, TlsOptions};
 use fieldnote_core::store::{RecordSyncState, SignatureState};
 use fieldnote_core::{
-    ContactNote, Modality, Program, RecordBody, ReviewState, Role, Signer, StaffId, Store,
-    StoreKey, Timestamp, rules,
+    Program, RecordBody, ReviewState, Role, Signer, StaffId, Store, StoreKey, Timestamp, rules,
 };
 
 use crate::error::{FieldnoteError, Outcome, guard};
 use crate::gate::{Gate, GatePolicy};
 use crate::safety::SafetyHandles;
 use crate::types::*;
-
-const PROGRAMS: &str = "csp, csp_ji, tm, cares, bh_cp, ltss_cp";
-const MODALITIES: &str = "in_person, phone, telehealth, text, collateral, case_related_work";
 
 /// What an agency may tune on the device. [`default_store_config`] gives the defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
@@ -131,14 +127,13 @@ impl FieldnoteStore {
     fn grant(
         &self,
         member_id: String,
-        program: String,
+        program: Program,
         rule_id: String,
         until: Option<String>,
         reason: String,
     ) -> Outcome<String> {
         self.write(|s| {
             let member_id = record_id("member_id", &member_id)?;
-            let program: Program = word("program", &program, PROGRAMS)?;
             let until = until
                 .map(|d| {
                     fieldnote_core::Day::parse(&d)
@@ -278,7 +273,7 @@ impl FieldnoteStore {
             Ok(s.identity()?.map(|i| WorkerIdentity {
                 staff_id: i.staff_id,
                 display_name: i.display_name,
-                role: name_of(&i.role),
+                role: i.role.into(),
                 team_id: i.team_id,
             }))
         })
@@ -346,18 +341,14 @@ impl FieldnoteStore {
     /// Adds a member and enrolls them in a program under the signed-in worker.
     pub fn add_member(&self, member: NewMember) -> Outcome<String> {
         self.write(|s| {
-            let program: Program = word("program", &member.program, PROGRAMS)?;
+            let program = member.program;
             let date_of_birth = fieldnote_core::Day::parse(&member.date_of_birth)
                 .ok_or_else(|| FieldnoteError::invalid("date_of_birth", "use YYYY-MM-DD"))?;
             let referred = match member.referred_at_ms {
                 Some(ms) => timestamp("referred_at_ms", ms)?,
                 None => Timestamp::now(),
             };
-            let source = word(
-                "referral_source",
-                &member.referral_source,
-                "self_referral, family, health_plan, provider, correctional_facility, probation, parole, school, state_agency, mass_health",
-            )?;
+            let source = member.referral_source;
             let (worker, _) = worker(s)?;
             let added = s.add_member(
                 fieldnote_core::commands::NewMember {
@@ -416,8 +407,8 @@ impl FieldnoteStore {
     /// Saves a draft contact note (durable when this returns). Returns its id.
     pub fn draft_note(&self, note: NewNote) -> Outcome<String> {
         self.write(|s| {
-            let body = contact_note(s, note)?;
-            Ok(s.create(RecordBody::ContactNote(body))?.to_string())
+            let (me, _) = worker(s)?;
+            Ok(s.draft_note(new_note(note)?, me)?.to_string())
         })
     }
 
@@ -425,19 +416,7 @@ impl FieldnoteStore {
     pub fn edit_note(&self, id: String, note: NewNote) -> Outcome<()> {
         self.write(|s| {
             let id = record_id("id", &id)?;
-            let new = contact_note(s, note)?;
-            let mut wrong_kind = false;
-            s.update(id, |body| match body {
-                RecordBody::ContactNote(old) => {
-                    let addendum_to = old.addendum_to;
-                    *old = ContactNote { addendum_to, ..new };
-                }
-                _ => wrong_kind = true,
-            })?;
-            if wrong_kind {
-                return Err(FieldnoteError::invalid("id", "is not a contact note"));
-            }
-            Ok(())
+            Ok(s.redraft_note(id, new_note(note)?)?)
         })
     }
 
@@ -455,8 +434,8 @@ impl FieldnoteStore {
     pub fn add_addendum(&self, parent_id: String, note: NewNote) -> Outcome<String> {
         self.write(|s| {
             let parent = record_id("parent_id", &parent_id)?;
-            let body = contact_note(s, note)?;
-            Ok(s.add_addendum(parent, body)?.to_string())
+            let (me, _) = worker(s)?;
+            Ok(s.write_addendum(parent, new_note(note)?, me)?.to_string())
         })
     }
 
@@ -469,21 +448,26 @@ impl FieldnoteStore {
                 return Err(FieldnoteError::invalid("id", "is not a contact note"));
             };
             let sync_state = match s.record_sync_state(id)? {
-                RecordSyncState::Pending => "pending".to_string(),
-                RecordSyncState::Synced => "synced".to_string(),
-                RecordSyncState::Rejected { reason } => format!("rejected: {reason}"),
+                RecordSyncState::Pending => NoteSyncState::Pending,
+                RecordSyncState::Synced => NoteSyncState::Synced,
+                RecordSyncState::Rejected { reason } => NoteSyncState::Rejected { reason },
             };
             let review = ReviewState::of(&record.attestations, &record.body);
             Ok(NoteView {
                 id: id.to_string(),
                 member_id: n.member_id.to_string(),
-                modality: name_of(&n.modality),
+                modality: n.modality,
                 started_at_ms: n.started_at.millis(),
                 narrative: n.narrative.clone(),
                 finalized: record.is_finalized(),
                 addendum_to: n.addendum_to.map(|p| p.to_string()),
                 sync_state,
-                review: review.as_str().to_string(),
+                review: match review {
+                    ReviewState::Unreviewed => ReviewStatus::Unreviewed,
+                    ReviewState::Approved { .. } => ReviewStatus::Approved,
+                    ReviewState::Returned { .. } => ReviewStatus::Returned,
+                    ReviewState::Changed { .. } => ReviewStatus::Changed,
+                },
                 reviewed_by: review.review().map(|a| a.signer.name.clone()),
                 review_comment: review.review().and_then(|a| a.comment.clone()),
             })
@@ -504,7 +488,7 @@ impl FieldnoteStore {
     pub fn create_service_plan(&self, plan: NewPlan) -> Outcome<String> {
         self.write(|s| {
             let member = record_id("member_id", &plan.member_id)?;
-            let program: Program = word("program", &plan.program, PROGRAMS)?;
+            let program = plan.program;
             if plan.goals.is_empty() {
                 return Err(FieldnoteError::invalid(
                     "goals",
@@ -533,12 +517,22 @@ impl FieldnoteStore {
         })
     }
 
-    /// Signs a plan. `role` `worker` signs as the signed-in worker; `member`, `guardian` or
-    /// `youth` record that person's signature (`signer_name`) witnessed by the worker.
-    pub fn sign_plan(&self, id: String, role: String, signer_name: String) -> Outcome<()> {
+    /// Signs a plan. `Worker` signs as the signed-in worker; `Member`, `Guardian` or `Youth`
+    /// record that person's signature (`signer_name`) witnessed by the worker. `signed_at_ms`
+    /// is when a paper signature was really given (at most 30 days ago; the event keeps
+    /// when it was entered too); now when absent.
+    pub fn sign_plan(
+        &self,
+        id: String,
+        role: Role,
+        signer_name: String,
+        signed_at_ms: Option<i64>,
+    ) -> Outcome<()> {
         self.write(|s| {
             let id = record_id("id", &id)?;
-            let role: Role = word("role", &role, "worker, member, guardian, youth")?;
+            let signed_at = signed_at_ms
+                .map(|ms| timestamp("signed_at_ms", ms))
+                .transpose()?;
             let (staff, name) = worker(s)?;
             let signer = match role {
                 Role::Worker => Signer::staff(staff, name, Role::Worker),
@@ -555,7 +549,7 @@ impl FieldnoteStore {
                     ));
                 }
             };
-            s.sign_plan(id, signer)?;
+            s.sign_plan_at(id, signer, signed_at)?;
             Ok(())
         })
     }
@@ -569,17 +563,17 @@ impl FieldnoteStore {
                 .into_iter()
                 .map(|(role, state)| {
                     let (state, by) = match state {
-                        SignatureState::Missing => ("missing", None),
+                        SignatureState::Missing => (SignatureStatus::Missing, None),
                         SignatureState::Current { attestation } => {
-                            ("current", Some(attestation.signer.name))
+                            (SignatureStatus::Current, Some(attestation.signer.name))
                         }
                         SignatureState::Stale { attestation } => {
-                            ("stale", Some(attestation.signer.name))
+                            (SignatureStatus::Stale, Some(attestation.signer.name))
                         }
                     };
                     PlanSignature {
-                        role: name_of(&role),
-                        state: state.into(),
+                        role,
+                        state,
                         signed_by: by,
                     }
                 })
@@ -593,13 +587,12 @@ impl FieldnoteStore {
     pub fn record_significant_change(
         &self,
         member_id: String,
-        program: String,
+        program: Program,
         description: String,
         at_ms: Option<i64>,
     ) -> Outcome<String> {
         self.write(|s| {
             let member_id = record_id("member_id", &member_id)?;
-            let program: Program = word("program", &program, PROGRAMS)?;
             let at = at_ms.map(|ms| timestamp("at_ms", ms)).transpose()?;
             let id =
                 s.record_significant_change(fieldnote_core::commands::NewSignificantChange {
@@ -617,7 +610,7 @@ impl FieldnoteStore {
     pub fn grant_waiver(
         &self,
         member_id: String,
-        program: String,
+        program: Program,
         rule_id: String,
         reason: String,
     ) -> Outcome<String> {
@@ -630,7 +623,7 @@ impl FieldnoteStore {
     pub fn grant_extension(
         &self,
         member_id: String,
-        program: String,
+        program: Program,
         rule_id: String,
         until: String,
         reason: String,
@@ -681,16 +674,16 @@ impl FieldnoteStore {
         self.with_store(|s| self.status_of(s))
     }
 
-    /// Adds an observer of sync progress and status; returns a token for `remove_observer`.
-    pub fn add_observer(&self, observer: Arc<dyn SyncObserver>) -> u64 {
+    /// Adds an observer of sync progress and status. It hears until the returned handle is
+    /// cancelled or dropped (garbage-collected in Kotlin, released in Swift): keep the handle
+    /// as long as the screen listens.
+    pub fn add_observer(self: Arc<Self>, observer: Arc<dyn SyncObserver>) -> Arc<ObserverHandle> {
         let token = self.next_observer.fetch_add(1, Ordering::SeqCst);
         lock(&self.observers).push((token, observer));
-        token
-    }
-
-    /// Removes the observer `add_observer` returned `token` for.
-    pub fn remove_observer(&self, token: u64) {
-        lock(&self.observers).retain(|(t, _)| *t != token);
+        Arc::new(ObserverHandle {
+            store: Arc::downgrade(&self),
+            token,
+        })
     }
 
     /// Syncs: safety items first, then every pending change, then everything new for the
@@ -713,6 +706,29 @@ impl FieldnoteStore {
             result
         })
         .await
+    }
+}
+
+/// Keeps an observer registered; cancelling or dropping it removes the observer.
+#[derive(uniffi::Object)]
+pub struct ObserverHandle {
+    store: std::sync::Weak<FieldnoteStore>,
+    token: u64,
+}
+
+#[uniffi::export]
+impl ObserverHandle {
+    /// Stops the observer now (dropping the handle does the same).
+    pub fn cancel(&self) {
+        if let Some(store) = self.store.upgrade() {
+            lock(&store.observers).retain(|(t, _)| *t != self.token);
+        }
+    }
+}
+
+impl Drop for ObserverHandle {
+    fn drop(&mut self) {
+        self.cancel();
     }
 }
 
@@ -748,7 +764,7 @@ impl FieldnoteStore {
     }
 
     /// [`Self::with_store`] for a write: observers, if any, then hear the new status.
-    fn write<T>(&self, f: impl FnOnce(&mut Store) -> Outcome<T>) -> Outcome<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Store) -> Outcome<T>) -> Outcome<T> {
         let observed = !lock(&self.observers).is_empty();
         let (value, status) = self.with_store(|s| {
             let value = f(s)?;
@@ -839,7 +855,7 @@ fn progress_view(p: &fieldnote_client::SyncProgress) -> SyncProgressView {
 
 /// The signed-in worker: staff id and display name. Records carry the staff id the agency
 /// issued, so writing needs one sign-in first.
-fn worker(s: &Store) -> Outcome<(StaffId, String)> {
+pub(crate) fn worker(s: &Store) -> Outcome<(StaffId, String)> {
     let identity = s
         .identity()?
         .ok_or_else(|| FieldnoteError::SignInRequired {
@@ -851,30 +867,27 @@ fn worker(s: &Store) -> Outcome<(StaffId, String)> {
     Ok((staff, identity.display_name))
 }
 
-fn contact_note(s: &Store, n: NewNote) -> Outcome<ContactNote> {
-    let member_id = record_id("member_id", &n.member_id)?;
-    let program: Program = word("program", &n.program, PROGRAMS)?;
-    let modality: Modality = word("modality", &n.modality, MODALITIES)?;
-    let started_at = timestamp("started_at_ms", n.started_at_ms)?;
-    let (author, _) = worker(s)?;
-    Ok(ContactNote {
+fn new_note(n: NewNote) -> Outcome<fieldnote_core::commands::NewNote> {
+    let mut p = crate::records::Parsed::default();
+    let member_id = p.id("member_id", &n.member_id);
+    let started_at = p.at("started_at_ms", n.started_at_ms);
+    p.finish()?;
+    Ok(fieldnote_core::commands::NewNote {
         member_id,
-        program,
-        author,
+        program: n.program,
+        modality: n.modality,
         started_at,
         duration_minutes: n.duration_minutes,
-        modality,
-        telehealth_reason: n.telehealth_reason,
-        place: fieldnote_core::commands::place_of_service(modality),
-        collateral: None,
-        member_engaged: n.member_engaged,
-        planned_activity: None,
-        goal_targeted: None,
-        member_response: None,
         narrative: n.narrative,
+        telehealth_reason: n.telehealth_reason,
+        place: n.place,
+        collateral: n.collateral,
+        member_engaged: n.member_engaged,
+        planned_activity: n.planned_activity,
+        goal_targeted: n.goal_targeted,
+        member_response: n.member_response,
         progress: Vec::new(),
         purposes: n.purposes,
-        addendum_to: None,
     })
 }
 

@@ -1,9 +1,12 @@
 //! The plain values that cross the boundary: inputs the shells fill in and views they show.
 //! Times are milliseconds since the Unix epoch (UTC); ids are the core's UUIDs as strings;
-//! program, modality and role words are the core's serde names (`csp_ji`, `in_person`).
+//! closed value sets (programs, modalities, roles, statuses) are enums (`crate::values`).
 
-use fieldnote_core::model::ContactPurpose;
-use fieldnote_core::rules::{Obligation, TodayEntry};
+use fieldnote_core::model::{
+    Contact, ContactPurpose, EnrollmentStatus, Modality, PlaceOfService, Program, RecordKind,
+    ReferralSource, Role,
+};
+use fieldnote_core::rules::{Obligation, Status, TodayEntry};
 use fieldnote_core::store::{CaseloadEntry, SearchHit, TimelineEntry};
 use fieldnote_core::{RecordId, Timestamp};
 use serde::de::DeserializeOwned;
@@ -23,13 +26,12 @@ pub struct NewMember {
     pub masshealth_id: String,
     /// Preferred language.
     pub primary_language: String,
-    /// Program code: `csp`, `csp_ji`, `tm`, `cares`, `bh_cp`, `ltss_cp`.
-    pub program: String,
+    /// The program they are referred to.
+    pub program: Program,
     /// When the referral arrived (ms); now when absent. Deadlines count from it.
     pub referred_at_ms: Option<i64>,
-    /// Who referred: `self_referral`, `family`, `health_plan`, `provider`,
-    /// `correctional_facility`, `probation`, `parole`, `school`, `state_agency`, `mass_health`...
-    pub referral_source: String,
+    /// Who referred.
+    pub referral_source: ReferralSource,
     /// Why the member was referred, in the referrer's words.
     pub referral_reason: Option<String>,
 }
@@ -39,8 +41,8 @@ pub struct NewMember {
 pub struct NewPlan {
     /// The member.
     pub member_id: String,
-    /// Program code.
-    pub program: String,
+    /// The program.
+    pub program: Program,
     /// Problems and needs, in the member's and worker's words.
     pub problems_and_needs: String,
     /// The member's strengths.
@@ -96,10 +98,10 @@ pub enum ContactPurpose {
 pub struct NewNote {
     /// The member.
     pub member_id: String,
-    /// Program code.
-    pub program: String,
-    /// `in_person`, `phone`, `telehealth`, `text`, `collateral` or `case_related_work`.
-    pub modality: String,
+    /// The program.
+    pub program: Program,
+    /// How the contact happened.
+    pub modality: Modality,
     /// When the contact started (ms).
     pub started_at_ms: i64,
     /// Minutes.
@@ -114,6 +116,31 @@ pub struct NewNote {
     /// service.
     #[uniffi(default = [])]
     pub purposes: Vec<ContactPurpose>,
+    /// Where; by modality when absent (remote for a call, video or text; the community
+    /// otherwise).
+    #[uniffi(default = None)]
+    pub place: Option<PlaceOfService>,
+    /// For a collateral contact: with whom (required for one).
+    #[uniffi(default = None)]
+    pub collateral: Option<Contact>,
+    /// TM-5: the planned activity.
+    #[uniffi(default = None)]
+    pub planned_activity: Option<String>,
+    /// TM-5: the goal targeted.
+    #[uniffi(default = None)]
+    pub goal_targeted: Option<String>,
+    /// TM-5: the member's response.
+    #[uniffi(default = None)]
+    pub member_response: Option<String>,
+}
+
+/// One enrollment of a member, as the caseload shows it.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct EnrollmentView {
+    /// The program.
+    pub program: Program,
+    /// Where it stands.
+    pub status: EnrollmentStatus,
 }
 
 /// One member of the caseload.
@@ -125,8 +152,8 @@ pub struct CaseloadItem {
     pub display_name: String,
     /// Date of birth.
     pub date_of_birth: String,
-    /// Program codes with their status, such as `csp: active`.
-    pub enrollments: Vec<String>,
+    /// Each enrollment with its status.
+    pub enrollments: Vec<EnrollmentView>,
     /// The last contact (ms).
     pub last_contact_ms: Option<i64>,
 }
@@ -136,8 +163,8 @@ pub struct CaseloadItem {
 pub struct TimelineItem {
     /// The record.
     pub record_id: String,
-    /// Its kind (`contact_note`, `plan`...).
-    pub kind: String,
+    /// Its kind.
+    pub kind: RecordKind,
     /// When (ms).
     pub at_ms: i64,
     /// One-line title.
@@ -153,8 +180,8 @@ pub struct NoteView {
     pub id: String,
     /// The member.
     pub member_id: String,
-    /// Modality word.
-    pub modality: String,
+    /// How the contact happened.
+    pub modality: Modality,
     /// When the contact started (ms).
     pub started_at_ms: i64,
     /// The narrative.
@@ -163,11 +190,10 @@ pub struct NoteView {
     pub finalized: bool,
     /// For an addendum: the note it corrects.
     pub addendum_to: Option<String>,
-    /// `pending`, `synced` or `rejected: <reason>`.
-    pub sync_state: String,
-    /// The supervisor's review: `unreviewed`, `approved`, `returned` (see the comment) or
-    /// `changed` (approved before the content changed).
-    pub review: String,
+    /// Whether the server has it.
+    pub sync_state: NoteSyncState,
+    /// The supervisor's review.
+    pub review: ReviewStatus,
     /// Who reviewed it last.
     pub reviewed_by: Option<String>,
     /// The reviewer's comment (always present when returned).
@@ -179,12 +205,14 @@ pub struct NoteView {
 pub struct ObligationItem {
     /// The rule (`CSP-1`...).
     pub rule_id: String,
-    /// Program code.
-    pub program: String,
+    /// The program.
+    pub program: Program,
     /// What is owed.
     pub obligation: String,
-    /// `overdue`, `at_risk`, `due`...
-    pub status: String,
+    /// Where it stands.
+    pub status: ObligationStatus,
+    /// More for the worker (what is missing, a documented reason).
+    pub detail: Option<String>,
     /// The deadline (ms), when it has one.
     pub due_ms: Option<i64>,
     /// Where the rule comes from.
@@ -218,10 +246,10 @@ pub struct SearchItem {
 /// A plan's signature in one role.
 #[derive(Clone, Debug, uniffi::Record)]
 pub struct PlanSignature {
-    /// The role word (`worker`, `member`, `supervisor`...).
-    pub role: String,
-    /// `missing`, `current` or `stale` (signed, but the plan changed since).
-    pub state: String,
+    /// The role.
+    pub role: Role,
+    /// Whether it is signed, and still covers the plan.
+    pub state: SignatureStatus,
     /// Who signed, when signed.
     pub signed_by: Option<String>,
 }
@@ -305,8 +333,8 @@ pub struct WorkerIdentity {
     pub staff_id: String,
     /// Name used in signatures.
     pub display_name: String,
-    /// Role word.
-    pub role: String,
+    /// The role they signed in with.
+    pub role: StaffRole,
     /// Team.
     pub team_id: String,
 }
@@ -317,23 +345,9 @@ pub(crate) fn record_id(field: &str, s: &str) -> Outcome<RecordId> {
         .map_err(|_| FieldnoteError::invalid(field, "is not a record id (a UUID)"))
 }
 
-/// Parses a vocabulary word (`csp_ji`, `in_person`) named `field`.
-pub(crate) fn word<T: DeserializeOwned>(field: &str, s: &str, allowed: &str) -> Outcome<T> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| FieldnoteError::invalid(field, &format!("use one of: {allowed}")))
-}
-
-/// The serde name of a vocabulary value.
-pub(crate) fn name_of(v: &impl serde::Serialize) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(other) => other
-            .get("status")
-            .and_then(|s| s.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| other.to_string()),
-        Err(_) => String::new(),
-    }
+/// A stored vocabulary word as its value, when it is one.
+fn parse_word<T: DeserializeOwned>(s: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
 }
 
 /// A time in ms as a core timestamp, refusing values outside years 1970–9999.
@@ -347,6 +361,124 @@ pub(crate) fn timestamp(field: &str, ms: i64) -> Outcome<Timestamp> {
     Ok(Timestamp::from_millis(ms))
 }
 
+/// Whether the server has a note.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum NoteSyncState {
+    /// Waiting to be sent.
+    Pending,
+    /// The server has it as it is.
+    Synced,
+    /// The server refused it; it is kept as a draft to fix.
+    Rejected {
+        /// The server's reason.
+        reason: String,
+    },
+}
+
+/// A supervisor's review of a note or plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ReviewStatus {
+    /// Not reviewed yet.
+    Unreviewed,
+    /// Approved as it is.
+    Approved,
+    /// Returned to the author (see the comment).
+    Returned,
+    /// Approved, but the content changed since.
+    Changed,
+}
+
+/// A plan signature's state in one role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SignatureStatus {
+    /// Nobody has signed in this role.
+    Missing,
+    /// Signed, and the plan has not changed since.
+    Current,
+    /// Signed, but the plan changed since: it needs signing again.
+    Stale,
+}
+
+/// Where an obligation stands, in the vocabulary of `RULES.md`.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ObligationStatus {
+    /// The trigger has not happened.
+    NotYetDue,
+    /// The window is open.
+    Due,
+    /// The window is open with little time left.
+    AtRisk,
+    /// The deadline passed and it is unmet.
+    Overdue,
+    /// Done by the deadline.
+    Satisfied,
+    /// Done after the deadline.
+    SatisfiedLate,
+    /// An allowed extension is documented.
+    Extended {
+        /// The documented reason.
+        reason: String,
+        /// When to look again (ms).
+        next_check_ms: i64,
+    },
+    /// Waived, with who and why.
+    Waived {
+        /// The staff id of who waived it.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+    /// It does not apply to this member.
+    NotApplicable,
+}
+
+impl From<Status> for ObligationStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::NotYetDue => ObligationStatus::NotYetDue,
+            Status::Due => ObligationStatus::Due,
+            Status::AtRisk => ObligationStatus::AtRisk,
+            Status::Overdue => ObligationStatus::Overdue,
+            Status::Satisfied => ObligationStatus::Satisfied,
+            Status::SatisfiedLate => ObligationStatus::SatisfiedLate,
+            Status::Extended { reason, next_check } => ObligationStatus::Extended {
+                reason,
+                next_check_ms: next_check.millis(),
+            },
+            Status::Waived { by, reason } => ObligationStatus::Waived {
+                by: by.to_string(),
+                reason,
+            },
+            Status::NotApplicable => ObligationStatus::NotApplicable,
+        }
+    }
+}
+
+/// The role a user signs in with on the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum StaffRole {
+    /// A field worker.
+    Worker,
+    /// A supervisor.
+    Supervisor,
+    /// A program director.
+    ProgramDirector,
+    /// An administrator (manages users and devices; reads no member records).
+    Administrator,
+}
+
+impl From<fieldnote_protocol::ServerRole> for StaffRole {
+    fn from(r: fieldnote_protocol::ServerRole) -> Self {
+        use fieldnote_protocol::ServerRole as R;
+        match r {
+            R::Worker => StaffRole::Worker,
+            R::Supervisor => StaffRole::Supervisor,
+            R::ProgramDirector => StaffRole::ProgramDirector,
+            R::Administrator => StaffRole::Administrator,
+        }
+    }
+}
+
 impl From<CaseloadEntry> for CaseloadItem {
     fn from(c: CaseloadEntry) -> Self {
         CaseloadItem {
@@ -356,7 +488,12 @@ impl From<CaseloadEntry> for CaseloadItem {
             enrollments: c
                 .enrollments
                 .into_iter()
-                .map(|(p, s)| format!("{p}: {s}"))
+                .filter_map(|(p, s)| {
+                    Some(EnrollmentView {
+                        program: parse_word(&p)?,
+                        status: parse_word(&s)?,
+                    })
+                })
                 .collect(),
             last_contact_ms: c.last_contact_at.map(|t| t.millis()),
         }
@@ -367,7 +504,7 @@ impl From<TimelineEntry> for TimelineItem {
     fn from(t: TimelineEntry) -> Self {
         TimelineItem {
             record_id: t.record_id.to_string(),
-            kind: t.kind,
+            kind: RecordKind::parse(&t.kind).unwrap_or(RecordKind::Member),
             at_ms: t.at.millis(),
             title: t.title,
             finalized: t.finalized,
@@ -390,9 +527,10 @@ impl From<Obligation> for ObligationItem {
     fn from(o: Obligation) -> Self {
         ObligationItem {
             rule_id: o.rule_id,
-            program: name_of(&o.program),
+            program: o.program,
             obligation: o.obligation,
-            status: name_of(&o.status),
+            status: o.status.into(),
+            detail: o.detail,
             due_ms: o.due.map(|t| t.millis()),
             citation: o.citation,
         }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use fieldnote_ffi::{
-    DistressKind, FieldnoteStore, GeoPoint, NewMember, NewNote, default_store_config,
+    DistressKind, FieldnoteStore, GeoPoint, Modality, NewMember, NewNote, Program, ReferralSource,
+    default_store_config,
 };
 
 const MARKERS: &[&str] = &[
@@ -133,9 +134,9 @@ fn no_file_the_ffi_writes_holds_phi_pins_or_places() {
             date_of_birth: "1990-02-03".into(),
             masshealth_id: MARKERS[1].into(),
             primary_language: "English".into(),
-            program: "csp".into(),
+            program: Program::Csp,
             referred_at_ms: None,
-            referral_source: "self_referral".into(),
+            referral_source: ReferralSource::SelfReferral,
             referral_reason: None,
         })
         .unwrap();
@@ -143,14 +144,19 @@ fn no_file_the_ffi_writes_holds_phi_pins_or_places() {
         store
             .draft_note(NewNote {
                 member_id: member.clone(),
-                program: "csp".into(),
-                modality: "in_person".into(),
+                program: Program::Csp,
+                modality: Modality::InPerson,
                 started_at_ms: fieldnote_core::Timestamp::now().millis() - 3_600_000,
                 duration_minutes: 30,
                 narrative: format!("{} {i}", MARKERS[2]),
                 telehealth_reason: None,
                 member_engaged: true,
                 purposes: vec![fieldnote_core::model::ContactPurpose::DischargePlanning],
+                place: None,
+                collateral: None,
+                planned_activity: None,
+                goal_targeted: None,
+                member_response: None,
             })
             .unwrap();
     }

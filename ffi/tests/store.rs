@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use fieldnote_ffi::{
-    FieldnoteError, FieldnoteStore, StoreConfig, default_store_config, diagnostic_panic,
+    FieldnoteError, FieldnoteStore, Program, ReferralSource, StoreConfig, default_store_config,
+    diagnostic_panic,
 };
 
 fn key(byte: u8) -> Vec<u8> {
@@ -140,7 +141,7 @@ fn bad_input_is_refused_by_field_and_panics_become_errors() {
     assert!(matches!(
         store.create_service_plan(fieldnote_ffi::NewPlan {
             member_id: "0190a000-0000-7000-8000-000000000000".into(),
-            program: "csp".into(),
+            program: Program::Csp,
             problems_and_needs: String::new(),
             strengths: String::new(),
             summary: "s".into(),
@@ -322,9 +323,9 @@ fn significant_changes_and_waivers_go_through_the_core_commands() {
                 date_of_birth: "1990-02-03".into(),
                 masshealth_id: "100200300411".into(),
                 primary_language: "English".into(),
-                program: "csp_ji".into(),
+                program: Program::CspJi,
                 referred_at_ms: None,
-                referral_source: "probation".into(),
+                referral_source: ReferralSource::Probation,
                 referral_reason: None,
             })
             .unwrap();
@@ -332,7 +333,7 @@ fn significant_changes_and_waivers_go_through_the_core_commands() {
     };
     let (_d, sup, member) = open_as(fieldnote_protocol::ServerRole::Supervisor);
     let enrollment = sup
-        .record_significant_change(member.clone(), "csp_ji".into(), "Lost housing".into(), None)
+        .record_significant_change(member.clone(), Program::CspJi, "Lost housing".into(), None)
         .unwrap();
     assert!(
         sup.record_json(enrollment)
@@ -341,22 +342,22 @@ fn significant_changes_and_waivers_go_through_the_core_commands() {
     );
     sup.grant_waiver(
         member.clone(),
-        "csp_ji".into(),
+        Program::CspJi,
         "JI-6".into(),
         "declines".into(),
     )
     .unwrap();
     assert!(matches!(
-        sup.grant_waiver(member.clone(), "csp_ji".into(), "JI-1".into(), "no".into()),
+        sup.grant_waiver(member.clone(), Program::CspJi, "JI-1".into(), "no".into()),
         Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "rule_id"
     ));
     assert!(matches!(
-        sup.grant_extension(member, "csp_ji".into(), "JI-2".into(), "someday".into(), "x".into()),
+        sup.grant_extension(member, Program::CspJi, "JI-2".into(), "someday".into(), "x".into()),
         Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "until"
     ));
     let (_d, worker, member) = open_as(fieldnote_protocol::ServerRole::Worker);
     assert!(matches!(
-        worker.grant_waiver(member, "csp_ji".into(), "JI-6".into(), "declines".into()),
+        worker.grant_waiver(member, Program::CspJi, "JI-6".into(), "declines".into()),
         Err(FieldnoteError::Invalid { problems, .. }) if problems[0].field == "by"
     ));
 }

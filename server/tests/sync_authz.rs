@@ -69,6 +69,7 @@ fn one_of_each(member: RecordId, author: StaffId, team: RecordId) -> Vec<RecordB
             delivered_at: now,
             consent_id: None,
             by: author,
+            recorded_at: None,
         }),
         RecordBody::NeedsAssessment(NeedsAssessment {
             member_id: member,

@@ -278,4 +278,8 @@ pub struct DocumentDelivery {
     pub consent_id: Option<RecordId>,
     /// Who delivered it.
     pub by: StaffId,
+    /// When the delivery was entered on the device, when that was recorded: a delivery
+    /// entered after the fact keeps both times (see [`crate::commands::BACKDATE_LIMIT_DAYS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_at: Option<Timestamp>,
 }

@@ -720,6 +720,19 @@ impl Store {
     /// (and the youth when the plan says so); staff roles need a staff id; a member,
     /// guardian, youth or PCP signing on the worker's device needs the worker as witness.
     pub fn sign_plan(&mut self, id: RecordId, signer: Signer) -> Result<Attestation> {
+        self.sign_plan_at(id, signer, None)
+    }
+
+    /// [`Store::sign_plan`] for a signature given at `signed_at` and entered now (a paper
+    /// plan and signature from a visit, typed in later): `signed_at` may not be in the future
+    /// or more than [`crate::commands::BACKDATE_LIMIT_DAYS`] ago. The event keeps both
+    /// times.
+    pub fn sign_plan_at(
+        &mut self,
+        id: RecordId,
+        signer: Signer,
+        signed_at: Option<Timestamp>,
+    ) -> Result<Attestation> {
         let record = self.get(id)?;
         let RecordBody::Plan(plan) = &record.body else {
             return Err(Error::NotFound { kind: "plan", id });
@@ -747,13 +760,14 @@ impl Store {
             });
         }
         check_signer_name(&signer)?;
-        let mut att = Attestation::new(
-            id,
-            AttestationKind::Sign,
-            signer,
-            Timestamp::now(),
-            &record.body,
-        );
+        let now = Timestamp::now();
+        let mut att = Attestation::new(id, AttestationKind::Sign, signer, now, &record.body);
+        if let Some(at) = signed_at {
+            let mut form = crate::commands::Form::new();
+            form.backdated("signed_at", Some(at));
+            form.finish("signature")?;
+            att.backdate(at, now);
+        }
         self.check_signed_by_me(&att)?;
         self.device_key().sign(&mut att);
         self.commit_attestation(&att)?;
@@ -1118,6 +1132,43 @@ impl Store {
                 errors,
             })
         }
+    }
+
+    /// Whether a member with this id is on the device.
+    pub(crate) fn exists_member(&self, id: RecordId) -> Result<bool> {
+        Ok(self
+            .main
+            .prepare_cached("SELECT 1 FROM members WHERE id = ?1")?
+            .query_row([id.to_string()], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// Every problem a new record `body` would be refused for, without writing anything:
+    /// the commands add these to their own checks so a request hears of all its problems at
+    /// once.
+    pub(crate) fn problems_of_new(
+        &self,
+        id: RecordId,
+        body: &RecordBody,
+    ) -> Result<Vec<FieldError>> {
+        let mut body = body.clone();
+        normalize(&mut body);
+        let mut errors = self.field_errors(id, &body, None, &Batch::default())?;
+        if let Some(author) = self.author()?
+            && let Err(reason) = access::check_new_record(&author, &body)
+        {
+            let field = if reason.starts_with("rule_id: ") {
+                "rule_id"
+            } else {
+                "author"
+            };
+            errors.push(FieldError {
+                field: field.into(),
+                reason: reason.trim_start_matches("rule_id: ").to_string(),
+            });
+        }
+        Ok(errors)
     }
 
     /// Every problem with `body` (record `id`; `before` is its previous content when it is

@@ -3,10 +3,116 @@
 //! defaults (place of service by modality, the plan kind of a program, the team a new
 //! member joins) and the checks live here, once. Nothing here invents content: a record
 //! holds exactly what was entered (`crate::synthetic` is for the demo and tests only).
+//!
+//! Every command refuses a bad request with [`Error::Invalid`] listing each field and its
+//! reason, all of them at once, and then writes nothing.
+
+mod care;
+mod note;
+mod staff;
+
+pub use care::*;
+pub use note::*;
+pub use staff::*;
 
 use crate::error::{Error, Result};
 use crate::model::*;
 use crate::store::Store;
+
+/// How far back a signature or delivery may be dated when it is entered after the fact
+/// (a paper plan signed at a visit, a letter handed over and typed in later): 30 days. The
+/// record keeps both times, so an audit sees when it happened and when it was entered.
+pub const BACKDATE_LIMIT_DAYS: i64 = 30;
+
+/// How far ahead of this device's clock a time may lie before it counts as the future (five
+/// minutes, for phones whose clocks drift).
+pub const CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+/// Collects every problem with a request before anything is written.
+#[derive(Debug)]
+pub(crate) struct Form {
+    pub(crate) errors: Vec<FieldError>,
+    pub(crate) now: Timestamp,
+}
+
+impl Form {
+    pub(crate) fn new() -> Self {
+        Form {
+            errors: Vec::new(),
+            now: Timestamp::now(),
+        }
+    }
+
+    pub(crate) fn fail(&mut self, field: &str, reason: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Required text, trimmed.
+    pub(crate) fn text(&mut self, field: &str, value: String) -> String {
+        let value = value.trim().to_string();
+        if value.is_empty() {
+            self.fail(field, "is required");
+        }
+        value
+    }
+
+    /// Optional text, trimmed; blank is none.
+    pub(crate) fn optional(value: Option<String>) -> Option<String> {
+        value
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// When something happened: now when not given; never in the future.
+    pub(crate) fn past(&mut self, field: &str, at: Option<Timestamp>) -> Timestamp {
+        let at = at.unwrap_or(self.now);
+        if at.millis() > self.now.millis() + CLOCK_SKEW_MS {
+            self.fail(field, "must not be in the future");
+        }
+        at
+    }
+
+    /// When a signature or delivery happened: now when not given, never in the future, and
+    /// at most [`BACKDATE_LIMIT_DAYS`] ago.
+    pub(crate) fn backdated(&mut self, field: &str, at: Option<Timestamp>) -> Timestamp {
+        let at = self.past(field, at);
+        if at.millis() < self.now.millis() - BACKDATE_LIMIT_DAYS * 86_400_000 {
+            self.fail(
+                field,
+                format!("may be at most {BACKDATE_LIMIT_DAYS} days ago"),
+            );
+        }
+        at
+    }
+
+    /// `at` must not be before `earlier` (`what` names it).
+    pub(crate) fn not_before(
+        &mut self,
+        field: &str,
+        at: Timestamp,
+        earlier: Timestamp,
+        what: &str,
+    ) {
+        if at < earlier {
+            self.fail(field, format!("must not be before {what}"));
+        }
+    }
+
+    /// Refuses with every problem, when there is one.
+    pub(crate) fn finish(self, kind: &'static str) -> Result<()> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid {
+                kind,
+                errors: self.errors,
+            })
+        }
+    }
+}
 
 /// Where a contact happened when nobody said: remote for a call, video or text with the
 /// member, the community otherwise (a worker records a home, shelter or court visit by
@@ -140,6 +246,59 @@ pub struct NewGoal {
 }
 
 impl Store {
+    /// Writes the new record `body` when neither the command's own checks (`form`) nor the
+    /// store's find a problem; otherwise refuses with all of them and writes nothing. A field
+    /// the form already faulted is not reported twice.
+    pub(crate) fn write_checked(&mut self, mut form: Form, body: RecordBody) -> Result<RecordId> {
+        let id = new_id();
+        // Everything a worker records about a member is recorded under a program the member
+        // is enrolled in (the store holds notes and plans to this on its own).
+        if body.enrollment_needed().is_none()
+            && let (Some(member), Some(program)) = (body.member_id(), body.program())
+            && self.exists_member(member)?
+            && self.enrollment_in(member, program).is_err()
+        {
+            form.fail("program", RecordBody::not_enrolled_reason(program));
+        }
+        for e in self.problems_of_new(id, &body)? {
+            if !form.errors.iter().any(|f| f.field == e.field) {
+                form.errors.push(e);
+            }
+        }
+        form.finish(body.kind().as_str())?;
+        self.create_with_id(id, body)?;
+        Ok(id)
+    }
+
+    /// The record `id` when it is a `kind` record of `member` on this device; otherwise a
+    /// problem with `field` on the form.
+    pub(crate) fn record_of(
+        &self,
+        form: &mut Form,
+        field: &str,
+        id: RecordId,
+        kind: RecordKind,
+        member: RecordId,
+    ) -> Option<RecordBody> {
+        match self.get(id) {
+            Ok(r) if r.body.kind() == kind && r.body.member_id() == Some(member) => Some(r.body),
+            Ok(_) => {
+                form.fail(
+                    field,
+                    format!(
+                        "is not a {} of this member",
+                        kind.as_str().replace('_', " ")
+                    ),
+                );
+                None
+            }
+            Err(_) => {
+                form.fail(field, "no such record on this device");
+                None
+            }
+        }
+    }
+
     /// The team a record written on this device belongs to: the signed-in user's team as
     /// the server assigned it; the nil id on a device nobody has signed in on (the server
     /// files the member under the uploader's team at the first sync).
@@ -260,7 +419,11 @@ fn field_error(kind: &'static str, field: &str, reason: &str) -> Error {
 
 impl Store {
     /// The id and content of the member's enrollment in `program`.
-    fn enrollment_in(&self, member: RecordId, program: Program) -> Result<(RecordId, Enrollment)> {
+    pub(crate) fn enrollment_in(
+        &self,
+        member: RecordId,
+        program: Program,
+    ) -> Result<(RecordId, Enrollment)> {
         for entry in self.timeline(member)? {
             if entry.kind != RecordKind::Enrollment.as_str() {
                 continue;
