@@ -72,6 +72,10 @@ enum Command {
     /// Plans and their signatures.
     #[command(subcommand)]
     Plan(PlanCmd),
+    /// Consents, referrals, incidents, engagement attempts, deliveries, the waitlist,
+    /// discharge plans and staff records.
+    #[command(subcommand)]
+    Record(record::RecordCmd),
     /// Search note narratives.
     Search {
         /// Words to find (searched as text).
@@ -390,6 +394,10 @@ enum PlanCmd {
         /// Staff id for staff roles (defaults to this device's worker for `worker`).
         #[arg(long)]
         staff: Option<RecordId>,
+        /// When a paper signature was really given (RFC 3339; at most 30 days ago); the
+        /// signature keeps when it was entered too. Defaults to now.
+        #[arg(long)]
+        signed_at: Option<String>,
     },
     /// Show a plan's signature state.
     Show {
@@ -402,6 +410,7 @@ mod fields;
 mod files;
 mod net;
 mod output;
+mod record;
 mod safety;
 
 /// A failure of a command: the store's, or the server's.
@@ -953,16 +962,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             };
             let narrative = narrative_text(narrative)?;
             // Placeholders stand in for fields that did not parse; their errors are listed.
-            let modality_or = modality.unwrap_or(Modality::InPerson);
-            let note = ContactNote {
+            let new = commands::NewNote {
                 member_id: member,
                 program: program.unwrap_or(Program::Csp),
-                author: worker,
                 started_at: started_at.unwrap_or_else(Timestamp::now),
                 duration_minutes: minutes.unwrap_or(1),
-                modality: modality_or,
+                modality: modality.unwrap_or(Modality::InPerson),
                 telehealth_reason,
-                place: commands::place_of_service(modality_or),
+                place: None,
                 collateral: collateral.map(|c| {
                     let (name, organization) = match c.split_once(',') {
                         Some((n, o)) => (n.trim().to_string(), Some(o.trim().to_string())),
@@ -981,13 +988,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 narrative,
                 progress: Vec::new(),
                 purposes,
-                addendum_to: None,
             };
-            f.validated(RecordBody::ContactNote(note.clone()).validate());
+            f.validated(RecordBody::ContactNote(new.clone().into_note(worker, None)).validate());
             f.finish("contact_note")?;
             let id = match addendum_to {
-                Some(parent) => store.add_addendum(parent, note)?,
-                None => store.create(RecordBody::ContactNote(note))?,
+                Some(parent) => store.write_addendum(parent, new, worker)?,
+                None => store.draft_note(new, worker)?,
             };
             done(serde_json::json!({"id": id}), id);
         }
@@ -1090,7 +1096,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
             role,
             name,
             staff,
+            signed_at,
         }) => {
+            let signed_at = match signed_at {
+                Some(s) => Some(Timestamp::parse(&s).ok_or_else(|| {
+                    invalid("signed_at", "use RFC 3339, e.g. 2026-11-25T14:30:00-05:00")
+                })?),
+                None => None,
+            };
             let role: Role = fields::vocabulary(&role).ok_or_else(|| {
                 invalid(
                     "role",
@@ -1108,10 +1121,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     witness: None,
                 }
             };
-            store.sign_plan(id, signer)?;
+            store.sign_plan_at(id, signer, signed_at)?;
             print_signatures(&store, id, json)?;
         }
         Command::Plan(PlanCmd::Show { id }) => print_signatures(&store, id, json)?,
+        Command::Record(cmd) => {
+            let (id, what) = record::run(&mut store, cmd, worker)?;
+            done(serde_json::json!({"id": id, "kind": what}), id);
+        }
         Command::Search { text, limit } => {
             let hits = store.search(&text, limit)?;
             if json {

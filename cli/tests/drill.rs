@@ -1009,3 +1009,238 @@ fn significant_changes_are_recorded_and_waivers_need_a_grantor() {
     let err: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
     assert_eq!(err["error"]["fields"][0]["field"], "by", "{err}");
 }
+
+#[test]
+fn every_record_kind_is_written_through_its_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    ok(&store, &["init"]);
+    let m = add_member(&store, "Wren", "tm");
+    let rec = |args: &[&str]| {
+        let mut all = vec!["--json", "record"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&ok(&store, &all)).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    };
+    let show = |id: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&store, &["show", id])).unwrap()
+    };
+    let consent = rec(&[
+        "consent",
+        "--member",
+        &m,
+        "--program",
+        "tm",
+        "--recipient",
+        "Dr. Ilse Varga",
+        "--scope",
+        "Progress notes",
+        "--signed-by",
+        "Parent",
+    ]);
+    let referral = rec(&[
+        "referral",
+        "--member",
+        &m,
+        "--program",
+        "tm",
+        "--service",
+        "Outpatient therapy",
+        "--provider",
+        "Harborview",
+        "--reason",
+        "Anxiety",
+        "--consent",
+        &consent,
+    ]);
+    rec(&["follow-up", &referral, "--outcome", "Attended intake"]);
+    assert_eq!(
+        show(&referral)["record"]["body"]["follow_ups"][0]["outcome"],
+        "Attended intake"
+    );
+    let incident = rec(&[
+        "incident",
+        "--member",
+        &m,
+        "--program",
+        "tm",
+        "--occurred-at",
+        "2026-11-30T10:00:00-05:00",
+        "--location",
+        "School",
+        "--category",
+        "assault",
+        "--description",
+        "A fight at recess",
+    ]);
+    rec(&["incident-reported", &incident, "--to", "health_plan"]);
+    assert!(show(&incident)["record"]["body"]["reported_to_plan_at"].is_string());
+    rec(&[
+        "attempt",
+        "--member",
+        &m,
+        "--program",
+        "tm",
+        "--channel",
+        "phone",
+        "--outcome",
+        "no_answer",
+        "--purpose",
+        "First contact",
+    ]);
+    rec(&["waitlist", "--member", &m, "--reason", "No mentor free"]);
+    rec(&["waitlist-notice", "--member", &m, "--who", "family"]);
+    let discharge = rec(&[
+        "discharge-plan",
+        "--member",
+        &m,
+        "--program",
+        "tm",
+        "--discharge-on",
+        "2027-02-01",
+        "--aftercare",
+        "Weekly outpatient",
+    ]);
+    let paper_day = (chrono::Utc::now() - chrono::Duration::days(3)).to_rfc3339();
+    let delivery = rec(&[
+        "delivery",
+        "--member",
+        &m,
+        "--program",
+        "tm",
+        "--document",
+        "discharge_plan",
+        "--record",
+        &discharge,
+        "--recipient-kind",
+        "guardian",
+        "--recipient",
+        "Parent",
+        "--channel",
+        "in_person",
+        "--paper",
+        "--delivered-at",
+        &paper_day,
+    ]);
+    let d = &show(&delivery)["record"]["body"];
+    assert!(d["recorded_at"].is_string(), "the entry time is kept: {d}");
+    assert_ne!(d["recorded_at"], d["delivered_at"]);
+    let me = new_id().to_string();
+    rec(&[
+        "supervision",
+        "--supervisor",
+        &me,
+        "--program",
+        "tm",
+        "--held-at",
+        "2026-11-30T10:00:00-05:00",
+        "--minutes",
+        "60",
+        "--topics",
+        "Boundaries",
+    ]);
+    let consultation = rec(&[
+        "consultation",
+        "--program",
+        "tm",
+        "--consultant",
+        "senior_clinician",
+        "--topic",
+        "Escalation",
+    ]);
+    rec(&["consultation-answered", &consultation, "--consultant", &me]);
+    rec(&[
+        "training",
+        "--program",
+        "cares",
+        "--employment-started-on",
+        "2026-09-01",
+        "--course",
+        "Orientation",
+        "--required-initial",
+    ]);
+
+    // Every bad field at once, from both the parsing and the core; nothing stored.
+    let before = ok(&store, &["--json", "timeline", &m]);
+    let bad = run(
+        &store,
+        &[
+            "--json",
+            "record",
+            "delivery",
+            "--member",
+            &m,
+            "--program",
+            "tm",
+            "--document",
+            "postcard",
+            "--recipient-kind",
+            "guardian",
+            "--recipient",
+            "",
+            "--channel",
+            "pigeon",
+            "--language",
+            " ",
+            "--delivered-at",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
+    assert!(!bad.status.success());
+    let err: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    let mut named: Vec<&str> = err["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        ["channel", "document"],
+        "parse problems first: {err}"
+    );
+    let bad = run(
+        &store,
+        &[
+            "--json",
+            "record",
+            "delivery",
+            "--member",
+            &m,
+            "--program",
+            "tm",
+            "--document",
+            "other",
+            "--recipient-kind",
+            "guardian",
+            "--recipient",
+            "",
+            "--channel",
+            "mail",
+            "--language",
+            " ",
+            "--delivered-at",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
+    assert!(!bad.status.success());
+    let err: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    let mut named: Vec<&str> = err["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        ["delivered_at", "language", "paper", "recipient.name"],
+        "{err}"
+    );
+    assert_eq!(
+        ok(&store, &["--json", "timeline", &m]),
+        before,
+        "nothing stored"
+    );
+}

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod disclosure;
 pub mod document;
 pub mod error;
+pub mod policy;
 pub mod rules;
 pub mod signing;
 pub mod store;
