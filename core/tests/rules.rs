@@ -1759,3 +1759,213 @@ fn csp_12_consent_comes_before_a_collateral_contact() {
     collateral(&mut g, m);
     assert_eq!(status_of(&g, m, "CSP-12", now), Status::Satisfied);
 }
+
+/// CSP-6: the service plan, signed by the worker and the enrollee, within 14 days of the
+/// start of the initial assessment (Process items 5, 5d). Built through the command layer;
+/// the enrollee's paper signature is dated to the visit where it was given.
+#[test]
+fn csp_6_the_service_plan_is_signed_by_worker_and_enrollee_within_14_days() {
+    use fieldnote_core::commands::{NewGoal, NewPlan};
+    let mut f = Fixture::new();
+    let day = 86_400_000;
+    let now = Timestamp::now().millis();
+    let at = |ms: i64| Timestamp::from_millis(ms).to_string();
+    let m = enroll(&mut f, Program::Csp, &at(now - 25 * day));
+    assessment(
+        &mut f,
+        m,
+        Program::Csp,
+        AssessmentKind::Comprehensive,
+        &at(now - 24 * day),
+        Some(&at(now - 20 * day)),
+    );
+    assert_eq!(status_of(&f, m, "CSP-6", &at(now)), Status::Overdue);
+    let plan = f
+        .store
+        .create_plan(
+            NewPlan {
+                member_id: m,
+                program: Program::Csp,
+                problems_and_needs: "Needs housing".into(),
+                strengths: "Keeps appointments".into(),
+                summary: "Housing first".into(),
+                goals: vec![NewGoal {
+                    statement: "Move into stable housing".into(),
+                    addresses_criminogenic: Vec::new(),
+                }],
+                supervision_conflict_checked: false,
+                youth_signs: false,
+            },
+            f.worker,
+        )
+        .unwrap();
+    let visit = Timestamp::from_millis(now - 5 * day);
+    f.store
+        .sign_plan_at(plan, f.worker_signer(), Some(visit))
+        .unwrap();
+    assert_eq!(
+        status_of(&f, m, "CSP-6", &at(now)),
+        Status::Overdue,
+        "the worker's signature alone does not do"
+    );
+    f.store
+        .sign_plan_at(
+            plan,
+            Signer::witnessed("The enrollee", Role::Member, f.worker),
+            Some(visit),
+        )
+        .unwrap();
+    assert_eq!(
+        status_of(&f, m, "CSP-6", &at(now)),
+        Status::SatisfiedLate,
+        "signed 5 days ago; the 14-day window opened 24 days ago"
+    );
+    // On time: a second member whose plan was signed 10 days into the window.
+    let on_time = enroll(&mut f, Program::Csp, &at(now - 25 * day));
+    assessment(
+        &mut f,
+        on_time,
+        Program::Csp,
+        AssessmentKind::Comprehensive,
+        &at(now - 20 * day),
+        None,
+    );
+    let p = f.plan(on_time, Program::Csp);
+    let signed = Some(Timestamp::from_millis(now - 10 * day));
+    f.store.sign_plan_at(p, f.worker_signer(), signed).unwrap();
+    f.store
+        .sign_plan_at(
+            p,
+            Signer::witnessed("The enrollee", Role::Member, f.worker),
+            signed,
+        )
+        .unwrap();
+    assert_eq!(status_of(&f, on_time, "CSP-6", &at(now)), Status::Satisfied);
+}
+
+/// TM-4: the action plan is updated at least every 90 days, the update signed by mentor,
+/// supervisor and guardian (Components 7): 90 days after the last full signature it is
+/// overdue; a revision signed by all three answers it.
+#[test]
+fn tm_4_the_action_plan_is_revised_every_90_days() {
+    let mut f = Fixture::new();
+    let day = 86_400_000;
+    let now = Timestamp::now().millis();
+    let at = |ms: i64| Timestamp::from_millis(ms).to_string();
+    let m = enroll(&mut f, Program::Tm, &at(now - 40 * day));
+    let mut supervisor = Fixture::signed_in_with(
+        fieldnote_protocol::ServerRole::Supervisor,
+        fieldnote_core::StoreKey::generate(),
+    );
+    let mut sign_all = |f: &mut Fixture, signed_days_ago: i64| {
+        let plan = f.plan(m, Program::Tm);
+        let when = Some(Timestamp::from_millis(now - signed_days_ago * day));
+        f.store.sign_plan_at(plan, f.worker_signer(), when).unwrap();
+        f.store
+            .sign_plan_at(
+                plan,
+                Signer::witnessed("Parent", Role::Guardian, f.worker),
+                when,
+            )
+            .unwrap();
+        supervisor
+            .store
+            .merge_remote(plan, &f.store.document_bytes(plan).unwrap())
+            .unwrap();
+        supervisor
+            .store
+            .sign_plan_at(plan, supervisor.staff_signer(Role::Supervisor), when)
+            .unwrap();
+        deliver_attestations(&supervisor.store, &mut f.store, &[plan]);
+    };
+    sign_all(&mut f, 25);
+    // 65 days from now the plan signed 25 days ago is 90 days old.
+    assert_ne!(
+        status_of(&f, m, "TM-4", &at(now + 60 * day)),
+        Status::Overdue
+    );
+    assert_eq!(
+        status_of(&f, m, "TM-4", &at(now + 70 * day)),
+        Status::Overdue
+    );
+    sign_all(&mut f, 1);
+    assert_ne!(
+        status_of(&f, m, "TM-4", &at(now + 70 * day)),
+        Status::Overdue,
+        "the revision restarts the 90 days"
+    );
+    assert_eq!(
+        status_of(&f, m, "TM-4", &at(now + 95 * day)),
+        Status::Overdue
+    );
+}
+
+/// CARES-10: a senior medical professional answers a care coordinator's consultation
+/// request within one business day (IV.A.2). Recorded through the command layer.
+#[test]
+fn cares_10_a_consultation_is_answered_within_one_business_day() {
+    use fieldnote_core::commands::NewConsultation;
+    let mut f = Fixture::new();
+    let coordinator = f.worker;
+    let ask = |f: &mut Fixture, when: &str| {
+        f.store
+            .request_consultation(
+                NewConsultation {
+                    program: Program::Cares,
+                    requested_at: Some(t(when)),
+                    consultant_kind: ConsultantKind::SeniorMedicalProfessional,
+                    topic: "Medication side effects".into(),
+                },
+                coordinator,
+            )
+            .unwrap()
+    };
+    let status = |f: &Fixture, now: &str| {
+        find(
+            &staff::evaluate_staff(&f.store, coordinator, &[Program::Cares], t(now)).unwrap(),
+            "CARES-10",
+        )
+        .status
+        .clone()
+    };
+    // Asked on a Monday morning: due Tuesday; overdue by Wednesday if unanswered.
+    let request = ask(&mut f, "2026-11-16T10:00:00-05:00");
+    assert_eq!(status(&f, "2026-11-16T15:00:00-05:00"), Status::Due);
+    assert_eq!(status(&f, "2026-11-18T10:00:00-05:00"), Status::Overdue);
+    f.store
+        .consultation_answered(request, new_id(), Some(t("2026-11-17T09:00:00-05:00")))
+        .unwrap();
+    assert_eq!(status(&f, "2026-11-18T10:00:00-05:00"), Status::Satisfied);
+    // Answered after a day and a half: late, and kept visible.
+    let mut late = Fixture::new();
+    let coordinator = late.worker;
+    let request = late
+        .store
+        .request_consultation(
+            NewConsultation {
+                program: Program::Cares,
+                requested_at: Some(t("2026-11-16T10:00:00-05:00")),
+                consultant_kind: ConsultantKind::SeniorMedicalProfessional,
+                topic: "Dosage".into(),
+            },
+            coordinator,
+        )
+        .unwrap();
+    late.store
+        .consultation_answered(request, new_id(), Some(t("2026-11-18T09:00:00-05:00")))
+        .unwrap();
+    assert_eq!(
+        find(
+            &staff::evaluate_staff(
+                &late.store,
+                coordinator,
+                &[Program::Cares],
+                t("2026-11-19T10:00:00-05:00")
+            )
+            .unwrap(),
+            "CARES-10"
+        )
+        .status,
+        Status::SatisfiedLate
+    );
+}

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use fieldnote_core::policy::{
+pub use fieldnote_core::policy::{
     AlarmFollow, AlarmFollowConfig, AlarmProgress, FollowState, FollowStep, SyncDecision,
     SyncPolicy, SyncPolicyConfig,
 };
@@ -66,7 +66,7 @@ pub struct AlarmFollowConfig {
 }
 
 /// Where an alarm stands, as the safety store or the server reports it (an
-/// [`AlarmState`]'s `status`: `pending`, `raised`, `acknowledged`, `resolved`, `refused`).
+/// [`AlarmState`]'s `status`).
 #[uniffi::remote(Enum)]
 pub enum AlarmProgress {
     /// Saved on the phone, not yet received by the server (`pending`).
@@ -257,8 +257,7 @@ impl AlarmFollowMachine {
 
     /// How the alarm stands, from the store's view of it (`alarm` or `refresh_alarm`).
     pub fn observed_alarm(&self, alarm: AlarmState, now_ms: i64) {
-        let progress = alarm_progress(&alarm.status);
-        lock(&self.follow).observed(progress, alarm.acknowledged_by, now_ms);
+        lock(&self.follow).observed(alarm.status, alarm.acknowledged_by, now_ms);
     }
 
     /// `fallbacks_due` lists the alarm (`silent` as it says).
@@ -272,30 +271,9 @@ impl AlarmFollowMachine {
     }
 }
 
-/// An [`AlarmState`]'s `status` word as an [`AlarmProgress`]. An unknown word reads as
-/// `pending`, which at worst sends the alarm once more (the server ignores repeats).
-fn alarm_progress(status: &str) -> AlarmProgress {
-    match status {
-        "raised" => AlarmProgress::Sent,
-        "acknowledged" => AlarmProgress::Acknowledged,
-        "resolved" => AlarmProgress::Resolved,
-        "refused" => AlarmProgress::Refused,
-        _ => AlarmProgress::Pending,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_store_status_words_map_to_progress() {
-        assert_eq!(alarm_progress("pending"), AlarmProgress::Pending);
-        assert_eq!(alarm_progress("raised"), AlarmProgress::Sent);
-        assert_eq!(alarm_progress("acknowledged"), AlarmProgress::Acknowledged);
-        assert_eq!(alarm_progress("resolved"), AlarmProgress::Resolved);
-        assert_eq!(alarm_progress("refused"), AlarmProgress::Refused);
-    }
 
     #[test]
     fn the_machines_follow_the_core() {

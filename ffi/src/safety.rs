@@ -16,6 +16,7 @@ use fieldnote_protocol::safety::{AlarmKind, Location};
 use crate::error::{FieldnoteError, Outcome, guard};
 use crate::store::{FieldnoteStore, lock, off_thread};
 use crate::types::{record_id, timestamp};
+use fieldnote_core::policy::AlarmProgress;
 
 /// The alarms a worker can raise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
@@ -45,12 +46,13 @@ pub struct GeoPoint {
 pub struct AlarmState {
     /// The alarm id.
     pub id: String,
-    /// `panic`, `discreet`, `duress` or `missed_check_in`.
-    pub kind: String,
+    /// What kind of alarm.
+    pub kind: AlarmKind,
     /// When it was raised (ms).
     pub raised_at_ms: i64,
-    /// `pending` (not yet on the server), `raised`, `acknowledged`, `resolved` or `refused`.
-    pub status: String,
+    /// Where it stands: pending (not yet on the server), sent, acknowledged, resolved or
+    /// refused (see `refusal`).
+    pub status: AlarmProgress,
     /// Who acknowledged it ("help is coming").
     pub acknowledged_by: Option<String>,
     /// Why the server refused it (then the shell must call for help another way).
@@ -86,17 +88,17 @@ pub struct VisitView {
 impl From<LocalAlarm> for AlarmState {
     fn from(a: LocalAlarm) -> Self {
         let (status, refusal) = match a.status {
-            AlarmStatus::Pending => ("pending", None),
-            AlarmStatus::Raised => ("raised", None),
-            AlarmStatus::Acknowledged => ("acknowledged", None),
-            AlarmStatus::Resolved => ("resolved", None),
-            AlarmStatus::Refused(why) => ("refused", Some(why)),
+            AlarmStatus::Pending => (AlarmProgress::Pending, None),
+            AlarmStatus::Raised => (AlarmProgress::Sent, None),
+            AlarmStatus::Acknowledged => (AlarmProgress::Acknowledged, None),
+            AlarmStatus::Resolved => (AlarmProgress::Resolved, None),
+            AlarmStatus::Refused(why) => (AlarmProgress::Refused, Some(why)),
         };
         AlarmState {
             id: a.id,
-            kind: a.kind.as_str().to_string(),
+            kind: a.kind,
             raised_at_ms: a.raised_at.millis(),
-            status: status.into(),
+            status,
             acknowledged_by: a.acknowledged_by,
             refusal,
         }

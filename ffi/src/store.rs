@@ -394,6 +394,27 @@ impl FieldnoteStore {
         })
     }
 
+    /// Every obligation of one member at `now_ms` (now when absent), satisfied ones
+    /// included, most urgent first: the member screen's compliance list.
+    pub fn obligations(
+        &self,
+        member_id: String,
+        now_ms: Option<i64>,
+    ) -> Outcome<Vec<ObligationItem>> {
+        self.with_store(|s| {
+            let id = record_id("member_id", &member_id)?;
+            let now = match now_ms {
+                Some(ms) => timestamp("now_ms", ms)?,
+                None => Timestamp::now(),
+            };
+            let records = rules::MemberRecords::load(s, id)?;
+            Ok(rules::evaluate_member(&records, now)
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
     /// Full-text search of notes.
     pub fn search(&self, text: String, limit: u32) -> Outcome<Vec<SearchItem>> {
         self.with_store(|s| {
@@ -536,7 +557,7 @@ impl FieldnoteStore {
             let (staff, name) = worker(s)?;
             let signer = match role {
                 Role::Worker => Signer::staff(staff, name, Role::Worker),
-                Role::Member | Role::Guardian | Role::Youth => {
+                Role::Member | Role::Guardian | Role::Youth | Role::Pcp => {
                     if signer_name.trim().is_empty() {
                         return Err(FieldnoteError::invalid("signer_name", "must not be empty"));
                     }
@@ -545,7 +566,7 @@ impl FieldnoteStore {
                 _ => {
                     return Err(FieldnoteError::invalid(
                         "role",
-                        "supervisors sign in the console; use worker, member, guardian or youth",
+                        "supervisors sign in the console; use worker, member, guardian, youth or pcp",
                     ));
                 }
             };

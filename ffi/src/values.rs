@@ -8,6 +8,7 @@ pub use fieldnote_core::model::{
     EnrollmentStatus, IncidentCategory, Modality, OverrideKind, PlaceOfService, Program,
     ProgressRating, RecipientKind, RecordKind, ReferralSource, Role,
 };
+pub use fieldnote_protocol::safety::AlarmKind;
 
 /// A MassHealth program a member is enrolled in.
 #[uniffi::remote(Enum)]
@@ -351,4 +352,17 @@ pub struct Contact {
     pub phone: Option<String>,
     /// Email or other electronic address.
     pub email: Option<String>,
+}
+
+/// What kind of distress an alarm is.
+#[uniffi::remote(Enum)]
+pub enum AlarmKind {
+    /// The panic button.
+    Panic,
+    /// A panic with no visible or audible feedback on the phone.
+    Discreet,
+    /// The duress PIN: looks like cancelling a session, raises an alarm.
+    Duress,
+    /// Raised by the server when a session passes its end and grace period unchecked.
+    MissedCheckIn,
 }

@@ -177,13 +177,19 @@ fn distress_works_with_the_records_locked() {
     let id = store
         .raise_alarm(fieldnote_ffi::DistressKind::Panic, None)
         .unwrap();
-    assert_eq!(store.alarm(id.clone()).unwrap().status, "pending");
+    assert_eq!(
+        store.alarm(id.clone()).unwrap().status,
+        fieldnote_ffi::AlarmProgress::Pending
+    );
     // The alarm is durable: a new process finds it.
     drop(store);
     let again = open(dir.path(), default_store_config());
     again.unlock(key(6), None).unwrap();
     again.lock();
-    assert_eq!(again.alarm(id).unwrap().status, "pending");
+    assert_eq!(
+        again.alarm(id).unwrap().status,
+        fieldnote_ffi::AlarmProgress::Pending
+    );
     assert_eq!(again.visible_alarms().unwrap().len(), 1);
 }
 

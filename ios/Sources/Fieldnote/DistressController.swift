@@ -1,6 +1,8 @@
 // The distress flows, as on Android: one tap saves the alarm durably and sends it; the
 // controller watches for "help is coming" and, when nobody acknowledges within the team's
-// fallback time, calls or (for silent alarms) texts through the platform.
+// fallback time, calls or (for silent alarms) texts through the platform. What to do next is
+// decided by the Rust core's AlarmFollowMachine; this file only sleeps, makes the calls it
+// asks for and dials.
 import Foundation
 import FieldnoteFFI
 
@@ -71,39 +73,53 @@ public final class DistressController: @unchecked Sendable {
         }
     }
 
-    /// Follows one alarm until it is acknowledged or the fallback is used.
+    /// Follows one alarm as the core's `AlarmFollowMachine` directs: sends it, then looks at it
+    /// every `pollMs` until it is acknowledged, falling back to the dialer when the store says
+    /// the team's fallback time has passed (or the server refused it). The stream starts with
+    /// `.saved` and ends with `.acknowledged` or `.fellBack`.
     public func follow(alarmId: String) -> AsyncThrowingStream<DistressState, Error> {
-        AsyncThrowingStream { continuation in
+        let machine = AlarmFollowMachine(config: AlarmFollowConfig(pollMs: Int64(clamping: pollMs)))
+        return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    continuation.yield(.saved(alarmId))
-                    var sent = false
-                    while !Task.isCancelled {
-                        if !sent {
-                            let delivered = (try? await deliver(giveUpAfterSecs: 0)) ?? 0
-                            let local = try store.alarm(alarmId: alarmId)
-                            sent = delivered > 0 || local.status != "pending"
-                            if sent { continuation.yield(.sent(alarmId)) }
-                        }
-                        if sent {
-                            let state: AlarmState
-                            if let fresh = try? await store.refreshAlarm(alarmId: alarmId) {
-                                state = fresh
+                    var shown = DistressState.saved(alarmId)
+                    continuation.yield(shown)
+                    following: while !Task.isCancelled {
+                        switch machine.next(nowMs: clock.nowMs()) {
+                        case .deliver:
+                            if (try? await deliver(giveUpAfterSecs: 0)) != nil {
+                                machine.delivered(nowMs: clock.nowMs())
                             } else {
-                                state = try store.alarm(alarmId: alarmId)
+                                machine.deliveryFailed(nowMs: clock.nowMs())
                             }
-                            if state.status == "acknowledged" || state.status == "resolved" {
-                                continuation.yield(.acknowledged(alarmId, by: state.acknowledgedBy ?? "your team"))
-                                break
+                        case .poll(let atMs):
+                            let wait = atMs - clock.nowMs()
+                            if wait > 0 {
+                                try await Task.sleep(nanoseconds: UInt64(min(wait, 3_600_000)) * 1_000_000)
                             }
+                            let alarm: AlarmState
+                            if let fresh = try? await store.refreshAlarm(alarmId: alarmId) {
+                                alarm = fresh
+                            } else {
+                                alarm = try store.alarm(alarmId: alarmId)
+                            }
+                            let now = clock.nowMs()
+                            machine.observedAlarm(alarm: alarm, nowMs: now)
+                            if let due = try store.fallbacksDue(nowMs: now).first(where: { $0.alarmId == alarmId }) {
+                                machine.fallbackDue(silent: due.silent, nowMs: now)
+                            }
+                        case .fallBack(let silent):
+                            if silent { dialer.sendSilentSms(alarmId: alarmId) } else { dialer.call(alarmId: alarmId) }
+                            try store.fallbackTaken(alarmId: alarmId)
+                            machine.fallbackTaken(nowMs: clock.nowMs())
+                        case .done:
+                            break following
                         }
-                        if let fell = try fallBackWhereDue().first(where: {
-                            if case .fellBack(let id, _) = $0 { return id == alarmId } else { return false }
-                        }) {
-                            continuation.yield(fell)
-                            break
+                        let state = DistressController.distressState(alarmId, machine.state())
+                        if state != shown {
+                            shown = state
+                            continuation.yield(state)
                         }
-                        try await Task.sleep(nanoseconds: pollMs * 1_000_000)
                     }
                     continuation.finish()
                 } catch {
@@ -111,6 +127,16 @@ public final class DistressController: @unchecked Sendable {
                 }
             }
             continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// The screen's view of the machine's state.
+    private static func distressState(_ alarmId: String, _ state: FollowState) -> DistressState {
+        switch state {
+        case .saved: return .saved(alarmId)
+        case .sent: return .sent(alarmId)
+        case .acknowledged(let by): return .acknowledged(alarmId, by: by ?? "your team")
+        case .fellBack(let silent): return .fellBack(alarmId, silent: silent)
         }
     }
 }

@@ -89,6 +89,12 @@ public final class Fieldnote: @unchecked Sendable {
     }
 
     /// A member's timeline.
+    public func obligations(memberId: String, nowMs: Int64? = nil) async throws -> [ObligationItem] {
+        let store = self.store
+        return try await offMain { try store.obligations(memberId: memberId, nowMs: nowMs) }
+    }
+
+    /// A member's timeline, newest first.
     public func timeline(memberId: String) async throws -> [TimelineItem] {
         let store = self.store
         return try await offMain { try store.timeline(memberId: memberId) }
@@ -136,9 +142,8 @@ public final class Fieldnote: @unchecked Sendable {
     /// Sync progress and status for as long as the stream is iterated.
     public func syncEvents() -> AsyncStream<SyncEvent> {
         AsyncStream { continuation in
-            let token = store.addObserver(observer: StreamObserver(continuation: continuation))
-            let store = self.store
-            continuation.onTermination = { _ in store.removeObserver(token: token) }
+            let handle = store.addObserver(observer: StreamObserver(continuation: continuation))
+            continuation.onTermination = { _ in handle.cancel() }
         }
     }
 }

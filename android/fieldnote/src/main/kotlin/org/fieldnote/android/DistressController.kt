@@ -1,7 +1,9 @@
 // The distress flows. One tap saves the alarm (durable before anything else) and sends it;
 // the controller then watches for "help is coming" and, when nobody acknowledges within the
 // team's fallback time, places a call or (for silent alarms) an SMS through the platform.
-// Discreet and duress alarms never make a sound or show on screen.
+// What to do next is decided by the Rust core's AlarmFollowMachine; this file only sleeps,
+// makes the calls it asks for and dials. Discreet and duress alarms never make a sound or
+// show on screen.
 package org.fieldnote.android
 
 import kotlinx.coroutines.CoroutineDispatcher
@@ -10,8 +12,12 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.withContext
+import org.fieldnote.ffi.AlarmFollowConfig
+import org.fieldnote.ffi.AlarmFollowMachine
 import org.fieldnote.ffi.DistressKind
 import org.fieldnote.ffi.FieldnoteException
+import org.fieldnote.ffi.FollowState
+import org.fieldnote.ffi.FollowStep
 import org.fieldnote.ffi.GeoPoint
 
 /** What the platform does when an alarm is not acknowledged in time. */
@@ -80,40 +86,65 @@ class DistressController(
     }
 
     /**
-     * Follows one alarm: sends it, then polls the server until it is acknowledged, falling back
-     * to the dialer if the team's fallback time passes first. The flow ends with
-     * [DistressState.Acknowledged] or [DistressState.FellBack].
+     * Follows one alarm as the core's [AlarmFollowMachine] directs: sends it, then looks at it
+     * every [pollMs] until it is acknowledged, falling back to the dialer when the store says
+     * the team's fallback time has passed (or the server refused it). The flow starts with
+     * [DistressState.Saved] and ends with [DistressState.Acknowledged] or
+     * [DistressState.FellBack].
      */
     fun follow(alarmId: String): Flow<DistressState> = flow {
-        emit(DistressState.Saved(alarmId))
-        var sent = false
-        while (true) {
-            if (!sent) {
-                sent = try {
-                    deliver(giveUpAfterSecs = 0) > 0 || store.alarm(alarmId).status != "pending"
-                } catch (e: FieldnoteException.Offline) {
-                    false
+        val machine = AlarmFollowMachine(AlarmFollowConfig(pollMs = pollMs))
+        try {
+            var shown: DistressState = DistressState.Saved(alarmId)
+            emit(shown)
+            while (true) {
+                when (val step = machine.next(clock.nowMs())) {
+                    FollowStep.Deliver -> {
+                        val sent = try {
+                            deliver(giveUpAfterSecs = 0)
+                            true
+                        } catch (e: FieldnoteException) {
+                            false
+                        }
+                        if (sent) machine.delivered(clock.nowMs()) else machine.deliveryFailed(clock.nowMs())
+                    }
+                    is FollowStep.Poll -> {
+                        val wait = step.atMs - clock.nowMs()
+                        if (wait > 0) delay(wait)
+                        val alarm = try {
+                            store.refreshAlarm(alarmId)
+                        } catch (e: FieldnoteException) {
+                            withContext(io) { store.alarm(alarmId) }
+                        }
+                        val now = clock.nowMs()
+                        machine.observedAlarm(alarm, now)
+                        val due = withContext(io) { store.fallbacksDue(now) }.firstOrNull { it.alarmId == alarmId }
+                        if (due != null) machine.fallbackDue(due.silent, now)
+                    }
+                    is FollowStep.FallBack -> {
+                        withContext(io) {
+                            if (step.silent) dialer.sendSilentSms(alarmId) else dialer.call(alarmId)
+                            store.fallbackTaken(alarmId)
+                        }
+                        machine.fallbackTaken(clock.nowMs())
+                    }
+                    is FollowStep.Done -> return@flow
                 }
-                if (sent) emit(DistressState.Sent(alarmId))
-            }
-            if (sent) {
-                val state = try {
-                    store.refreshAlarm(alarmId)
-                } catch (e: FieldnoteException.Offline) {
-                    store.alarm(alarmId)
-                }
-                val by = state.acknowledgedBy
-                if (state.status == "acknowledged" || state.status == "resolved") {
-                    emit(DistressState.Acknowledged(alarmId, by ?: "your team"))
-                    return@flow
+                val state = toDistressState(alarmId, machine.state())
+                if (state != shown) {
+                    shown = state
+                    emit(state)
                 }
             }
-            val fell = fallBackWhereDue().firstOrNull { it.alarmId == alarmId }
-            if (fell != null) {
-                emit(fell)
-                return@flow
-            }
-            delay(pollMs)
+        } finally {
+            machine.close()
         }
+    }
+
+    private fun toDistressState(alarmId: String, state: FollowState): DistressState = when (state) {
+        FollowState.Saved -> DistressState.Saved(alarmId)
+        FollowState.Sent -> DistressState.Sent(alarmId)
+        is FollowState.Acknowledged -> DistressState.Acknowledged(alarmId, state.acknowledgedBy ?: "your team")
+        is FollowState.FellBack -> DistressState.FellBack(alarmId, state.silent)
     }
 }

@@ -15,6 +15,7 @@ import org.fieldnote.ffi.FieldnoteStore
 import org.fieldnote.ffi.NewMember
 import org.fieldnote.ffi.NewNote
 import org.fieldnote.ffi.NoteView
+import org.fieldnote.ffi.ObligationItem
 import org.fieldnote.ffi.Repairs
 import org.fieldnote.ffi.SearchItem
 import org.fieldnote.ffi.StoreConfig
@@ -108,6 +109,10 @@ class Fieldnote(
     /** The today view, most urgent first. */
     suspend fun today(nowMs: Long? = null): List<TodayItem> = withContext(io) { store.today(nowMs) }
 
+    /** Every obligation of one member, satisfied ones included, most urgent first. */
+    suspend fun obligations(memberId: String, nowMs: Long? = null): List<ObligationItem> =
+        withContext(io) { store.obligations(memberId, nowMs) }
+
     /** A member's timeline. */
     suspend fun timeline(memberId: String): List<TimelineItem> = withContext(io) { store.timeline(memberId) }
 
@@ -151,8 +156,8 @@ class Fieldnote(
                 trySend(SyncEvent.Status(status))
             }
         }
-        val token = store.addObserver(observer)
-        awaitClose { store.removeObserver(token) }
+        val handle = store.addObserver(observer)
+        awaitClose { handle.use { it.cancel() } }
     }
 
     /** Locks and releases the native object. */

@@ -1,6 +1,7 @@
-// Runs the sync policy in a coroutine: sleeps until the next sync is due, syncs, and feeds
-// the outcome back. The Android app starts it in its process scope and forwards
-// connectivity changes; WorkManager can call syncOnce() when the app is in the background.
+// Runs the core's sync schedule (SyncScheduleMachine) in a coroutine: asks it what to do,
+// syncs or sleeps as it says, and feeds the outcome back. The Android app starts it in its
+// process scope and forwards connectivity changes; WorkManager can call syncOnce() when the
+// app is in the background. No decision is made here: only the timer and the wake-ups.
 package org.fieldnote.android
 
 import kotlinx.coroutines.CoroutineScope
@@ -8,10 +9,10 @@ import kotlinx.coroutines.Job
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.sync.Mutex
-import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withTimeoutOrNull
 import org.fieldnote.ffi.FieldnoteException
+import org.fieldnote.ffi.SyncDecision
+import org.fieldnote.ffi.SyncScheduleMachine
 import org.fieldnote.ffi.SyncSummary
 
 /** The outcome of one scheduled sync. */
@@ -23,24 +24,23 @@ sealed interface SyncOutcome {
     data class Failed(val error: FieldnoteException, val retryable: Boolean) : SyncOutcome
 }
 
-/** Syncs [fieldnote] when [policy] says so. */
+/** Syncs [fieldnote] when [policy] says so. The policy is thread-safe (it locks in Rust). */
 class SyncScheduler(
     private val fieldnote: Fieldnote,
-    private val policy: SyncPolicy = SyncPolicy(),
+    private val policy: SyncScheduleMachine = syncPolicy(),
     private val clock: Clock = Clock.SYSTEM,
 ) {
     private val wake = Channel<Unit>(Channel.CONFLATED)
-    private val lock = Mutex()
 
     /** The link changed. */
-    suspend fun onConnectivity(online: Boolean) {
-        lock.withLock { policy.onConnectivity(online, clock.nowMs()) }
+    fun onConnectivity(online: Boolean) {
+        policy.onConnectivity(online, clock.nowMs())
         wake.trySend(Unit)
     }
 
     /** Something was saved locally. */
-    suspend fun onWrite() {
-        lock.withLock { policy.onWrite(clock.nowMs()) }
+    fun onWrite() {
+        policy.onWrite(clock.nowMs())
         wake.trySend(Unit)
     }
 
@@ -51,11 +51,9 @@ class SyncScheduler(
         } catch (e: FieldnoteException) {
             SyncOutcome.Failed(e, retryable = e is FieldnoteException.Offline)
         }
-        lock.withLock {
-            when (outcome) {
-                is SyncOutcome.Done -> policy.onSyncSucceeded(clock.nowMs())
-                is SyncOutcome.Failed -> policy.onSyncFailed(clock.nowMs(), outcome.retryable)
-            }
+        when (outcome) {
+            is SyncOutcome.Done -> policy.onSyncSucceeded(clock.nowMs())
+            is SyncOutcome.Failed -> policy.onSyncFailed(clock.nowMs(), outcome.retryable)
         }
         return outcome
     }
@@ -64,15 +62,10 @@ class SyncScheduler(
     fun start(scope: CoroutineScope, onOutcome: (SyncOutcome) -> Unit = {}): Job = scope.launch {
         while (isActive) {
             val now = clock.nowMs()
-            val next = lock.withLock { policy.nextSyncAtMs(now) }
-            if (next != null && next <= now) {
-                onOutcome(syncOnce())
-                continue
-            }
-            if (next == null) {
-                wake.receive()
-            } else {
-                withTimeoutOrNull(next - now) { wake.receive() }
+            when (val decision = policy.step(now)) {
+                SyncDecision.SyncNow -> onOutcome(syncOnce())
+                is SyncDecision.WaitUntil -> withTimeoutOrNull(decision.atMs - now) { wake.receive() }
+                SyncDecision.WaitForNetwork -> wake.receive()
             }
         }
     }

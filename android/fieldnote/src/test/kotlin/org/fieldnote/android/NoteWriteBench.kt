@@ -5,8 +5,11 @@ package org.fieldnote.android
 
 import kotlinx.coroutines.runBlocking
 import org.fieldnote.ffi.FieldnoteStore
+import org.fieldnote.ffi.Modality
 import org.fieldnote.ffi.NewMember
 import org.fieldnote.ffi.NewNote
+import org.fieldnote.ffi.Program
+import org.fieldnote.ffi.ReferralSource
 import org.fieldnote.ffi.defaultStoreConfig
 
 private const val NARRATIVE = "Met the member at the day shelter. Reviewed the housing application " +
@@ -26,8 +29,8 @@ object NoteWriteBench {
         val store = FieldnoteStore(dir, defaultStoreConfig())
         store.unlock(ByteArray(32) { 7 }, null)
         runBlocking { store.signIn(url, "worker1.north", TestServer.PASSWORD, null, "kotlin-bench") }
-        val member = store.addMember(NewMember("Bench", "Member", "1990-04-01", "100200300400", "English", "csp", null, "health_plan", null))
-        fun note(i: Int) = NewNote(member, "csp", "in_person", 1_780_000_000_000 + i * 60_000L, 45u, NARRATIVE, null, true)
+        val member = store.addMember(NewMember("Bench", "Member", "1990-04-01", "100200300400", "English", Program.CSP, null, ReferralSource.HEALTH_PLAN, null))
+        fun note(i: Int) = NewNote(member, Program.CSP, Modality.IN_PERSON, 1_780_000_000_000 + i * 60_000L, 45u, NARRATIVE, null, true)
         val ids = ArrayList<String>()
         repeat(notes / 10) { ids += store.draftNote(note(it)) }
         for (id in ids) store.note(id)
