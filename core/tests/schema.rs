@@ -66,7 +66,7 @@ fn dump(conn: &Connection) -> Vec<String> {
         .map(Result::unwrap),
     );
     for query in [
-        "SELECT id || kind || coalesce(member_id,'') || coalesce(program,'') || at || title FROM records ORDER BY id",
+        "SELECT id || kind || coalesce(member_id,'') || coalesce(program,'') || at || title || coalesce(body,'') FROM records ORDER BY id",
         "SELECT id || display_name || date_of_birth || masshealth_id FROM members ORDER BY id",
         "SELECT id || member_id || program || status FROM enrollments ORDER BY id",
         "SELECT id || member_id || started_at || modality || member_engaged || purposes || session_fields_complete || telehealth_reason_given FROM notes ORDER BY id",
@@ -98,7 +98,7 @@ fn upgraded_database_equals_fresh() {
         "search finds notes"
     );
 
-    for version in 1..=4 {
+    for version in 1..=5 {
         let old_dir = tempfile::tempdir().unwrap();
         Store::create_at_version_for_test(old_dir.path(), &key(), version, &records).unwrap();
         let upgraded = Store::open(old_dir.path(), key()).unwrap();

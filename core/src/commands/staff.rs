@@ -142,10 +142,8 @@ impl Store {
         if new.employment_started_on.0 > today + chrono::Days::new(366) {
             form.fail("employment_started_on", "is more than a year ahead");
         }
-        if let Some(done) = new.completed_on {
-            if done.0 > today {
-                form.fail("completed_on", "must not be in the future");
-            }
+        if new.completed_on.is_some_and(|done| done.0 > today) {
+            form.fail("completed_on", "must not be in the future");
         }
         self.write_checked(
             form,

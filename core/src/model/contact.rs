@@ -27,6 +27,33 @@ pub enum Modality {
 }
 
 impl Modality {
+    /// Every modality.
+    pub const ALL: [Modality; 6] = [
+        Modality::InPerson,
+        Modality::Phone,
+        Modality::Telehealth,
+        Modality::Text,
+        Modality::Collateral,
+        Modality::CaseRelatedWork,
+    ];
+
+    /// The stored word (`in_person`...).
+    pub fn word(self) -> &'static str {
+        match self {
+            Modality::InPerson => "in_person",
+            Modality::Phone => "phone",
+            Modality::Telehealth => "telehealth",
+            Modality::Text => "text",
+            Modality::Collateral => "collateral",
+            Modality::CaseRelatedWork => "case_related_work",
+        }
+    }
+
+    /// The modality of a stored word.
+    pub fn from_word(word: &str) -> Option<Modality> {
+        Modality::ALL.into_iter().find(|m| m.word() == word)
+    }
+
     /// Whether the member takes part in this kind of contact.
     pub fn with_member(self) -> bool {
         matches!(
@@ -282,4 +309,18 @@ pub struct DocumentDelivery {
     /// entered after the fact keeps both times (see [`crate::commands::BACKDATE_LIMIT_DAYS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recorded_at: Option<Timestamp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modality_words_are_their_serde_names() {
+        for m in Modality::ALL {
+            let json = serde_json::to_string(&m).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", m.word()));
+            assert_eq!(Modality::from_word(m.word()), Some(m));
+        }
+    }
 }

@@ -40,12 +40,14 @@ pub struct MemberRecords {
 impl MemberRecords {
     /// Loads every record of `member_id` from the store.
     pub fn load(store: &Store, member_id: RecordId) -> Result<MemberRecords> {
-        let mut records = vec![store.get(member_id)?];
-        for entry in store.timeline(member_id)? {
-            // Notes come from their projection; no note document is loaded.
-            if entry.kind != RecordKind::ContactNote.as_str() {
-                records.push(store.get(entry.record_id)?);
-            }
+        // Everything from projections: record contents and note facts; no document is
+        // loaded.
+        let records = store.member_records_but_notes(member_id)?;
+        if !records.iter().any(|r| r.id == member_id) {
+            return Err(crate::Error::NotFound {
+                kind: "member",
+                id: member_id,
+            });
         }
         let mut out = MemberRecords::from_records(member_id, records);
         out.notes = store.note_facts(member_id)?;

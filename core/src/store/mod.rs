@@ -849,16 +849,24 @@ impl Store {
                         AND a.kind = 'finalize')
              FROM notes n WHERE n.member_id = ?1 ORDER BY n.started_at, n.id",
         )?;
+        // A year of a caseload is thousands of rows: each is read without allocating where
+        // it can (the member is the one asked for; words are matched, not parsed as JSON).
         let rows = stmt.query_map([member_id.to_string()], |r| {
-            let vocabulary = |s: String| serde_json::from_value(serde_json::Value::String(s)).ok();
+            let id = r.get_ref(0)?.as_str()?;
+            let purposes = r.get_ref(6)?.as_str()?;
             Ok(NoteFacts {
-                id: parse_id(r.get::<_, String>(0)?),
-                member_id: parse_id(r.get::<_, String>(1)?),
-                program: Program::from_code(&r.get::<_, String>(2)?).unwrap_or(Program::Csp),
+                id: RecordId::parse_str(id).unwrap_or_default(),
+                member_id,
+                program: Program::from_code(r.get_ref(2)?.as_str()?).unwrap_or(Program::Csp),
                 started_at: Timestamp::from_millis(r.get(3)?),
-                modality: vocabulary(r.get(4)?).unwrap_or(Modality::CaseRelatedWork),
+                modality: Modality::from_word(r.get_ref(4)?.as_str()?)
+                    .unwrap_or(Modality::CaseRelatedWork),
                 member_engaged: r.get(5)?,
-                purposes: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+                purposes: if purposes == "[]" {
+                    Vec::new()
+                } else {
+                    serde_json::from_str(purposes).unwrap_or_default()
+                },
                 addendum_to: r.get::<_, Option<String>>(7)?.map(parse_id),
                 session_fields_complete: r.get(8)?,
                 telehealth_reason_given: r.get(9)?,
@@ -866,6 +874,51 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every record of a member but its notes (the member's own record included), read
+    /// from their projected content: no document is loaded. Plans carry their
+    /// attestations; other kinds none (the rules read only plans' signatures).
+    pub fn member_records_but_notes(&self, member_id: RecordId) -> Result<Vec<Record>> {
+        // The kinds are named so that the (member, kind) index answers: a member's notes,
+        // thousands of them, are never visited.
+        let kinds = RecordKind::ALL
+            .iter()
+            .filter(|k| !matches!(k, RecordKind::ContactNote | RecordKind::Member))
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<(String, String, Option<String>)> = self
+            .main
+            .prepare_cached(&format!(
+                "SELECT id, kind, body FROM records WHERE id = ?1 AND kind = 'member'
+                 UNION ALL
+                 SELECT id, kind, body FROM records WHERE member_id = ?1 AND kind IN ({kinds})"
+            ))?
+            .query_map([member_id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, kind, body) in rows {
+            let id = parse_id(id);
+            let body = match body.map(|b| serde_json::from_str::<RecordBody>(&b)) {
+                Some(Ok(body)) => body,
+                // Not projected yet, or unreadable: the document is the truth.
+                _ => self.load(id)?.body()?,
+            };
+            let attestations = if kind == RecordKind::Plan.as_str() {
+                self.attestations(id)?
+            } else {
+                Vec::new()
+            };
+            out.push(Record {
+                id,
+                body,
+                attestations,
+            });
+        }
+        Ok(out)
     }
 
     /// Full-text search over note narratives, best match first. The text is searched as
@@ -1083,8 +1136,9 @@ impl Store {
             let mut doc = Document::create(*id, &actor, body)?;
             let bytes = doc.save_uncompressed();
             insert_chunk(&tx, *id, &bytes, &mut doc)?;
-            // From version 3 on, the projection tables are the ones the code writes today.
-            if version >= 3 {
+            // From version 6 on, the projection tables are the ones the code writes today
+            // (an older store's are rebuilt when it is opened).
+            if version >= 6 {
                 projection::project(&tx, *id, body)?;
             }
         }

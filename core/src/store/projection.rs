@@ -20,11 +20,21 @@ pub(crate) const DERIVED_TABLES: &[&str] = &[
 pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> Result<()> {
     let id_s = id.to_string();
     let member = body.member_id().map(|m| m.to_string());
+    // The content the rules read, for every kind but notes (theirs are the `notes` facts).
+    let json = match body {
+        RecordBody::ContactNote(_) => None,
+        other => Some(
+            serde_json::to_string(other).map_err(|e| crate::error::Error::Document {
+                id,
+                reason: format!("could not be projected: {e}"),
+            })?,
+        ),
+    };
     tx.prepare_cached(
-        "INSERT INTO records (id, kind, member_id, program, at, title, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO records (id, kind, member_id, program, at, title, updated_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET member_id = ?3, program = ?4, at = ?5, title = ?6,
-             updated_at = ?7",
+             updated_at = ?7, body = ?8",
     )?
     .execute(params![
         id_s,
@@ -34,6 +44,7 @@ pub(crate) fn project(tx: &Transaction<'_>, id: RecordId, body: &RecordBody) -> 
         body.timeline_at().millis(),
         body.title(),
         Timestamp::now().millis(),
+        json,
     ])?;
     match body {
         RecordBody::Member(m) => {

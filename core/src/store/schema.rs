@@ -43,6 +43,10 @@ pub(crate) const MAIN: &[Migration] = &[
         version: 5,
         sql: include_str!("../../migrations/main/005_masshealth_index.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../../migrations/main/006_record_bodies.sql"),
+    },
 ];
 
 /// Migrations of the outbox database.
