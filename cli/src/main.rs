@@ -220,6 +220,9 @@ enum MemberCmd {
         /// Why they were referred.
         #[arg(long)]
         referral_reason: Option<String>,
+        /// The correctional facility, for a correctional_facility referral (required then).
+        #[arg(long)]
+        referral_facility: Option<String>,
     },
     /// The caseload.
     List,
@@ -380,6 +383,10 @@ enum PlanCmd {
         /// TM: the youth signs the action plan too.
         #[arg(long)]
         youth_signs: bool,
+        /// Which plan (default: the program's service plan); CARES also keeps
+        /// transition_to_adulthood_plan and aftercare_plan.
+        #[arg(long)]
+        kind: Option<String>,
     },
     /// Sign a plan in a role.
     Sign {
@@ -863,6 +870,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             referral_source,
             referred_at,
             referral_reason,
+            referral_facility,
         }) => {
             let mut f = fields::Fields::default();
             let program = f.program(&p);
@@ -884,6 +892,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 referred_at,
                 referral_source: source.unwrap_or(ReferralSource::SelfReferral),
                 referral_reason,
+                referral_facility,
             };
             f.validated(new.field_errors());
             f.finish("member")?;
@@ -1053,6 +1062,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             criminogenic,
             conflict_checked,
             youth_signs,
+            kind,
         }) => {
             let mut f = fields::Fields::default();
             let program = f.program(&p);
@@ -1066,6 +1076,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     )
                 })
                 .collect();
+            let kind: Option<PlanKind> = kind.and_then(|k| {
+                f.word(
+                    "kind",
+                    "use service_plan, individual_action_plan, individual_care_plan, person_centered_treatment_plan, ltss_care_plan, transition_to_adulthood_plan or aftercare_plan",
+                    &k,
+                )
+            });
             f.finish("plan")?;
             let Some(program) = program else {
                 return Err(invalid("program", fields::PROGRAM).into());
@@ -1086,6 +1103,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                         .collect(),
                     supervision_conflict_checked: conflict_checked,
                     youth_signs,
+                    kind,
                 },
                 worker,
             )?;

@@ -35,11 +35,16 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    /// The wait before attempt `n` (0 is the first retry).
+    /// The wait before attempt `n` (0 is the first retry): the core's doubling
+    /// ([`fieldnote_core::policy::doubled_backoff_ms`]), the one the sync schedule uses.
     pub fn wait(&self, n: u32) -> Duration {
-        self.first
-            .saturating_mul(1u32.checked_shl(n.min(16)).unwrap_or(u32::MAX))
-            .min(self.max)
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let wait = fieldnote_core::policy::doubled_backoff_ms(
+            ms(self.first),
+            ms(self.max),
+            n.saturating_add(1),
+        );
+        Duration::from_millis(u64::try_from(wait).unwrap_or(0))
     }
 }
 

@@ -657,3 +657,47 @@ fn a_paper_signature_carries_when_it_was_given_within_the_limit() {
     .unwrap_err();
     assert!(refused.starts_with("signed_at:"), "{refused}");
 }
+
+#[test]
+fn a_plan_is_of_a_kind_its_program_keeps() {
+    let mut f = Fixture::new();
+    let cares = f.member(Program::Cares);
+    let csp = f.member(Program::Csp);
+    let plan = |member, program, kind| NewPlan {
+        member_id: member,
+        program,
+        problems_and_needs: "Needs".into(),
+        strengths: "Strengths".into(),
+        summary: "Summary".into(),
+        goals: vec![NewGoal {
+            statement: "A goal".into(),
+            addresses_criminogenic: Vec::new(),
+        }],
+        supervision_conflict_checked: false,
+        youth_signs: false,
+        kind,
+    };
+    let id = f
+        .store
+        .create_plan(
+            plan(cares, Program::Cares, Some(PlanKind::AftercarePlan)),
+            f.worker,
+        )
+        .unwrap();
+    let RecordBody::Plan(p) = body(&f.store, id) else {
+        panic!("a plan")
+    };
+    assert_eq!(p.kind, PlanKind::AftercarePlan);
+    let id = f
+        .store
+        .create_plan(plan(csp, Program::Csp, None), f.worker)
+        .unwrap();
+    let RecordBody::Plan(p) = body(&f.store, id) else {
+        panic!("a plan")
+    };
+    assert_eq!(p.kind, PlanKind::ServicePlan);
+    let mut bad = plan(csp, Program::Csp, Some(PlanKind::AftercarePlan));
+    bad.goals.clear();
+    let err = f.store.create_plan(bad, f.worker).unwrap_err();
+    assert_eq!(fields(&err), ["goals", "kind"]);
+}

@@ -1691,6 +1691,7 @@ fn cp_1_and_cares_1_read_the_plan_their_program_creates() {
                 }],
                 supervision_conflict_checked: false,
                 youth_signs: false,
+                kind: None,
             },
             f.worker,
         )
@@ -1795,6 +1796,7 @@ fn csp_6_the_service_plan_is_signed_by_worker_and_enrollee_within_14_days() {
                 }],
                 supervision_conflict_checked: false,
                 youth_signs: false,
+                kind: None,
             },
             f.worker,
         )

@@ -975,6 +975,7 @@ fn commands_store_exactly_what_was_entered() {
         referred_at: Some(Timestamp::parse("2026-10-01T09:00:00-04:00").unwrap()),
         referral_source: ReferralSource::Probation,
         referral_reason: Some("Released last week".into()),
+        referral_facility: None,
     };
     let added = f.store.add_member(new.clone(), f.worker).unwrap();
     let RecordBody::Member(m) = f.store.get(added.member_id).unwrap().body else {
@@ -1017,6 +1018,7 @@ fn commands_store_exactly_what_was_entered() {
         }],
         supervision_conflict_checked: false,
         youth_signs: false,
+        kind: None,
     };
     let id = f.store.create_plan(plan, f.worker).unwrap();
     let RecordBody::Plan(p) = f.store.get(id).unwrap().body else {

@@ -40,6 +40,7 @@ fn main() {
             referred_at_ms: None,
             referral_source: ReferralSource::HealthPlan,
             referral_reason: None,
+            referral_facility: None,
         })
         .unwrap();
     let note = |i: usize| NewNote {

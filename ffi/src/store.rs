@@ -361,6 +361,7 @@ impl FieldnoteStore {
                     referred_at: Some(referred),
                     referral_source: source,
                     referral_reason: member.referral_reason,
+                    referral_facility: member.referral_facility,
                 },
                 worker,
             )?;
@@ -533,6 +534,7 @@ impl FieldnoteStore {
                     .collect(),
                 supervision_conflict_checked: plan.supervision_conflict_checked,
                 youth_signs: plan.youth_signs,
+                kind: plan.kind,
             };
             Ok(s.create_plan(new, author)?.to_string())
         })

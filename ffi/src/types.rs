@@ -3,8 +3,8 @@
 //! closed value sets (programs, modalities, roles, statuses) are enums (`crate::values`).
 
 use fieldnote_core::model::{
-    Contact, ContactPurpose, EnrollmentStatus, Modality, PlaceOfService, Program, RecordKind,
-    ReferralSource, Role,
+    Contact, ContactPurpose, EnrollmentStatus, Modality, PlaceOfService, PlanKind, Program,
+    RecordKind, ReferralSource, Role,
 };
 use fieldnote_core::rules::{Obligation, Status, TodayEntry};
 use fieldnote_core::store::{CaseloadEntry, SearchHit, TimelineEntry};
@@ -34,6 +34,9 @@ pub struct NewMember {
     pub referral_source: ReferralSource,
     /// Why the member was referred, in the referrer's words.
     pub referral_reason: Option<String>,
+    /// The correctional facility, for a referral from one (required then).
+    #[uniffi(default = None)]
+    pub referral_facility: Option<String>,
 }
 
 /// A new service plan (an individual action plan in TM), completed and ready to sign.
@@ -58,6 +61,10 @@ pub struct NewPlan {
     /// TM: the youth signs the action plan too.
     #[uniffi(default = false)]
     pub youth_signs: bool,
+    /// Which plan; the program's service plan when absent (CARES also keeps a
+    /// transition-to-adulthood plan and an aftercare plan).
+    #[uniffi(default = None)]
+    pub kind: Option<PlanKind>,
 }
 
 /// What a contact was for, as the program rules read it (the core's `ContactPurpose`).

@@ -5,7 +5,7 @@
 pub use fieldnote_core::commands::{ReportedTo, WaitlistNotified};
 pub use fieldnote_core::model::{
     AttemptOutcome, Channel, ConsultantKind, Contact, CriminogenicFactor, DocumentKind,
-    EnrollmentStatus, IncidentCategory, Modality, OverrideKind, PlaceOfService, Program,
+    EnrollmentStatus, IncidentCategory, Modality, OverrideKind, PlaceOfService, PlanKind, Program,
     ProgressRating, RecipientKind, RecordKind, ReferralSource, Role,
 };
 pub use fieldnote_protocol::safety::AlarmKind;
@@ -365,4 +365,23 @@ pub enum AlarmKind {
     Duress,
     /// Raised by the server when a session passes its end and grace period unchecked.
     MissedCheckIn,
+}
+
+/// Which kind of plan, in each program's own words.
+#[uniffi::remote(Enum)]
+pub enum PlanKind {
+    /// CSP / CSP-JI service plan (CSP-6, CSP-7, JI-4).
+    ServicePlan,
+    /// TM individual action plan (TM-3, TM-4).
+    IndividualActionPlan,
+    /// CARES Individual Care Plan (CARES-1).
+    IndividualCarePlan,
+    /// BH CP person-centered treatment plan (CP-1).
+    PersonCenteredTreatmentPlan,
+    /// LTSS CP care plan (CP-1).
+    LtssCarePlan,
+    /// CARES transition-to-adulthood plan, from age 16 (CARES-7).
+    TransitionToAdulthoodPlan,
+    /// CARES aftercare / transition plan before removal of assignment (CARES-8).
+    AftercarePlan,
 }

@@ -138,6 +138,7 @@ fn no_file_the_ffi_writes_holds_phi_pins_or_places() {
             referred_at_ms: None,
             referral_source: ReferralSource::SelfReferral,
             referral_reason: None,
+            referral_facility: None,
         })
         .unwrap();
     for i in 0..10 {

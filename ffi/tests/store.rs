@@ -148,6 +148,7 @@ fn bad_input_is_refused_by_field_and_panics_become_errors() {
             goals: vec!["g".into()],
             supervision_conflict_checked: false,
             youth_signs: false,
+            kind: None,
         }),
         Err(FieldnoteError::SignInRequired { .. })
     ));
@@ -333,6 +334,7 @@ fn significant_changes_and_waivers_go_through_the_core_commands() {
                 referred_at_ms: None,
                 referral_source: ReferralSource::Probation,
                 referral_reason: None,
+                referral_facility: None,
             })
             .unwrap();
         (dir, store, member)

@@ -146,6 +146,9 @@ pub struct NewMember {
     pub referral_source: ReferralSource,
     /// Why, when the referral says.
     pub referral_reason: Option<String>,
+    /// The correctional facility, for a referral from one (required then: CSP-JI in-reach,
+    /// JI-6).
+    pub referral_facility: Option<String>,
 }
 
 impl NewMember {
@@ -175,7 +178,7 @@ impl NewMember {
                 received_at: self.referred_at.unwrap_or_else(Timestamp::now),
                 source: self.referral_source.clone(),
                 referrer: None,
-                facility: None,
+                facility: Form::optional(self.referral_facility.clone()),
                 reason: self.referral_reason.clone(),
             },
             intake_at: None,
@@ -234,6 +237,20 @@ pub struct NewPlan {
     pub supervision_conflict_checked: bool,
     /// TM: the youth signs the action plan too.
     pub youth_signs: bool,
+    /// Which plan; the program's service plan when not given. CARES also keeps a
+    /// transition-to-adulthood plan (CARES-7) and an aftercare plan (CARES-8).
+    pub kind: Option<PlanKind>,
+}
+
+impl NewPlan {
+    /// The plan kinds `program` keeps.
+    pub fn kinds_of(program: Program) -> Vec<PlanKind> {
+        let mut kinds = vec![PlanKind::service_plan_of(program)];
+        if program == Program::Cares {
+            kinds.extend([PlanKind::TransitionToAdulthoodPlan, PlanKind::AftercarePlan]);
+        }
+        kinds
+    }
 }
 
 /// One goal of a new plan.
@@ -334,19 +351,21 @@ impl Store {
 
     /// Creates a completed plan from what the worker entered, written by `author`.
     pub fn create_plan(&mut self, new: NewPlan, author: StaffId) -> Result<RecordId> {
+        let mut form = Form::new();
         if new.goals.is_empty() {
-            return Err(Error::Invalid {
-                kind: "plan",
-                errors: vec![FieldError {
-                    field: "goals".into(),
-                    reason: "a plan needs at least one goal".into(),
-                }],
-            });
+            form.fail("goals", "a plan needs at least one goal");
         }
+        let kind = new
+            .kind
+            .unwrap_or_else(|| PlanKind::service_plan_of(new.program));
+        if !NewPlan::kinds_of(new.program).contains(&kind) {
+            form.fail("kind", "this program keeps no plan of this kind");
+        }
+        form.finish("plan")?;
         let plan = Plan {
             member_id: new.member_id,
             program: new.program,
-            kind: PlanKind::service_plan_of(new.program),
+            kind,
             status: PlanStatus::Completed,
             revision_of: None,
             completed_at: Some(Timestamp::now()),

@@ -121,10 +121,10 @@ fn has(n: &NoteFacts, p: ContactPurpose) -> bool {
     n.purposes.contains(&p)
 }
 
+/// The first face-to-face contact since the referral: an in-person note (a call or text
+/// marked as the first appointment is not one).
 fn face_to_face(c: &Ctx<'_>) -> Option<Timestamp> {
-    first_note(c, referral(c), |n| {
-        n.modality == Modality::InPerson || has(n, ContactPurpose::FirstAppointment)
-    })
+    first_note(c, referral(c), |n| n.modality == Modality::InPerson)
 }
 
 fn assessments<'a>(c: &'a Ctx<'_>) -> impl Iterator<Item = &'a NeedsAssessment> {
@@ -1024,10 +1024,10 @@ pub static RULES: &[Rule] = &[
             let Some(from) = discharged(c) else {
                 return window(None, None, Clock::Days(30));
             };
-            let removal = Clock::Days(0).deadline(from);
+            // Two duties: the aftercare plan by removal (one finished later is late, and
+            // shows), and the termination letter within 30 days.
             let plan = plans(c, &[PlanKind::AftercarePlan])
                 .filter_map(|(_, p, _)| p.completed_at)
-                .filter(|t| *t <= removal)
                 .min();
             let letter = delivered(
                 c,
@@ -1036,10 +1036,15 @@ pub static RULES: &[Rule] = &[
                 TO_MEMBER_OR_GUARDIAN,
                 any_plan,
             );
-            let mut w = window(Some(from), plan.and(letter), Clock::Days(30));
-            if plan.is_none() {
-                w[0].detail = Some("no aftercare plan completed before removal".into())
-            }
+            let mut w = window(Some(from), plan, Clock::Days(0));
+            w[0].detail = Some(if plan.is_some() {
+                "aftercare plan".into()
+            } else {
+                "no aftercare plan completed before removal".into()
+            });
+            let mut l = window(Some(from), letter, Clock::Days(30));
+            l[0].detail = Some("termination letter".into());
+            w.extend(l);
             w
         },
     },
