@@ -946,16 +946,25 @@ fn ji_3_assessment_updated_quarterly_or_extended() {
 /// no fixed deadline, shown until documented; waivable (CSP-JI Service Planning 3; Process h).
 #[test]
 fn ji_6_in_reach_coordination_after_a_correctional_referral() {
-    // `NewMember` has no facility field, and a correctional referral needs one: the member
-    // and enrollment are written directly (the synthetic CSP-JI enrollment is such a referral).
     fn from_prison(f: &mut Fixture, referred: Timestamp) -> RecordId {
-        let mut member = synthetic::member(&mut rng());
-        member.masshealth_id = unique_masshealth_id();
-        let m = f.store.create(RecordBody::Member(member)).unwrap();
-        let e = synthetic::enrollment(m, Program::CspJi, f.worker, f.team, referred);
-        assert_eq!(e.referral.source, ReferralSource::CorrectionalFacility);
-        f.store.create(RecordBody::Enrollment(e)).unwrap();
-        m
+        f.store
+            .add_member(
+                NewMember {
+                    given_name: "Rosa".into(),
+                    family_name: "Testvale".into(),
+                    date_of_birth: Day::parse("1988-05-01").unwrap(),
+                    masshealth_id: unique_masshealth_id(),
+                    primary_language: "English".into(),
+                    program: Program::CspJi,
+                    referred_at: Some(referred),
+                    referral_source: ReferralSource::CorrectionalFacility,
+                    referral_reason: None,
+                    referral_facility: Some("Suffolk County House of Correction".into()),
+                },
+                f.worker,
+            )
+            .unwrap()
+            .member_id
     }
     let referred = t("2026-10-01T09:00:00-04:00");
     let mut f = Fixture::new();
@@ -1455,8 +1464,8 @@ fn cares_2_care_plan_copies_within_60_days() {
 /// letter within 30 days of it (CARES IX.B, IX.C).
 #[test]
 fn cares_8_aftercare_plan_before_removal_and_letter_within_30_days() {
-    // No command writes an aftercare plan (`create_plan` makes the program's ICP, and CARES-8
-    // does not read discharge plans): it is written directly.
+    // Written directly: the scenario needs the plan's completion at a given time, and the
+    // command completes a plan when it is entered (`create_plan` with `PlanKind::AftercarePlan`).
     fn aftercare_plan(f: &mut Fixture, m: RecordId, completed: Timestamp) {
         let mut plan = synthetic::service_plan(m, Program::Cares, f.worker);
         plan.kind = PlanKind::AftercarePlan;
