@@ -1202,8 +1202,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Obligations { member } => {
             require_member(&store, member)?;
-            let records = fieldnote_core::rules::MemberRecords::load(&store, member)?;
-            let obligations = fieldnote_core::rules::evaluate_member(&records, Timestamp::now());
+            let obligations =
+                fieldnote_core::rules::member_obligations(&store, member, Timestamp::now())?;
             if json {
                 print_json(&obligations);
             } else {

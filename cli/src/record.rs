@@ -382,6 +382,14 @@ fn contact(name: String, organization: Option<String>) -> Contact {
 }
 
 const CHANNELS: &str = "in_person, phone, text, mail, email, fax, portal or video";
+const CATEGORIES: &str = "death, serious_injury, suicide_attempt, assault, abuse_allegation, missing_person, staff_safety, medication_error or other";
+const OUTCOMES: &str =
+    "reached, no_answer, left_message, wrong_contact_info, not_found or declined";
+const DOCUMENTS: &str =
+    "enrollment_letter, termination_letter, plan_copy, discharge_plan, crisis_plan or other";
+const RECIPIENTS: &str =
+    "member, guardian, provider, community_supervision, referral_source or payer";
+const CONSULTANTS: &str = "senior_clinician or senior_medical_professional";
 
 /// Runs one `record` subcommand as `me`; returns the id written (or changed) and what it is.
 pub fn run(
@@ -489,12 +497,7 @@ pub fn run(
                     .when("occurred_at", Some(occurred_at))
                     .unwrap_or_else(Timestamp::now),
                 location,
-                category: f.word(
-                    "category",
-                    "death, serious_injury, suicide_attempt, assault, abuse_allegation, missing_person, staff_safety, medication_error or other",
-                    &category,
-                    IncidentCategory::Other,
-                ),
+                category: f.word("category", CATEGORIES, &category, IncidentCategory::Other),
                 description,
                 actions_taken: actions,
                 reported_to_plan_at: None,
@@ -530,12 +533,7 @@ pub fn run(
                 program: f.program(&program),
                 at: f.when("at", at),
                 channel: f.word("channel", CHANNELS, &channel, Channel::Phone),
-                outcome: f.word(
-                    "outcome",
-                    "reached, no_answer, left_message, wrong_contact_info, not_found or declined",
-                    &outcome,
-                    AttemptOutcome::Reached,
-                ),
+                outcome: f.word("outcome", OUTCOMES, &outcome, AttemptOutcome::Reached),
                 purpose,
                 note,
             };
@@ -559,16 +557,11 @@ pub fn run(
             let new = commands::NewDelivery {
                 member_id: member,
                 program: f.program(&program),
-                document: f.word(
-                    "document",
-                    "enrollment_letter, termination_letter, plan_copy, discharge_plan, crisis_plan or other",
-                    &document,
-                    DocumentKind::Other,
-                ),
+                document: f.word("document", DOCUMENTS, &document, DocumentKind::Other),
                 document_record_id: record,
                 recipient_kind: f.word(
                     "recipient_kind",
-                    "member, guardian, provider, community_supervision, referral_source or payer",
+                    RECIPIENTS,
                     &recipient_kind,
                     RecipientKind::Member,
                 ),
@@ -672,7 +665,7 @@ pub fn run(
                 requested_at: f.when("requested_at", requested_at),
                 consultant_kind: f.word(
                     "consultant",
-                    "senior_clinician or senior_medical_professional",
+                    CONSULTANTS,
                     &consultant,
                     ConsultantKind::SeniorClinician,
                 ),
@@ -716,17 +709,27 @@ mod tests {
 
     #[test]
     fn every_word_list_names_real_words() {
-        for w in [
-            "in_person",
-            "phone",
-            "text",
-            "mail",
-            "email",
-            "fax",
-            "portal",
-            "video",
+        // The words a refusal offers must be words the parser takes.
+        let words = |list: &str| -> Vec<String> {
+            list.split([',', ' '])
+                .filter(|w| !w.is_empty() && *w != "or")
+                .map(str::to_string)
+                .collect()
+        };
+        fn all<T: serde::de::DeserializeOwned>(list: &[String]) -> bool {
+            list.iter().all(|w| vocabulary::<T>(w).is_some())
+        }
+        for (list, count, known) in [
+            (CHANNELS, 8, all::<Channel> as fn(&[String]) -> bool),
+            (CATEGORIES, 9, all::<IncidentCategory>),
+            (OUTCOMES, 6, all::<AttemptOutcome>),
+            (DOCUMENTS, 6, all::<DocumentKind>),
+            (RECIPIENTS, 6, all::<RecipientKind>),
+            (CONSULTANTS, 2, all::<ConsultantKind>),
         ] {
-            assert!(vocabulary::<Channel>(w).is_some(), "{w}");
+            let w = words(list);
+            assert_eq!(w.len(), count, "{list}");
+            assert!(known(&w), "{list}");
         }
     }
 }

@@ -6,9 +6,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use fieldnote_core::policy::{AlarmFollow, SyncPolicy};
 pub use fieldnote_core::policy::{
-    AlarmFollow, AlarmFollowConfig, AlarmProgress, FollowState, FollowStep, SyncDecision,
-    SyncPolicy, SyncPolicyConfig,
+    AlarmFollowConfig, AlarmProgress, FollowState, FollowStep, SyncDecision, SyncPolicyConfig,
 };
 
 use crate::safety::AlarmState;

@@ -342,12 +342,10 @@ impl FieldnoteStore {
     pub fn add_member(&self, member: NewMember) -> Outcome<String> {
         self.write(|s| {
             let program = member.program;
-            let date_of_birth = fieldnote_core::Day::parse(&member.date_of_birth)
-                .ok_or_else(|| FieldnoteError::invalid("date_of_birth", "use YYYY-MM-DD"))?;
-            let referred = match member.referred_at_ms {
-                Some(ms) => timestamp("referred_at_ms", ms)?,
-                None => Timestamp::now(),
-            };
+            let mut p = crate::records::Parsed::default();
+            let date_of_birth = p.day("date_of_birth", &member.date_of_birth);
+            let referred = p.opt_at("referred_at_ms", member.referred_at_ms);
+            p.finish()?;
             let source = member.referral_source;
             let (worker, _) = worker(s)?;
             let added = s.add_member(
@@ -358,7 +356,7 @@ impl FieldnoteStore {
                     masshealth_id: member.masshealth_id,
                     primary_language: member.primary_language,
                     program,
-                    referred_at: Some(referred),
+                    referred_at: referred,
                     referral_source: source,
                     referral_reason: member.referral_reason,
                     referral_facility: member.referral_facility,
@@ -408,8 +406,7 @@ impl FieldnoteStore {
                 Some(ms) => timestamp("now_ms", ms)?,
                 None => Timestamp::now(),
             };
-            let records = rules::MemberRecords::load(s, id)?;
-            Ok(rules::evaluate_member(&records, now)
+            Ok(rules::member_obligations(s, id, now)?
                 .into_iter()
                 .map(Into::into)
                 .collect())

@@ -101,6 +101,16 @@ impl Form {
         }
     }
 
+    /// A refusal naming one field.
+    pub(crate) fn refusal(kind: &'static str, field: &str, reason: impl Into<String>) -> Error {
+        let mut form = Form::new();
+        form.fail(field, reason);
+        Error::Invalid {
+            kind,
+            errors: form.errors,
+        }
+    }
+
     /// Refuses with every problem, when there is one.
     pub(crate) fn finish(self, kind: &'static str) -> Result<()> {
         if self.errors.is_empty() {
@@ -283,7 +293,7 @@ impl Store {
             }
         }
         form.finish(body.kind().as_str())?;
-        self.create_with_id(id, body)?;
+        self.insert_new(id, body)?;
         Ok(id)
     }
 
@@ -426,16 +436,6 @@ pub struct NewOverride {
     pub reason: String,
 }
 
-fn field_error(kind: &'static str, field: &str, reason: &str) -> Error {
-    Error::Invalid {
-        kind,
-        errors: vec![FieldError {
-            field: field.into(),
-            reason: reason.into(),
-        }],
-    }
-}
-
 impl Store {
     /// The id and content of the member's enrollment in `program`.
     pub(crate) fn enrollment_in(
@@ -453,10 +453,10 @@ impl Store {
                 return Ok((entry.record_id, e));
             }
         }
-        Err(field_error(
+        Err(Form::refusal(
             "enrollment",
             "program",
-            &RecordBody::not_enrolled_reason(program),
+            RecordBody::not_enrolled_reason(program),
         ))
     }
 
@@ -464,40 +464,17 @@ impl Store {
     /// enrollment's id. The description is required (at most 2,000 characters, no control
     /// characters); the time may not be in the future or before the referral.
     pub fn record_significant_change(&mut self, change: NewSignificantChange) -> Result<RecordId> {
+        let mut form = Form::new();
         let description = change.description.trim().to_string();
-        let mut errors = Vec::new();
         if description.is_empty() || description.chars().count() > 2000 {
-            errors.push(FieldError {
-                field: "description".into(),
-                reason: "must be 1 to 2,000 characters".into(),
-            });
+            form.fail("description", "must be 1 to 2,000 characters");
         } else if description.chars().any(|c| c.is_control() && c != '\n') {
-            errors.push(FieldError {
-                field: "description".into(),
-                reason: "must not contain control characters".into(),
-            });
+            form.fail("description", "must not contain control characters");
         }
-        let now = Timestamp::now();
-        let at = change.at.unwrap_or(now);
-        if at.millis() > now.millis() + 5 * 60_000 {
-            errors.push(FieldError {
-                field: "at".into(),
-                reason: "must not be in the future".into(),
-            });
-        }
+        let at = form.past("at", change.at);
         let (id, enrollment) = self.enrollment_in(change.member_id, change.program)?;
-        if at < enrollment.referral.received_at {
-            errors.push(FieldError {
-                field: "at".into(),
-                reason: "must not be before the referral".into(),
-            });
-        }
-        if !errors.is_empty() {
-            return Err(Error::Invalid {
-                kind: "significant change",
-                errors,
-            });
-        }
+        form.not_before("at", at, enrollment.referral.received_at, "the referral");
+        form.finish("significant change")?;
         self.update(id, |body| {
             if let RecordBody::Enrollment(e) = body {
                 e.significant_changes
@@ -512,36 +489,24 @@ impl Store {
     /// extension has no last day (or a waiver has one), or no reason is given.
     pub fn grant_override(&mut self, o: NewOverride) -> Result<RecordId> {
         let Some(author) = self.author()? else {
-            return Err(field_error(
+            return Err(Form::refusal(
                 "override",
                 "by",
                 "sign in as a supervisor or program director to grant an extension or waiver",
             ));
         };
-        let mut errors = Vec::new();
+        let mut form = Form::new();
         match (o.kind, o.until) {
-            (OverrideKind::Extension, None) => errors.push(FieldError {
-                field: "until".into(),
-                reason: "an extension needs its new last day".into(),
-            }),
-            (OverrideKind::Waiver, Some(_)) => errors.push(FieldError {
-                field: "until".into(),
-                reason: "a waiver has no last day".into(),
-            }),
+            (OverrideKind::Extension, None) => {
+                form.fail("until", "an extension needs its new last day")
+            }
+            (OverrideKind::Waiver, Some(_)) => form.fail("until", "a waiver has no last day"),
             _ => {}
         }
         if o.reason.trim().is_empty() {
-            errors.push(FieldError {
-                field: "reason".into(),
-                reason: "say why".into(),
-            });
+            form.fail("reason", "say why");
         }
-        if !errors.is_empty() {
-            return Err(Error::Invalid {
-                kind: "override",
-                errors,
-            });
-        }
+        form.finish("override")?;
         self.create(RecordBody::Override(ObligationOverride {
             member_id: o.member_id,
             program: o.program,

@@ -45,8 +45,14 @@ pub struct NewNote {
 impl NewNote {
     /// The note this request describes, written by `author`.
     pub fn into_note(self, author: StaffId, addendum_to: Option<RecordId>) -> ContactNote {
+        // Each purpose once, in the order given.
         let mut purposes = self.purposes;
-        purposes.dedup();
+        let mut seen = Vec::with_capacity(purposes.len());
+        purposes.retain(|p| {
+            let first = !seen.contains(p);
+            seen.push(*p);
+            first
+        });
         ContactNote {
             member_id: self.member_id,
             program: self.program,

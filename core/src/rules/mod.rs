@@ -179,6 +179,17 @@ pub struct TodayEntry {
     pub open: Vec<Obligation>,
 }
 
+/// Every obligation of one member at `now`, satisfied ones included, most urgent first: a
+/// member's compliance list. Refused with [`crate::Error::NotFound`] for a member not on the
+/// device.
+pub fn member_obligations(
+    store: &Store,
+    member: RecordId,
+    now: Timestamp,
+) -> Result<Vec<Obligation>> {
+    Ok(evaluate_member(&MemberRecords::load(store, member)?, now))
+}
+
 /// The worker's caseload ordered by urgency: members with overdue obligations first, then at
 /// risk, then due, each by nearest deadline. Members with nothing open come last.
 pub fn today(store: &Store, now: Timestamp) -> Result<Vec<TodayEntry>> {

@@ -556,6 +556,13 @@ impl Store {
         if self.exists(id)? {
             return Err(invalid(&body, "id", "a record with this id already exists"));
         }
+        self.insert_new(id, body)
+    }
+
+    /// Writes a new record already checked (by [`Store::create_with_id`], or by a command
+    /// through [`Store::problems_of_new`]) under a fresh id.
+    pub(crate) fn insert_new(&mut self, id: RecordId, mut body: RecordBody) -> Result<()> {
+        normalize(&mut body);
         let mut doc = Document::create(id, &self.actor, &body)?;
         let bytes = doc.save_uncompressed();
         self.commit_change(id, &body, &bytes, &mut doc)
@@ -881,20 +888,23 @@ impl Store {
     /// attestations; other kinds none (the rules read only plans' signatures).
     pub fn member_records_but_notes(&self, member_id: RecordId) -> Result<Vec<Record>> {
         // The kinds are named so that the (member, kind) index answers: a member's notes,
-        // thousands of them, are never visited.
-        let kinds = RecordKind::ALL
-            .iter()
-            .filter(|k| !matches!(k, RecordKind::ContactNote | RecordKind::Member))
-            .map(|k| format!("'{}'", k.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows: Vec<(String, String, Option<String>)> = self
-            .main
-            .prepare_cached(&format!(
+        // thousands of them, are never visited. Built once.
+        static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let kinds = RecordKind::ALL
+                .iter()
+                .filter(|k| !matches!(k, RecordKind::ContactNote | RecordKind::Member))
+                .map(|k| format!("'{}'", k.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
                 "SELECT id, kind, body FROM records WHERE id = ?1 AND kind = 'member'
                  UNION ALL
                  SELECT id, kind, body FROM records WHERE member_id = ?1 AND kind IN ({kinds})"
-            ))?
+            )
+        });
+        let rows: Vec<(String, String, Option<String>)> = self
+            .main
+            .prepare_cached(&QUERY)?
             .query_map([member_id.to_string()], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })?
@@ -1209,19 +1219,7 @@ impl Store {
         let mut body = body.clone();
         normalize(&mut body);
         let mut errors = self.field_errors(id, &body, None, &Batch::default())?;
-        if let Some(author) = self.author()?
-            && let Err(reason) = access::check_new_record(&author, &body)
-        {
-            let field = if reason.starts_with("rule_id: ") {
-                "rule_id"
-            } else {
-                "author"
-            };
-            errors.push(FieldError {
-                field: field.into(),
-                reason: reason.trim_start_matches("rule_id: ").to_string(),
-            });
-        }
+        errors.extend(self.author_problem(&body)?);
         Ok(errors)
     }
 
@@ -1317,27 +1315,37 @@ impl Store {
     /// With a user signed in, a new record must be in their name ([`access::check_new_record`]).
     /// An extension or waiver needs a signed-in grantor.
     fn check_written_by_me(&self, body: &RecordBody) -> Result<()> {
-        match self.author()? {
-            Some(author) => {
-                if let Err(reason) = access::check_new_record(&author, body) {
-                    let (field, reason) = match reason.strip_prefix("rule_id: ") {
-                        Some(r) => ("rule_id", r),
-                        None if matches!(body, RecordBody::Override(_)) => ("by", reason.as_str()),
-                        None => ("author", reason.as_str()),
-                    };
-                    return Err(invalid(body, field, reason));
-                }
-            }
-            None if matches!(body, RecordBody::Override(_)) => {
-                return Err(invalid(
-                    body,
-                    "by",
-                    "sign in as a supervisor or program director to grant an extension or waiver",
-                ));
-            }
-            None => {}
+        match self.author_problem(body)? {
+            Some(p) => Err(invalid(body, &p.field, &p.reason)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// What the signed-in user may not write of `body` ([`access::check_new_record`]), as a
+    /// field problem; none when they may. An override needs a signed-in grantor.
+    fn author_problem(&self, body: &RecordBody) -> Result<Option<FieldError>> {
+        let problem = |field: &str, reason: &str| {
+            Some(FieldError {
+                field: field.into(),
+                reason: reason.into(),
+            })
+        };
+        let is_override = matches!(body, RecordBody::Override(_));
+        Ok(match self.author()? {
+            Some(author) => match access::check_new_record(&author, body) {
+                Ok(()) => None,
+                Err(reason) => match reason.strip_prefix("rule_id: ") {
+                    Some(r) => problem("rule_id", r),
+                    None if is_override => problem("by", &reason),
+                    None => problem("author", &reason),
+                },
+            },
+            None if is_override => problem(
+                "by",
+                "sign in as a supervisor or program director to grant an extension or waiver",
+            ),
+            None => None,
+        })
     }
 
     /// With a user signed in, an attestation must be theirs ([`access::check_attestation`]).
